@@ -1,0 +1,95 @@
+"""The report model shared by the active and passive sides (the JSON contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SEVERITIES = ("info", "low", "medium", "high")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observation: where it came from (probe or capture), what was seen, and its value.
+
+    key examples: "sadp.DeviceDescription", "http.server", "rtsp.realm", "mac.org", "onvif.scope".
+    """
+
+    source: str
+    key: str
+    value: str
+    raw: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "key": self.key, "value": self.value}
+
+
+@dataclass
+class Device:
+    """One host, with every verdict and the evidence behind it."""
+
+    ip: str | None = None
+    mac: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+    activated: bool | None = None
+    cloud_enabled: bool | None = None
+    cves: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+    evidence: list[Evidence] = field(default_factory=list)
+    matched_rules: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    hostile: list[str] = field(default_factory=list)
+
+    @property
+    def is_cctv_vendor(self) -> bool:
+        return self.vendor is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["evidence"] = [e.to_dict() for e in self.evidence]
+        out["confidence"] = round(self.confidence, 2)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    ip: str
+    port: int
+    proto: str
+    name: str | None = None
+    country: str | None = None
+    asn: int | None = None
+    org: str | None = None
+    cloud: str | None = None
+
+
+@dataclass
+class Finding:
+    severity: str
+    rule: str
+    title: str
+    device: dict[str, Any]
+    remote: Remote
+    first_seen: float
+    last_seen: float
+    packets: int
+    bytes: int
+    evidence: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["first_seen"] = iso_time(self.first_seen)
+        out["last_seen"] = iso_time(self.last_seen)
+        return out
+
+
+def iso_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
