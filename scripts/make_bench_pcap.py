@@ -1,0 +1,187 @@
+"""Write a realistic classic-pcap benchmark capture quickly, with struct only.
+
+    python scripts/make_bench_pcap.py OUT --packets 1000000 [--seed 1]
+
+The mix: a /16 of LAN hosts (a third of them cameras with the Hikvision OUI 58:50:ed), TCP and UDP
+flows, DNS queries and answers, TLS ClientHellos with SNI, RTSP on 554, HTTP, and some flows to
+external addresses. Frames are built once per flow as templates, then replayed with rising
+timestamps, so a million packets take a few seconds to write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import struct
+import sys
+from pathlib import Path
+
+_PCAP_HDR = struct.Struct("<IHHiIII")
+_REC_HDR = struct.Struct("<IIII")
+_IP = struct.Struct("!BBHHHBBH4s4s")
+_TCP = struct.Struct("!HHIIBBHHH")
+_UDP = struct.Struct("!HHHH")
+
+HIK_OUI = bytes.fromhex("5850ed")
+OTHER_OUIS = [bytes.fromhex(x) for x in ("001b21", "3c5ab4", "f0def1", "00e04c", "b827eb", "001132")]
+GATEWAY_MAC = bytes.fromhex("00005e0001fe")
+EXTERNAL = ["47.88.1.10", "52.58.7.19", "120.55.3.4", "198.51.100.7", "203.0.113.20", "8.8.8.8"]
+SNI_NAMES = ["api.hik-connectru.com", "open.ys7.com", "www.example.com", "update.example.net"]
+
+
+def _csum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def _ip4(text: str) -> bytes:
+    return bytes(int(x) for x in text.split("."))
+
+
+def _frame(smac: bytes, dmac: bytes, src: bytes, dst: bytes, proto: int, l4: bytes, ident: int) -> bytes:
+    hdr = _IP.pack(0x45, 0, 20 + len(l4), ident & 0xFFFF, 0x4000, 64, proto, 0, src, dst)
+    hdr = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
+    return dmac + smac + b"\x08\x00" + hdr + l4
+
+
+def _tcp(sport: int, dport: int, seq: int, ack: int, flags: int, payload: bytes = b"") -> bytes:
+    return _TCP.pack(sport, dport, seq, ack, 5 << 4, flags, 64240, 0, 0) + payload
+
+
+def _udp(sport: int, dport: int, payload: bytes) -> bytes:
+    return _UDP.pack(sport, dport, 8 + len(payload), 0) + payload
+
+
+def _dns_query(name: str, txid: int) -> bytes:
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return struct.pack("!HHHHHH", txid, 0x0100, 1, 0, 0, 0) + q + b"\x00\x01\x00\x01"
+
+
+def _dns_answer(name: str, txid: int, ip: bytes) -> bytes:
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    ans = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + ip
+    return struct.pack("!HHHHHH", txid, 0x8180, 1, 1, 0, 0) + q + b"\x00\x01\x00\x01" + ans
+
+
+def _client_hello(sni: str) -> bytes:
+    name = sni.encode()
+    ext_sni = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
+    body = b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+    body += struct.pack("!H", len(ext_sni)) + ext_sni
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+def _tcp_flow(rng: random.Random, c: tuple, s: tuple, first_data: bytes, reply: bytes) -> list[bytes]:
+    (cmac, cip, cport), (smac, sip, sport) = c, s
+    ident = rng.randrange(65536)
+    cs, ss = rng.randrange(1 << 32), rng.randrange(1 << 32)
+    out = [
+        _frame(cmac, smac, cip, sip, 6, _tcp(cport, sport, cs, 0, 0x02), ident),
+        _frame(smac, cmac, sip, cip, 6, _tcp(sport, cport, ss, cs + 1, 0x12), ident + 1),
+        _frame(cmac, smac, cip, sip, 6, _tcp(cport, sport, cs + 1, ss + 1, 0x10), ident + 2),
+        _frame(cmac, smac, cip, sip, 6, _tcp(cport, sport, cs + 1, ss + 1, 0x18, first_data), ident + 3),
+    ]
+    for i in range(4):
+        seg = _tcp(sport, cport, ss + 1, cs, 0x18, reply)
+        out.append(_frame(smac, cmac, sip, cip, 6, seg, ident + 4 + i))
+        out.append(_frame(cmac, smac, cip, sip, 6, _tcp(cport, sport, cs, ss, 0x10), ident + 8 + i))
+    return out
+
+
+def build_templates(rng: random.Random, n_hosts: int = 2000, n_flows: int = 20000) -> list[list[bytes]]:
+    """Per flow, the frames it is replayed from."""
+    hosts = []
+    for i in range(n_hosts):
+        oui = HIK_OUI if i % 3 == 0 else OTHER_OUIS[i % len(OTHER_OUIS)]
+        mac = oui + i.to_bytes(3, "big")
+        ip = bytes((10, (i >> 8) & 0xFF, i & 0xFF, 10))
+        hosts.append((mac, ip))
+    nvr = (HIK_OUI + b"\xff\x00\x01", _ip4("10.255.0.2"))
+    dns = (bytes.fromhex("001b21ff0053"), _ip4("10.255.0.53"))
+    flows: list[list[bytes]] = []
+    for _ in range(n_flows):
+        cmac, cip = rng.choice(hosts)
+        cport = rng.randrange(32768, 61000)
+        kind = rng.random()
+        if kind < 0.15:  # DNS
+            name = rng.choice(SNI_NAMES)
+            txid = rng.randrange(65536)
+            ans = _ip4(rng.choice(EXTERNAL))
+            flows.append(
+                [
+                    _frame(cmac, dns[0], cip, dns[1], 17, _udp(cport, 53, _dns_query(name, txid)), txid),
+                    _frame(dns[0], cmac, dns[1], cip, 17, _udp(53, cport, _dns_answer(name, txid, ans)), 1),
+                ]
+            )
+        elif kind < 0.40:  # RTSP camera -> NVR pull (NVR is the client)
+            req = b"OPTIONS rtsp://%s/ RTSP/1.0\r\nCSeq: 1\r\n\r\n" % ".".join(map(str, cip)).encode()
+            rep = b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n" + bytes(rng.randrange(200, 1400))
+            flows.append(_tcp_flow(rng, (nvr[0], nvr[1], cport), (cmac, cip, 554), req, rep))
+        elif kind < 0.55:  # TLS to an external server
+            sip = _ip4(rng.choice(EXTERNAL))
+            hello = _client_hello(rng.choice(SNI_NAMES))
+            rep = bytes(rng.randrange(100, 1400))
+            flows.append(_tcp_flow(rng, (cmac, cip, cport), (GATEWAY_MAC, sip, 443), hello, rep))
+        elif kind < 0.80:  # LAN HTTP
+            smac, sip = rng.choice(hosts)
+            req = b"GET /ISAPI/System/deviceInfo HTTP/1.1\r\nHost: x\r\n\r\n"
+            rep = b"HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n" + bytes(rng.randrange(50, 1400))
+            flows.append(_tcp_flow(rng, (cmac, cip, cport), (smac, sip, 80), req, rep))
+        else:  # UDP media / misc
+            smac, sip = rng.choice(hosts)
+            sport = rng.randrange(1024, 65535)
+            flows.append(
+                [
+                    _frame(cmac, smac, cip, sip, 17, _udp(cport, sport, bytes(rng.randrange(20, 1300))), i)
+                    for i in range(6)
+                ]
+            )
+    return flows
+
+
+def write_capture(out: Path, packets: int, seed: int = 1) -> int:
+    """Write `packets` records to `out`; returns the file size."""
+    rng = random.Random(seed)
+    flows = build_templates(rng)
+    cursor = [0] * len(flows)
+    weights = [rng.paretovariate(1.2) for _ in flows]
+    ts_us = 1_700_000_000 * 1_000_000
+    pack = _REC_HDR.pack
+    with out.open("wb") as fh:
+        fh.write(_PCAP_HDR.pack(0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        left = packets
+        while left:
+            n = min(left, 100_000)
+            picks = rng.choices(range(len(flows)), weights=weights, k=n)
+            parts = []
+            for fi in picks:
+                frames = flows[fi]
+                frame = frames[cursor[fi] % len(frames)]
+                cursor[fi] += 1
+                ts_us += 37
+                ln = len(frame)
+                parts.append(pack(ts_us // 1_000_000, ts_us % 1_000_000, ln, ln))
+                parts.append(frame)
+            fh.write(b"".join(parts))
+            left -= n
+    return out.stat().st_size
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    size = write_capture(args.out, args.packets, args.seed)
+    print(f"wrote {args.packets} packets, {size / 2**20:.1f} MiB to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
