@@ -48,7 +48,7 @@ def build_inquiry(probe_uuid: str | None = None) -> bytes:
     ).encode()
 
 
-def INQUIRY() -> bytes:  # noqa: N802 - the name the architecture notes use for the inquiry builder
+def INQUIRY() -> bytes:
     """Alias of build_inquiry() with a fresh UUID."""
     return build_inquiry()
 

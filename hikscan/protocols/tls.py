@@ -27,6 +27,9 @@ def parse_client_hello_sni(payload: bytes | memoryview, allow_partial: bool = Fa
     the SNI is an error. Anything that is not a ClientHello, or whose lengths overrun, raises
     MalformedInput.
     """
+    if len(payload) >= 3 and payload[0] & 0x80 and payload[2] == _CLIENT_HELLO:
+        _check_sslv2_hello(payload)
+        return None
     rec = Reader(payload)
     if rec.u8() != _HANDSHAKE:
         raise MalformedInput("TLS: not a handshake record")
@@ -66,6 +69,22 @@ def parse_client_hello_sni(payload: bytes | memoryview, allow_partial: bool = Fa
         if ext_type == _EXT_SERVER_NAME:
             return _server_name(ext)
     return None
+
+
+def _check_sslv2_hello(payload: bytes | memoryview) -> None:
+    """Validate an SSLv2-format ClientHello (old clients still send it); it cannot carry an SNI."""
+    rec = Reader(payload)
+    length = rec.u16() & 0x7FFF
+    if length > rec.remaining():
+        raise MalformedInput(f"SSLv2: record length {length} overruns {rec.remaining()} bytes")
+    hello = rec.sub(length)
+    hello.skip(1 + 2)  # msg type, version
+    suites, session, challenge = hello.u16(), hello.u16(), hello.u16()
+    if suites % 3 or session not in (0, 16) or not 16 <= challenge <= 32:
+        raise MalformedInput("SSLv2: bad ClientHello field lengths")
+    hello.skip(suites + session + challenge)
+    if hello.remaining():
+        raise MalformedInput("SSLv2: bytes after the ClientHello")
 
 
 def _server_name(ext: Reader) -> str | None:

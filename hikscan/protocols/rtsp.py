@@ -1,0 +1,77 @@
+"""RTSP: OPTIONS and DESCRIBE requests (read-only) and the response head (Server, realm, Public)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hikscan.errors import MalformedInput
+from hikscan.model import Evidence
+from hikscan.protocols import http
+
+USER_AGENT = "hikscan"
+_URL = re.compile(r"^rtsp://[\x21-\x7e]{1,2000}$")
+
+
+def _request(method: str, url: str, cseq: int, extra: str = "") -> bytes:
+    if url != "*" and not _URL.match(url):
+        raise ValueError(f"not an rtsp:// URL without spaces or control characters: {url!r}")
+    if not 0 <= cseq < 2**31:
+        raise ValueError("CSeq out of range")
+    head = f"{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\nUser-Agent: {USER_AGENT}\r\n{extra}\r\n"
+    return head.encode("ascii")
+
+
+def build_options(url: str, cseq: int = 1) -> bytes:
+    """OPTIONS request; cameras answer it (often with 401 and their realm) before any login."""
+    return _request("OPTIONS", url, cseq)
+
+
+def build_describe(url: str, cseq: int = 2) -> bytes:
+    """DESCRIBE request for the SDP; without credentials this reveals the realm, never the stream."""
+    return _request("DESCRIBE", url, cseq, "Accept: application/sdp\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class RtspResponse:
+    status: int
+    reason: str
+    server: str | None
+    realms: tuple[str, ...]
+    auth: tuple[http.AuthChallenge, ...]
+    public: tuple[str, ...]
+    cseq: int | None
+    headers: tuple[tuple[str, str], ...]
+
+    @property
+    def realm(self) -> str | None:
+        return self.realms[0] if self.realms else None
+
+
+def parse_rtsp_response(data: bytes | memoryview) -> RtspResponse:
+    """Parse an RTSP/1.0 response head; MalformedInput when it is not one."""
+    resp = http.parse_response(data, protocols=("RTSP",))
+    public = resp.header("public")
+    methods = tuple(m.strip().upper() for m in public.split(",") if m.strip()) if public else ()
+    cseq_text = (resp.header("cseq") or "").split(" ", 1)[0]
+    if cseq_text and not cseq_text.isdigit():
+        raise MalformedInput(f"RTSP: bad CSeq {cseq_text[:20]!r}")
+    return RtspResponse(
+        status=resp.status,
+        reason=resp.reason,
+        server=resp.server,
+        realms=tuple(c.realm for c in resp.auth if c.realm is not None),
+        auth=resp.auth,
+        public=methods,
+        cseq=int(cseq_text) if cseq_text else None,
+        headers=resp.headers,
+    )
+
+
+def evidence(resp: RtspResponse, source: str = "rtsp") -> list[Evidence]:
+    """`rtsp.server` and one `rtsp.realm` per challenge."""
+    out = [Evidence(source, "rtsp.server", resp.server)] if resp.server else []
+    for c in resp.auth:
+        if c.realm:
+            out.append(Evidence(source, "rtsp.realm", c.realm, raw=f"{c.scheme} {c.realm}"))
+    return out
