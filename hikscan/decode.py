@@ -305,7 +305,6 @@ class Decoder:
                 return None
             flags = data[pos + 13] | ((data[pos + 12] & 1) << 8)
             payload = data[pos + doff : end]
-            v = version
             return Packet(
                 ts, smac, dmac, vlans, version, src, dst, 6, sport, dport, flags, wirelen, payload, frag
             )
