@@ -1,0 +1,89 @@
+"""Which internal hosts are CCTV devices, and whose: evidence gathered from a capture and a scan inventory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from hikscan.errors import UsageError
+from hikscan.fingerprint import identify
+from hikscan.model import Device, Evidence
+from hikscan.oui import OuiTable
+from hikscan.rules import RuleSet
+
+MAX_HOSTS = 100_000
+MAX_EVIDENCE_PER_HOST = 64
+
+
+class Attribution:
+    """Evidence per internal host (keyed by IP), and the MAC each host sends from."""
+
+    def __init__(self, rules: RuleSet, oui: OuiTable | None = None) -> None:
+        self.rules = rules
+        self.oui = oui
+        self.evidence: dict[str, list[Evidence]] = {}
+        self.macs: dict[str, str] = {}
+        self.inventory: dict[str, Device] = {}
+        self.dropped = 0
+
+    def add_mac(self, ip: str, mac: str) -> None:
+        if ip not in self.macs and len(self.macs) < MAX_HOSTS:
+            self.macs[ip] = mac
+
+    def add(self, ip: str, items: Iterable[Evidence]) -> None:
+        bucket = self.evidence.get(ip)
+        if bucket is None:
+            if len(self.evidence) >= MAX_HOSTS:
+                self.dropped += 1
+                return
+            bucket = self.evidence[ip] = []
+        for item in items:
+            if item not in bucket and len(bucket) < MAX_EVIDENCE_PER_HOST:
+                bucket.append(item)
+
+    def load_inventory(self, path: Path) -> None:
+        """Devices from an earlier `hikscan scan -o scan.json`: trusted as evidence for their IPs."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            records = data["devices"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{path}: not a hikscan scan inventory ({exc.__class__.__name__})") from None
+        for record in records:
+            if not isinstance(record, dict) or not record.get("ip"):
+                continue
+            ip = str(record["ip"])
+            if record.get("mac"):
+                self.add_mac(ip, str(record["mac"]))
+            if record.get("vendor"):
+                self.add(ip, [Evidence("inventory", "inventory.vendor", str(record["vendor"]))])
+            for key in ("model", "firmware", "serial"):
+                if record.get(key):
+                    self.add(ip, [Evidence("inventory", f"inventory.{key}", str(record[key]))])
+
+    def hosts(self) -> set[str]:
+        return set(self.evidence) | set(self.macs)
+
+    def device(self, ip: str) -> Device:
+        """The fused verdict for one host."""
+        evidence = list(self.evidence.get(ip, ()))
+        mac = self.macs.get(ip)
+        if mac and self.oui is not None:
+            org = self.oui.lookup(mac)
+            if org:
+                evidence.append(Evidence("oui", "mac.org", org))
+        verdict = identify(evidence, self.rules)
+        return Device(
+            ip=ip,
+            mac=mac,
+            vendor=verdict.vendor,
+            model=verdict.model,
+            serial=verdict.serial,
+            firmware=verdict.firmware,
+            activated=verdict.activated,
+            cloud_enabled=verdict.cloud_enabled,
+            confidence=verdict.confidence,
+            evidence=evidence,
+            matched_rules=[m.rule_id for m in verdict.matches],
+            conflicts=list(verdict.conflicts),
+        )

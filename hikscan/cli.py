@@ -1,0 +1,135 @@
+"""Command line: `hikscan analyze`, `hikscan scan`, `hikscan lab`, `hikscan rules`. Errors become one line + exit 2."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from hikscan import __version__
+from hikscan.errors import HikscanError, UsageError
+
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Find Hikvision/Dahua CCTV devices and flag CCTV traffic that leaves the country.",
+)
+
+
+class Severity(str, Enum):
+    none = "none"
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class AnalyzeFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from hikscan.geo import database_info
+    from hikscan.rules import load_rules
+
+    rules = load_rules()
+    typer.echo(f"hikscan {__version__}")
+    for line in database_info():
+        typer.echo(f"  {line}")
+    typer.echo(f"  rules: {rules.describe()}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version and data sources.")
+    ] = False,
+) -> None:
+    """hikscan — evidence about CCTV devices and where their traffic goes."""
+
+
+@app.command()
+def analyze(
+    captures: Annotated[list[Path], typer.Argument(help="pcap/pcapng files, or directories of them.")],
+    home_country: Annotated[str | None, typer.Option(help="ISO country code of home (default from rules: GB).")] = None,
+    output_format: Annotated[AnalyzeFormat, typer.Option("--format", "-f", help="Output format.")] = AnalyzeFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    fail_on: Annotated[Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")] = Severity.high,
+    merge: Annotated[bool, typer.Option(help="Treat all captures as one traffic set (e.g. a rotated ring buffer).")] = False,
+    geoip_db: Annotated[Path | None, typer.Option(help="Your own GeoLite2/GeoIP2 Country or City mmdb.")] = None,
+    asn_db: Annotated[Path | None, typer.Option(help="Your own GeoLite2 ASN mmdb.")] = None,
+    rules_dir: Annotated[Path | None, typer.Option("--rules", help="Extra rules directory.")] = None,
+    inventory: Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")] = None,
+    progress: Annotated[bool | None, typer.Option(help="Progress bar on stderr (default: when a TTY).")] = None,
+) -> None:
+    """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
+    from hikscan.analyze_cmd import AnalyzeRequest, run_analyze
+
+    request = AnalyzeRequest(
+        captures=captures,
+        home_country=home_country,
+        output_format=output_format.value,
+        output=output,
+        fail_on=fail_on.value,
+        merge=merge,
+        geoip_db=geoip_db,
+        asn_db=asn_db,
+        rules_dir=rules_dir,
+        inventory=inventory,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    raise typer.Exit(run_analyze(request))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning every error into one line on stderr and an exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="hikscan", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.exceptions.Abort:
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        print(f"hikscan: error: {exc.format_message()}", file=sys.stderr)
+        return EXIT_ERROR
+    except HikscanError as exc:
+        print(f"hikscan: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("hikscan: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still one line, with the traceback only on request
+        if os.environ.get("HIKSCAN_DEBUG"):
+            raise
+        print(f"hikscan: internal error: {exc.__class__.__name__}: {exc} (set HIKSCAN_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+__all__ = ["UsageError", "app", "main"]
