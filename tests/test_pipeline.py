@@ -1,0 +1,95 @@
+"""The pipeline loop: stats, on_payload selection, flows, progress, truncated and bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import capture_builder as cb
+import pytest
+from scapy.layers.inet import IP, TCP, UDP, fragment
+from scapy.layers.l2 import ARP, Ether
+
+from hikscan.decode import Packet
+from hikscan.errors import MalformedInput
+from hikscan.flows import FlowTable
+from hikscan.pipeline import expand_paths, run
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pcaps"
+E = Ether(src="58:50:ed:01:02:03", dst="00:00:5e:00:01:fe")
+
+
+def _frames() -> list[bytes]:
+    c, s = "192.0.2.10", "198.51.100.7"
+    out = [
+        E / IP(src=c, dst=s) / TCP(sport=40000, dport=443, flags="S"),
+        E / IP(src=s, dst=c) / TCP(sport=443, dport=40000, flags="SA"),
+        E / IP(src=c, dst=s) / TCP(sport=40000, dport=443, flags="PA") / b"\x16\x03\x01hello",
+        E / IP(src=c, dst="192.0.2.53") / UDP(sport=5353, dport=53) / b"dnsq",
+        E / ARP(),
+    ]
+    out += [E / f for f in fragment(IP(src=c, dst=s) / UDP(sport=1, dport=2) / (b"z" * 2000), fragsize=800)]
+    raw = [bytes(f) for f in out]
+    raw.append(bytes(E)[:12] + b"\x08\x00" + b"\x45\x00")  # IPv4 cut short: malformed
+    return raw
+
+
+def test_run_counts_and_payload_selection(tmp_path: Path) -> None:
+    frames = _frames()
+    path = tmp_path / "mix.pcap"
+    path.write_bytes(cb.pcap((1_700_000_000 + i, f) for i, f in enumerate(frames)))
+    seen: list[Packet] = []
+    table = FlowTable()
+    stats = run([path], seen.append, table)
+    assert stats.packets == len(frames) and stats.bytes == sum(map(len, frames))
+    assert (stats.malformed, stats.non_ip, stats.fragments) == (1, 1, 3)
+    assert stats.ip_packets == len(frames) - 2
+    # payload: the TLS segment, the DNS query, the first fragment; not SYNs, not later fragments
+    assert [bytes(p.payload[:4]) for p in seen] == [b"\x16\x03\x01h", b"dnsq", b"z" * 4]
+    assert stats.payload_packets == 3
+    tls = table.get(bytes([192, 0, 2, 10]), 40000, bytes([198, 51, 100, 7]), 443, 6)
+    assert tls is not None and (tls.packets_c2s, tls.packets_s2c) == (2, 1)
+    assert [(f.path, f.packets, f.truncated) for f in stats.files] == [(str(path), len(frames), False)]
+
+
+def test_truncated_file_is_reported_and_read_to_the_cut(tmp_path: Path) -> None:
+    frames = _frames()
+    data = cb.pcap((float(i), f) for i, f in enumerate(frames))
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(data[:-5])
+    stats = run([path], None, FlowTable())
+    assert stats.truncated_files == [str(path)] and stats.packets == len(frames) - 1
+    assert any("truncated" in w for w in stats.warnings)
+
+
+def test_not_a_capture_raises(tmp_path: Path) -> None:
+    bad = tmp_path / "readme.pcap"
+    bad.write_text("hello")
+    with pytest.raises(MalformedInput, match=r"readme\.pcap"):
+        run([bad], None, FlowTable())
+
+
+def test_progress_called_with_totals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hikscan.pipeline as pl
+
+    monkeypatch.setattr(pl, "PROGRESS_EVERY", 0.0)
+    frame = bytes(E / IP() / UDP() / b"x")
+    path = tmp_path / "many.pcap"
+    path.write_bytes(cb.pcap((float(i), frame) for i in range(5000)))
+    calls: list[tuple[int, int]] = []
+    run([path], None, FlowTable(), progress=lambda done, total: calls.append((done, total)))
+    size = path.stat().st_size
+    assert len(calls) >= 2 and calls[-1] == (size, size)
+    assert all(0 < d <= t == size for d, t in calls)
+
+
+def test_directory_expansion_and_real_captures() -> None:
+    if not REAL.exists():
+        pytest.skip("real captures not present")
+    files = expand_paths([REAL])
+    assert len(files) == 8
+    table = FlowTable()
+    payloads: list[Packet] = []
+    stats = run(files, payloads.append, table)
+    assert stats.packets == 642 + 63 + 55 + 568 + 98 + 14 + 25 + 504  # capinfos -c, see test_capture
+    assert stats.malformed == 0 and stats.truncated_files == [] and stats.warnings == []
+    assert len(table) > 10 and payloads
