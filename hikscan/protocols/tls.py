@@ -62,13 +62,18 @@ def parse_client_hello_sni(payload: bytes | memoryview, allow_partial: bool = Fa
     hello.skip(hello.u8())  # compression methods
     if hello.remaining() == 0:
         return None  # no extensions at all (TLS 1.0 style)
-    exts = hello.sub(hello.u16())
+    exts = _sub(hello, hello.u16(), allow_partial)
     while exts.remaining():
         ext_type = exts.u16()
-        ext = exts.sub(exts.u16())
+        ext = _sub(exts, exts.u16(), allow_partial and ext_type != _EXT_SERVER_NAME)
         if ext_type == _EXT_SERVER_NAME:
             return _server_name(ext)
     return None
+
+
+def _sub(r: Reader, n: int, partial: bool) -> Reader:
+    """r.sub(n), or in partial mode whatever of it this payload holds."""
+    return r.sub(min(n, r.remaining()) if partial else n)
 
 
 def _check_sslv2_hello(payload: bytes | memoryview) -> None:

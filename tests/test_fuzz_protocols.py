@@ -1,0 +1,150 @@
+"""Property tests: every parser returns a valid result or raises MalformedInput, never anything else.
+
+Seeds are the real samples in tests/data/active plus in-memory ClientHellos; Hypothesis mutates them
+(truncation, byte flips, insertions, splices) as well as feeding raw random bytes.
+Longer run: HYPOTHESIS_MAX_EXAMPLES=5000 pytest tests/test_fuzz_protocols.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hikscan.errors import MalformedInput
+from hikscan.model import Evidence
+from hikscan.protocols import dhip, dns, http, onvif, rtsp, sadp, sdk8000, tls, wsdiscovery
+from hikscan.protocols.xml import parse_xml
+
+DATA = Path(__file__).parent / "data" / "active"
+FUZZ = settings(
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "200")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def _load(*patterns: str) -> list[bytes]:
+    return [p.read_bytes() for pattern in patterns for p in sorted(DATA.glob(pattern))]
+
+
+def _client_hello(name: str | None) -> bytes:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=name)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return outgoing.read()
+
+
+XML_SEEDS = _load("sadp_*.xml", "onvif_*.xml")
+DNS_SEEDS = _load("pcap_dlinkcam_dns_*.bin", "pcap_dlinkcam_mdns_*.bin")
+TLS_SEEDS = [
+    _client_hello("litedev.hik-connect.com"),
+    _client_hello(None),
+    *_load("pcap_dlinkcam_*ssl*", "*tls*"),
+]
+HTTP_SEEDS = [
+    *_load("pcap_dlinkcam_http_*.bin"),
+    b'RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Digest realm="Hikvision", nonce="ab"\r\n\r\n',
+    b"HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n<html><head><title>Login</title></head>",
+]
+DHIP_SEEDS = [
+    *_load("dahua_dhip_*.bin", "dahua_dhip_*.json"),
+    dhip.frame((DATA / "dahua_dhip_response_IPC-HDW1431T1-S4.json").read_bytes()),
+    dhip.build_search(),
+]
+LEGACY_SEEDS = _load("dahua_5050_*.bin")
+SDK_SEEDS = [
+    bytes.fromhex("000000100000001e0000001e00000000"),
+    bytes.fromhex("000000100000000d0000000d00000000"),
+]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
+    """A seed put through a few random edits, or occasionally plain random bytes."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=512))
+    data = bytearray(draw(st.sampled_from(seeds)))
+    for _ in range(draw(st.integers(0, 4))):
+        op = draw(st.sampled_from(["truncate", "flip", "insert", "delete", "splice"]))
+        pos = draw(st.integers(0, len(data)))
+        if op == "truncate":
+            del data[pos:]
+        elif op == "flip" and pos < len(data):
+            data[pos] ^= 1 << draw(st.integers(0, 7))
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
+        elif op == "delete":
+            del data[pos : pos + draw(st.integers(1, 16))]
+        elif op == "splice":
+            other = draw(st.sampled_from(seeds))
+            data[pos:] = other[draw(st.integers(0, len(other))) :]
+    return bytes(data)
+
+
+def _check(parse: Callable[[bytes], Any], ev: Callable[[Any], list[Evidence]] | None, data: bytes) -> None:
+    try:
+        result = parse(data)
+    except MalformedInput:
+        return
+    if ev is not None:
+        for item in ev(result):
+            assert isinstance(item, Evidence) and isinstance(item.key, str) and isinstance(item.value, str)
+
+
+CASES: list[tuple[str, Callable[[bytes], Any], Callable[[Any], list[Evidence]] | None, list[bytes]]] = [
+    ("sadp", sadp.parse_sadp, sadp.evidence, XML_SEEDS),
+    ("wsd", wsdiscovery.parse_probe_match, wsdiscovery.evidence, XML_SEEDS),
+    ("onvif-info", onvif.parse_device_information, onvif.evidence, XML_SEEDS),
+    ("onvif-time", onvif.parse_system_date_and_time, None, XML_SEEDS),
+    ("xml", parse_xml, None, XML_SEEDS),
+    ("dns", dns.parse_dns, dns.evidence, DNS_SEEDS),
+    ("dns-tcp", lambda b: dns.parse_dns(struct.pack("!H", len(b)) + b, tcp=True), dns.evidence, DNS_SEEDS),
+    ("dns-tcp-raw", lambda b: dns.parse_dns(b, tcp=True), dns.evidence, DNS_SEEDS),
+    ("tls", tls.parse_client_hello_sni, tls.evidence, TLS_SEEDS),
+    ("tls-partial", lambda b: tls.parse_client_hello_sni(b, allow_partial=True), tls.evidence, TLS_SEEDS),
+    ("http-request", http.parse_request, http.request_evidence, HTTP_SEEDS),
+    ("http-response", http.parse_response, http.evidence, HTTP_SEEDS),
+    ("rtsp", rtsp.parse_rtsp_response, rtsp.evidence, HTTP_SEEDS),
+    ("dhip", dhip.parse_dhip, dhip.evidence, DHIP_SEEDS),
+    ("dhip-legacy", dhip.parse_legacy, dhip.evidence, LEGACY_SEEDS),
+    ("sdk8000", sdk8000.parse_sdk8000, sdk8000.evidence, SDK_SEEDS),
+]
+
+
+@pytest.mark.parametrize(("name", "parse", "ev", "seeds"), CASES, ids=[c[0] for c in CASES])
+def test_valid_result_or_malformed_input(name: str, parse, ev, seeds: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    assert seeds, f"no seed samples for {name}"
+
+    @FUZZ
+    @given(mutated(seeds))
+    def run(data: bytes) -> None:
+        _check(parse, ev, data)
+
+    run()
+
+
+def test_seeds_themselves_parse() -> None:
+    """The unmutated seeds are valid input, so the fuzzing starts from the interesting side."""
+    for parse, seeds in (
+        (dns.parse_dns, DNS_SEEDS),
+        (dhip.parse_dhip, DHIP_SEEDS),
+        (dhip.parse_legacy, LEGACY_SEEDS),
+        (sdk8000.parse_sdk8000, SDK_SEEDS),
+        (tls.parse_client_hello_sni, TLS_SEEDS[:3]),
+        (parse_xml, XML_SEEDS),
+    ):
+        for seed in seeds:
+            parse(seed)
