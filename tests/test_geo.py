@@ -32,7 +32,11 @@ def g() -> GeoLookup:
     ("ip", "country", "asn", "org"),
     [
         ("116.62.10.20", "CN", 37963, "Hangzhou Alibaba Advertising"),  # Alibaba Cloud Hangzhou
-        ("47.75.10.20", "HK", 45102, "Alibaba (US) Technology"),  # Alibaba Cloud Hong Kong
+        # Alibaba Cloud Hong Kong; IPFire Location (Debian tor-geoipdb) says US for 47.75/16 (registration),
+        # DB-IP and IPFire agree on HK for 8.210/16 and for PCCW's 1.36/16
+        ("47.75.10.20", "HK", 45102, "Alibaba (US) Technology"),
+        ("8.210.10.20", "HK", 45102, "Alibaba (US) Technology"),
+        ("1.36.10.20", "HK", 4760, "PCCW"),
         ("52.28.10.20", "DE", 16509, "Amazon.com"),  # AWS eu-central-1 Frankfurt
         ("47.88.10.20", "US", 45102, "Alibaba (US) Technology"),  # Alibaba Cloud US
         ("52.5.124.127", "US", 16509, "Amazon.com"),  # AWS us-east-1
