@@ -56,8 +56,10 @@ def is_external(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def _open(path: Path, role: str, types: tuple[str, ...]) -> maxminddb.Reader:
     """Open a user's database, or raise UsageError with a one-line reason."""
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"{role} database {path}: no such file")
+    if not path.is_file():
+        raise UsageError(f"{role} database {path}: not a file")
     try:
         reader = maxminddb.open_database(str(path))
     except (InvalidDatabaseError, ValueError, OSError) as exc:

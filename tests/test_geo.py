@@ -184,7 +184,7 @@ def test_user_file_errors(tmp_path: Path) -> None:
     missing = tmp_path / "GeoLite2-Country.mmdb"
     assert "no such file" in _usage_error(country_db=missing)
     assert str(missing) in _usage_error(asn_db=missing)
-    assert "no such file" in _usage_error(country_db=tmp_path)  # a directory
+    assert "not a file" in _usage_error(country_db=tmp_path)  # a directory
 
     text = tmp_path / "notes.mmdb"
     text.write_text("not a MaxMind database\n")
