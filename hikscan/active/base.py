@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
-from hikscan.active.net import Deadline, RateLimiter
+from hikscan.active.net import Deadline, Exchange, RateLimiter, tcp_exchange
 from hikscan.errors import MalformedInput
 from hikscan.model import Evidence
 
@@ -61,7 +61,19 @@ class ProbeContext:
 
     def send_ok(self) -> bool:
         """Wait for the rate limiter; False when the scan deadline passes first."""
-        return self.limiter.acquire(self.deadline)
+        return not self.deadline.expired and self.limiter.acquire(self.deadline)
+
+    def tcp(
+        self,
+        ip: str,
+        port: int,
+        request: bytes | None,
+        max_bytes: int,
+        done: Callable[[bytes], bool] | None = None,
+        tls: bool = False,
+    ) -> Exchange:
+        """One bounded TCP exchange within the probe timeout, on the scan's interface if any."""
+        return tcp_exchange(ip, port, request, self.probe_deadline(), max_bytes, done, tls, self.interface)
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n

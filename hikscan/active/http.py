@@ -13,7 +13,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from hikscan.active.base import Kind, Observation, ProbeContext, classify_failure, hostile, register
-from hikscan.active.net import MAX_BODY, MAX_HEAD, Exchange, cert_subject, tcp_exchange
+from hikscan.active.net import MAX_BODY, MAX_HEAD, Exchange, cert_subject
 from hikscan.errors import MalformedInput
 from hikscan.model import Evidence
 from hikscan.protocols import http as httpp
@@ -74,9 +74,7 @@ class HttpProbe:
             return None
         ctx.count("http.requests")
         host = ip if port in (80, 443) else f"{ip}:{port}"
-        return tcp_exchange(
-            ip, port, build_get(host, path), ctx.probe_deadline(), MAX_HEAD + MAX_BODY, response_complete, tls
-        )
+        return ctx.tcp(ip, port, build_get(host, path), MAX_HEAD + MAX_BODY, response_complete, tls)
 
     def _parse(self, ex: Exchange, src: str, out: list[Evidence]) -> httpp.HttpResponse | None:
         if ex.oversized:

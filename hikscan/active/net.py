@@ -7,6 +7,7 @@ device dripping one byte a second cannot hold a probe open past its budget).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -17,7 +18,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 MAX_DATAGRAM = 64 * 1024
@@ -102,10 +103,12 @@ def interface_ipv4(interface: str) -> str:
     return socket.inet_ntoa(packed[20:24])
 
 
-def _connect(ip: str, port: int, deadline: Deadline) -> socket.socket:
+def _connect(ip: str, port: int, deadline: Deadline, device: str | None = None) -> socket.socket:
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
+        if device:
+            sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, device.encode())
         sock.settimeout(max(0.01, deadline.remaining()))
         sock.connect((ip, port))
     except BaseException:
@@ -150,10 +153,14 @@ def tcp_exchange(
     max_bytes: int = MAX_HEAD + MAX_BODY,
     done: Callable[[bytes], bool] | None = None,
     tls: bool = False,
+    device: str | None = None,
 ) -> Exchange:
-    """Connect, send `request` (None: just listen, as for a banner), read a bounded reply."""
+    """Connect, send `request` (None: just listen, as for a banner), read a bounded reply.
+
+    `device` binds the socket to an interface (SO_BINDTODEVICE) so traffic leaves only there.
+    """
     try:
-        sock = _connect(ip, port, deadline)
+        sock = _connect(ip, port, deadline, device)
     except TimeoutError:
         return Exchange(b"", False, timed_out=True, error="connect timed out")
     except OSError as exc:
@@ -182,13 +189,47 @@ def tcp_exchange(
         sock.close()
 
 
-def port_open(ip: str, port: int, deadline: Deadline) -> bool:
-    """A plain TCP connect (then close); used to skip probes on closed ports and dead hosts."""
+def open_ports(
+    ip: str,
+    ports: Iterable[int],
+    deadline: Deadline,
+    device: str | None = None,
+    before_send: Callable[[], bool] | None = None,
+) -> set[int]:
+    """Which of `ports` accept a TCP connection: non-blocking connects in parallel, one select loop.
+
+    `before_send` (the rate limiter) is called before each connect; False stops the sweep.
+    """
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    pending: dict[socket.socket, int] = {}
+    found: set[int] = set()
     try:
-        _connect(ip, port, deadline).close()
-    except OSError:
-        return False
-    return True
+        for port in ports:
+            if before_send is not None and not before_send():
+                break
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            if device:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, device.encode())
+            err = sock.connect_ex((ip, port))
+            if err == 0:
+                found.add(port)
+                sock.close()
+            elif err in (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
+                pending[sock] = port
+            else:
+                sock.close()
+        while pending and deadline.remaining() > 0:
+            _, writable, _ = select.select([], list(pending), [], deadline.remaining())
+            for sock in writable:
+                port = pending.pop(sock)
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                    found.add(port)
+                sock.close()
+    finally:
+        for sock in pending:
+            sock.close()
+    return found
 
 
 def cert_subject(der: bytes | None) -> str | None:

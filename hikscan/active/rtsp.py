@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from hikscan.active.base import Kind, Observation, ProbeContext, classify_failure, hostile, register
 from hikscan.active.http import response_complete
-from hikscan.active.net import MAX_HEAD, tcp_exchange
+from hikscan.active.net import MAX_HEAD
 from hikscan.errors import MalformedInput
 from hikscan.model import Evidence
 from hikscan.protocols import rtsp as rtspp
@@ -32,7 +32,7 @@ class RtspProbe:
                 if not ctx.send_ok():
                     break
                 ctx.count("rtsp.requests")
-                ex = tcp_exchange(ip, self.port, request, ctx.probe_deadline(), MAX_HEAD, response_complete)
+                ex = ctx.tcp(ip, self.port, request, MAX_HEAD, response_complete)
                 if not ex.connected:
                     break
                 if ex.oversized:

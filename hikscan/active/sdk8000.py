@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from hikscan.active.base import Kind, Observation, ProbeContext, classify_failure, register
-from hikscan.active.net import tcp_exchange
 from hikscan.errors import MalformedInput
 from hikscan.protocols import sdk8000
 
 _MAX_READ = 64
+
+
+def _full_reply(data: bytes) -> bool:
+    return len(data) >= sdk8000.REPLY_LEN
 
 
 @register
@@ -27,14 +30,7 @@ class Sdk8000Probe:
             if not ctx.is_open(ip, self.port) or not ctx.send_ok():
                 continue
             ctx.count("sdk8000.requests")
-            ex = tcp_exchange(
-                ip,
-                self.port,
-                sdk8000.build_probe("null"),
-                ctx.probe_deadline(),
-                _MAX_READ,
-                lambda d: len(d) >= sdk8000.REPLY_LEN,
-            )
+            ex = ctx.tcp(ip, self.port, sdk8000.build_probe("null"), _MAX_READ, _full_reply)
             if not ex.data:
                 continue
             try:

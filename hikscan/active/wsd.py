@@ -22,7 +22,7 @@ from hikscan.active.base import (
     register,
 )
 from hikscan.active.http import USER_AGENT, body_of, response_complete
-from hikscan.active.net import MAX_HEAD, tcp_exchange
+from hikscan.active.net import MAX_HEAD
 from hikscan.errors import MalformedInput
 from hikscan.model import Evidence
 from hikscan.protocols import onvif, wsdiscovery
@@ -54,14 +54,7 @@ def onvif_calls(ctx: ProbeContext, ip: str, port: int, path: str) -> list[Eviden
         if not ctx.send_ok():
             break
         ctx.count("onvif.requests")
-        ex = tcp_exchange(
-            ip,
-            port,
-            build_soap_post(host, path, envelope),
-            ctx.probe_deadline(),
-            _MAX_SOAP,
-            response_complete,
-        )
+        ex = ctx.tcp(ip, port, build_soap_post(host, path, envelope), _MAX_SOAP, response_complete)
         if not ex.connected:
             break
         if ex.oversized:
