@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hikscan.capture import open_capture
+from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.decode import Decoder, Packet
 from hikscan.flows import FlowTable
 
+_PORTS = struct.Struct("!HH").unpack_from
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
 PROGRESS_EVERY = 0.25  # seconds
 
@@ -70,6 +72,7 @@ def run(
     flows: FlowTable,
     progress: Callable[[int, int], object] | None = None,
     decoder: Decoder | None = None,
+    fast: bool = True,
 ) -> Stats:
     """Stream every capture through decode and the flow table.
 
@@ -86,26 +89,22 @@ def run(
     done_bytes = 0
     last_report = started
     add = flows.add
-    decode = dec.decode_frame
     for path in files:
         with open_capture(path) as reader:
             fs = FileStats(str(path), reader.format)
-            n = wire = ip = with_payload = 0
-            for rec in reader:
-                n += 1
-                wire += rec.wirelen
-                pkt = decode(rec.ts, rec.linktype, rec.data, rec.wirelen)
-                if pkt is not None:
-                    ip += 1
-                    add(pkt)
-                    if pkt.payload and pkt.frag != 2 and on_payload is not None:
-                        with_payload += 1
-                        on_payload(pkt)
-                if progress is not None and not n & 0x3FF:
-                    now = time.monotonic()
-                    if now - last_report >= PROGRESS_EVERY:
-                        last_report = now
-                        progress(done_bytes + reader.bytes_read, total)
+            if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
+                loop = _pcap_ethernet_loop
+            else:
+                loop = _generic_loop
+
+            def tick(pos: int, base: int = done_bytes) -> None:
+                nonlocal last_report
+                now = time.monotonic()
+                if progress is not None and now - last_report >= PROGRESS_EVERY:
+                    last_report = now
+                    progress(base + pos, total)
+
+            n, wire, ip, with_payload = loop(reader, dec, add, on_payload, tick)
             fs.packets, fs.bytes, fs.truncated = n, wire, reader.truncated
             fs.linktypes = sorted(getattr(reader, "linktypes", ()))
             stats.files.append(fs)
@@ -122,6 +121,125 @@ def run(
     if progress is not None:
         progress(total, total)
     return stats
+
+
+def _generic_loop(
+    reader: object,
+    dec: Decoder,
+    add: Callable[[Packet], object],
+    on_payload: Callable[[Packet], object] | None,
+    tick: Callable[[int], None],
+) -> tuple[int, int, int, int]:
+    """Any capture, any link type: Records → Decoder → flows. Returns (records, wire bytes, IP, payload)."""
+    n = wire = ip = with_payload = 0
+    decode = dec.decode_frame
+    for rec in reader:  # type: ignore[attr-defined]
+        n += 1
+        wire += rec.wirelen
+        pkt = decode(rec.ts, rec.linktype, rec.data, rec.wirelen)
+        if pkt is not None:
+            ip += 1
+            add(pkt)
+            if pkt.payload and pkt.frag != 2 and on_payload is not None:
+                with_payload += 1
+                on_payload(pkt)
+        if not n & 0x3FF:
+            tick(reader.bytes_read)  # type: ignore[attr-defined]
+    return n, wire, ip, with_payload
+
+
+def _pcap_ethernet_loop(
+    reader: PcapReader,
+    dec: Decoder,
+    add: Callable[[Packet], object],
+    on_payload: Callable[[Packet], object] | None,
+    tick: Callable[[int], None],
+) -> tuple[int, int, int, int]:
+    """Classic pcap + Ethernet: records unpacked by offset from the reader's chunk, and plain
+    Ethernet → IPv4 (no options, not a fragment) → TCP/UDP decoded inline. Everything else (VLANs,
+    IPv6, options, fragments, odd lengths) goes through Decoder.decode_frame, which also counts
+    malformed packets. Framing and truncation rules are the same as PcapReader.__iter__.
+    """
+    hdr = struct.Struct(reader.endian + "IIII").unpack_from
+    ports = _PORTS
+    ts_div = reader.ts_div
+    decode = dec.decode_frame
+    n = wire = ip = with_payload = 0
+    if not reader._header_ok:
+        return n, wire, ip, with_payload
+    while True:
+        buf = reader._buf
+        pos = reader._pos
+        end = len(buf)
+        while pos + 16 <= end:
+            sec, frac, caplen, wirelen = hdr(buf, pos)
+            s = pos + 16
+            nxt = s + caplen
+            if nxt > end or caplen > MAX_CAPLEN:
+                break
+            if caplen > wirelen:
+                wirelen = caplen
+            n += 1
+            wire += wirelen
+            pkt = None
+            ipo = s + 14
+            if (
+                caplen >= 54
+                and buf[s + 12] == 8
+                and buf[s + 13] == 0
+                and buf[ipo] == 0x45
+                and not (buf[ipo + 6] & 0x3F or buf[ipo + 7])
+            ):
+                proto = buf[ipo + 9]
+                stop = ipo + ((buf[ipo + 2] << 8) | buf[ipo + 3])
+                if stop > nxt:
+                    stop = nxt
+                l4 = ipo + 20
+                if proto == 6 and l4 + 20 <= stop:
+                    doff = (buf[l4 + 12] >> 4) * 4
+                    if doff >= 20 and l4 + doff <= stop:
+                        sport, dport = ports(buf, l4)
+                        pkt = Packet(
+                            sec + frac / ts_div, buf[s + 6 : s + 12], buf[s : s + 6], (), 4,
+                            buf[ipo + 12 : ipo + 16], buf[ipo + 16 : ipo + 20], 6, sport, dport,
+                            buf[l4 + 13] | ((buf[l4 + 12] & 1) << 8), wirelen, buf[l4 + doff : stop], 0,
+                        )  # fmt: skip
+                elif proto == 17 and l4 + 8 <= stop:
+                    sport, dport = ports(buf, l4)
+                    ulen = (buf[l4 + 4] << 8) | buf[l4 + 5]
+                    if ulen >= 8 and l4 + ulen < stop:
+                        stop = l4 + ulen
+                    pkt = Packet(
+                        sec + frac / ts_div, buf[s + 6 : s + 12], buf[s : s + 6], (), 4,
+                        buf[ipo + 12 : ipo + 16], buf[ipo + 16 : ipo + 20], 17, sport, dport, 0, wirelen,
+                        buf[l4 + 8 : stop], 0,
+                    )  # fmt: skip
+            if pkt is None:
+                pkt = decode(sec + frac / ts_div, LINKTYPE_ETHERNET, buf[s:nxt], wirelen)
+            if pkt is not None:
+                ip += 1
+                add(pkt)
+                if pkt.payload and pkt.frag != 2 and on_payload is not None:
+                    with_payload += 1
+                    on_payload(pkt)
+            pos = nxt
+            if not n & 0x3FF:
+                reader._pos = pos
+                tick(reader.bytes_read)
+        reader._pos = pos
+        if not reader._fill(16):
+            if reader._leftover():
+                reader._cut("a record header")
+            break
+        caplen = hdr(reader._buf, reader._pos)[2]
+        if caplen > MAX_CAPLEN:
+            reader._corrupt(f"record claims {caplen} captured bytes (limit {MAX_CAPLEN})")
+            break
+        if not reader._fill(16 + caplen):
+            reader._cut("a record")
+            break
+    reader.records = n
+    return n, wire, ip, with_payload
 
 
 def main(argv: list[str] | None = None) -> int:
