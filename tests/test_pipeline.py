@@ -93,3 +93,42 @@ def test_directory_expansion_and_real_captures() -> None:
     assert stats.packets == 642 + 63 + 55 + 568 + 98 + 14 + 25 + 504  # capinfos -c, see test_capture
     assert stats.malformed == 0 and stats.truncated_files == [] and stats.warnings == []
     assert len(table) > 10 and payloads
+
+
+def _snapshot(paths: list[Path], fast: bool) -> tuple[list[tuple], list[tuple], dict]:
+    seen: list[tuple] = []
+    flows: list = []
+    table = FlowTable(on_evict=flows.append)
+
+    def keep(p: Packet) -> None:
+        seen.append(
+            (p.ts, p.src, p.dst, p.sport, p.dport, bytes(p.payload), p.src_mac, p.dst_mac, p.tcp_flags)
+        )
+
+    stats = run(paths, keep, table, fast=fast)
+    table.flush()
+    summary = sorted(
+        (f.key, f.packets_c2s, f.packets_s2c, f.bytes_c2s, f.bytes_s2c, f.tcp_flags) for f in flows
+    )
+    d = stats.to_dict()
+    d.pop("seconds")
+    return seen, summary, d
+
+
+def test_fast_pcap_path_matches_generic_decoder(tmp_path: Path) -> None:
+    from scapy.layers.inet import IPOption_RR
+    from scapy.layers.l2 import Dot1Q
+
+    frames = [
+        *_frames(),
+        bytes(E / Dot1Q(vlan=5) / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=1, dport=2) / b"v"),
+        bytes(E / IP(src="192.0.2.1", dst="192.0.2.2", options=[IPOption_RR()]) / TCP() / b"o"),
+        bytes(E / IP(src="192.0.2.1", dst="192.0.2.2") / TCP(dataofs=15) / b"short"),  # lying data offset
+        bytes(E / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=3, dport=4, len=4) / b"u"),
+    ]
+    path = tmp_path / "mix.pcap"
+    path.write_bytes(cb.pcap((1.0 + i, f) for i, f in enumerate(frames)))
+    paths = [path, *(expand_paths([REAL]) if REAL.exists() else [])]
+    fast, slow = _snapshot(paths, True), _snapshot(paths, False)
+    assert fast == slow
+    assert fast[2]["malformed"] >= 2 and len(fast[0]) > 5
