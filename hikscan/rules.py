@@ -127,18 +127,26 @@ class PolicyRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Fleet:
+    min_devices: int
+    window_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     home_country: str
     high_risk_countries: frozenset[str]
     internal_cidrs: tuple[IpNet, ...]
     allow_cidrs: tuple[IpNet, ...]
     allow_domains: tuple[str, ...]
-    fleet_min_devices: int
-    fleet_window_seconds: int
+    fleet: Fleet
     rules: Mapping[str, PolicyRule]
 
-    def severity(self, rule_id: str) -> str:
+    def severity_of(self, rule_id: str) -> str:
         return self.rules[rule_id].severity
+
+    def title(self, rule_id: str) -> str:
+        return self.rules[rule_id].description
 
     def with_home_country(self, country: str) -> Policy:
         return replace(self, home_country=country.upper())
@@ -167,12 +175,12 @@ class Policy:
             rule = "host-to-high-risk-country"
         else:
             return None
-        return rule, self.severity(rule)
+        return rule, self.severity_of(rule)
 
-    def fleet(self, device_count: int) -> tuple[str, str] | None:
-        """The Italy pattern: enough devices of one vendor reaching one new destination."""
-        if device_count >= self.fleet_min_devices:
-            return "cctv-fleet-new-destination", self.severity("cctv-fleet-new-destination")
+    def fleet_alert(self, device_count: int) -> tuple[str, str] | None:
+        """The Italy pattern: enough devices of one vendor reaching one new destination (in a window)."""
+        if device_count >= self.fleet.min_devices:
+            return "cctv-fleet-new-destination", self.severity_of("cctv-fleet-new-destination")
         return None
 
     def is_internal(self, ip: str) -> bool:
@@ -243,6 +251,36 @@ class RuleSet:
             if sig.matches(proto, port, payload):
                 return sig
         return None
+
+    def cloud_for_signature(self, signature: Signature | str) -> CloudEndpoint | None:
+        """A vendor-cloud protocol seen on the wire, as a CloudEndpoint named after the signature."""
+        sig = signature
+        if isinstance(sig, str):
+            sig = next((s for s in self.signatures if s.id == signature), None)
+            if sig is None:
+                return None
+        return CloudEndpoint(
+            id=sig.id,
+            status=sig.status,
+            vendor=sig.vendor,
+            service=sig.service,
+            domains=(),
+            cidrs=(),
+            ports=tuple(f"{p}/{'tcp' if sig.proto == 6 else 'udp'}" for p in sorted(sig.ports)),
+            confidence=sig.confidence,
+            source=sig.source,
+            examples=(),
+        )
+
+    def policy_title(self, rule_id: str) -> str:
+        return self.policy.title(rule_id)
+
+    def describe(self) -> str:
+        """One line for `hikscan --version`."""
+        return (
+            f"{len(self.vendors)} vendors, {len(self.fingerprints)} fingerprints, {len(self.clouds)} clouds, "
+            f"{len(self.signatures)} signatures, {len(self.cves)} CVE ranges ({len(self.files)} files)"
+        )
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -565,8 +603,7 @@ class _Builder:
             internal_cidrs=tuple(_net(fname, "internal_cidrs", c) for c in doc["internal_cidrs"]),
             allow_cidrs=tuple(_net(fname, "allow", c) for c in allow.get("cidrs", ())),
             allow_domains=tuple(_norm_name(d) for d in allow.get("domains", ())),
-            fleet_min_devices=doc["fleet"]["min_devices"],
-            fleet_window_seconds=doc["fleet"]["window_seconds"],
+            fleet=Fleet(doc["fleet"]["min_devices"], doc["fleet"]["window_seconds"]),
             rules=rules,
         )
 
