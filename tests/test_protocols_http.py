@@ -104,6 +104,8 @@ def test_favicon_hash_is_shodans() -> None:
     assert http.favicon_mmh3(icon) == mmh3.hash(text)
     assert http.favicon_mmh3(icon) != mmh3.hash(base64.b64encode(icon))
     assert -(2**31) <= http.favicon_mmh3(b"") < 2**31
+    (ev,) = http.favicon_evidence(icon)
+    assert (ev.key, ev.value) == ("http.favicon_mmh3", str(mmh3.hash(text)))
 
 
 def test_rtsp_builders() -> None:

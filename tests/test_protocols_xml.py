@@ -16,7 +16,13 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 <!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 <ProbeMatch><DeviceDescription>&xxe;</DeviceDescription></ProbeMatch>"""
 DTD_ONLY = b'<?xml version="1.0"?><!DOCTYPE ProbeMatch SYSTEM "http://192.0.2.1/x.dtd"><ProbeMatch><A>1</A></ProbeMatch>'
-PARSERS = [sadp.parse_sadp, wsdiscovery.parse_probe_match, onvif.parse_device_information, parse_xml]
+PARSERS = [
+    sadp.parse_sadp,
+    wsdiscovery.parse_probe_match,
+    onvif.parse_device_information,
+    onvif.parse_system_date_and_time,
+    parse_xml,
+]
 
 
 @pytest.mark.parametrize("parser", PARSERS)
@@ -26,9 +32,10 @@ def test_entities_and_dtds_are_refused(parser, data: bytes) -> None:  # type: ig
         parser(data)
 
 
-def test_size_checked_before_parsing() -> None:
+@pytest.mark.parametrize("parser", PARSERS)
+def test_size_checked_before_parsing(parser) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(MalformedInput, match="too large"):
-        parse_xml(b"<a>" + b" " * MAX_XML_BYTES + b"</a>")
+        parser(b"<a>" + b" " * MAX_XML_BYTES + b"</a>")
 
 
 def test_fragment_with_unbound_prefixes_is_wrapped() -> None:

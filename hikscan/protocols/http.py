@@ -207,6 +207,11 @@ def favicon_mmh3(data: bytes) -> int:
     return mmh3.hash(base64.encodebytes(data))
 
 
+def favicon_evidence(data: bytes, source: str = "http") -> list[Evidence]:
+    """`http.favicon_mmh3` (as a decimal string, the form Shodan queries use) of a favicon body."""
+    return [Evidence(source, "http.favicon_mmh3", str(favicon_mmh3(data)))]
+
+
 def request_evidence(req: HttpRequest, source: str = "http") -> list[Evidence]:
     """`http.host` and `http.user_agent` of a request."""
     out = []
