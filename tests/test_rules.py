@@ -138,7 +138,7 @@ def test_unknown_vendor_is_rejected(rule_copy: Path, name: str) -> None:
 
 def test_unknown_vendor_in_cloud_is_rejected(rule_copy: Path) -> None:
     _edit(rule_copy / "clouds.yaml", lambda d: d["rules"][0].update(vendor="HIKVISON"))
-    with pytest.raises(RuleError, match=r"clouds\.yaml: rule hik-connect-device-registration: unknown vendor"):
+    with pytest.raises(RuleError, match=r"hik-connect-device-registration: unknown vendor"):
         load_rules(rule_copy, include_default=False)
 
 
