@@ -47,11 +47,30 @@ IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
 
 
 def in_root_netns() -> bool:
-    """True when this process shares PID 1's network namespace (the machine's real interfaces)."""
+    """True unless this process is provably outside the machine's own network namespace.
+
+    Where PID 1's namespace is readable, compare with it. Containers often hide /proc/1/ns/net, so
+    otherwise accept only a namespace named by `ip netns add` (a file in /var/run/netns), as
+    `ip netns identify` does. Anything else counts as the root namespace.
+    """
     try:
-        return os.stat("/proc/self/ns/net").st_ino == os.stat("/proc/1/ns/net").st_ino
+        mine = os.stat("/proc/self/ns/net")
     except OSError:
-        return True  # cannot tell: assume the worst
+        return True
+    try:
+        return mine.st_ino == os.stat("/proc/1/ns/net").st_ino
+    except OSError:
+        pass
+    try:
+        names = os.listdir("/var/run/netns")
+    except OSError:
+        return True
+    for name in names:
+        with contextlib.suppress(OSError):
+            st = os.stat(os.path.join("/var/run/netns", name))
+            if (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev):
+                return False
+    return True
 
 
 @dataclass
