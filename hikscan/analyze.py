@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,9 @@ class Report:
 class Analysis:
     """Everything learnt from one traffic set; feed it with `run_files`, then call `report`."""
 
-    def __init__(self, rules: RuleSet, geo: GeoLookup, oui: OuiTable | None, home_country: str | None = None) -> None:
+    def __init__(
+        self, rules: RuleSet, geo: GeoLookup, oui: OuiTable | None, home_country: str | None = None
+    ) -> None:
         self.rules = rules
         self.geo = geo
         self.policy = rules.policy
@@ -60,9 +63,14 @@ class Analysis:
         self.pairs_dropped = 0
         self.flows = FlowTable(MAX_FLOWS, self._fold)
 
-    def run_files(self, paths: Sequence[Path], progress: Callable[[int, int], None] | None = None) -> Stats:
+    def run_files(
+        self,
+        paths: Sequence[Path],
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Stats:
         try:
-            return run(paths, self.inspector.on_payload, self.flows, progress=progress)
+            return run(paths, self.inspector.on_payload, self.flows, progress=progress, stop=stop)
         finally:
             self.flows.flush()
 
@@ -84,9 +92,9 @@ class Analysis:
             if len(self.pairs) >= MAX_PAIRS:
                 self.pairs_dropped += 1
                 return
-            pair = self.pairs[key] = Pair(first=flow.first, last=flow.last, outbound=client_in)
-        pair.first = min(pair.first, flow.first)
-        pair.last = max(pair.last, flow.last)
+            pair = self.pairs[key] = Pair(first=flow.first_seen, last=flow.last_seen, outbound=client_in)
+        pair.first = min(pair.first, flow.first_seen)
+        pair.last = max(pair.last, flow.last_seen)
         pair.packets += flow.packets
         pair.bytes += flow.bytes
         pair.flows += 1
@@ -110,7 +118,9 @@ class Analysis:
             if cloud is None and signature is not None:
                 cloud = self.rules.cloud_for_signature(signature)
             geo = self.geo.lookup(remote_ip)
-            verdict = self.policy.classify(self.is_cctv(device), geo.country, cloud, home_country=self.home_country)
+            verdict = self.policy.classify(
+                self.is_cctv(device), geo.country, cloud, home_country=self.home_country
+            )
             if verdict is None:
                 continue
             rule_id, severity = verdict
@@ -153,7 +163,7 @@ class Analysis:
         return findings
 
     def _fleet(self, findings: list[Finding], devices: dict[str, Device]) -> list[Finding]:
-        """The Italy pattern: many devices of one vendor reaching one overseas destination at about the same time."""
+        """The Italy pattern: many devices of one vendor reaching one overseas destination at once."""
         fleet = self.policy.fleet
         groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
         for finding in findings:
@@ -177,15 +187,23 @@ class Analysis:
                     severity=self.policy.severity_of("cctv-fleet-new-destination"),
                     rule="cctv-fleet-new-destination",
                     title=self.rules.policy_title("cctv-fleet-new-destination"),
-                    device={"ip": None, "mac": None, "vendor": first.device["vendor"], "family": family,
-                            "count": len(by_device), "members": sorted(by_device)},
+                    device={
+                        "ip": None,
+                        "mac": None,
+                        "vendor": first.device["vendor"],
+                        "family": family,
+                        "count": len(by_device),
+                        "members": sorted(by_device),
+                    },
                     remote=first.remote,
                     first_seen=min(m.first_seen for m in members),
                     last_seen=max(m.last_seen for m in members),
                     packets=sum(m.packets for m in members),
                     bytes=sum(m.bytes for m in members),
-                    evidence=[f"{best} {family} devices first reached {first.remote.ip} within "
-                              f"{fleet.window_seconds:g} s of each other"],
+                    evidence=[
+                        f"{best} {family} devices first reached {first.remote.ip} within "
+                        f"{fleet.window_seconds:g} s of each other"
+                    ],
                 )
             )
         return out

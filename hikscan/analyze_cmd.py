@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,28 +71,26 @@ class AnalyzeRun:
     """Holds the shared read-only pieces (rules, GeoIP, OUI table) across the captures of one command."""
 
     def __init__(self, request: AnalyzeRequest) -> None:
-        if request.home_country is not None and (len(request.home_country) != 2 or not request.home_country.isalpha()):
-            raise UsageError(f"--home-country {request.home_country!r}: give a two-letter ISO code such as GB")
+        if request.home_country is not None and (
+            len(request.home_country) != 2 or not request.home_country.isalpha()
+        ):
+            raise UsageError(
+                f"--home-country {request.home_country!r}: give a two-letter ISO code such as GB"
+            )
         self.request = request
         self.rules: RuleSet = load_rules(request.rules_dir)
         self.geo = GeoLookup(request.geoip_db, request.asn_db)
         self.oui = OuiTable.load()
+        self.stop = threading.Event()
 
     def analyse(self, paths: list[Path]) -> Report:
         analysis = Analysis(self.rules, self.geo, self.oui, self.request.home_country)
         if self.request.inventory is not None:
             analysis.attribution.load_inventory(self.request.inventory)
         label = paths[0].name if len(paths) == 1 else f"{len(paths)} captures"
-        interrupted = False
         with _progress_bar(self.request.progress, label) as progress:
-            try:
-                stats = analysis.run_files(paths, progress=progress)
-            except KeyboardInterrupt:
-                interrupted = True
-                stats = analysis.partial_stats()
-        report = analysis.report([str(p) for p in paths], stats)
-        report.stats["interrupted"] = interrupted
-        return report
+            stats = analysis.run_files(paths, progress=progress, stop=self.stop)
+        return analysis.report([str(p) for p in paths], stats)
 
 
 def _report_records(report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -109,10 +109,14 @@ def _report_records(report: Report) -> tuple[list[dict[str, Any]], list[dict[str
     return findings, devices
 
 
-def summarise(findings: list[dict[str, Any]], devices: list[dict[str, Any]], stats: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(
+    findings: list[dict[str, Any]], devices: list[dict[str, Any]], stats: list[dict[str, Any]]
+) -> dict[str, Any]:
     by_severity = Counter(f["severity"] for f in findings)
     vendors = Counter(d["vendor"] for d in devices if d.get("vendor"))
-    countries = Counter(f["remote"]["country"] or "??" for f in findings if f["rule"] != "cctv-fleet-new-destination")
+    countries = Counter(
+        f["remote"]["country"] or "??" for f in findings if f["rule"] != "cctv-fleet-new-destination"
+    )
     return {
         "findings": len(findings),
         "by_severity": {s: by_severity.get(s, 0) for s in reversed(SEVERITIES)},
@@ -125,9 +129,34 @@ def summarise(findings: list[dict[str, Any]], devices: list[dict[str, Any]], sta
     }
 
 
+@contextlib.contextmanager
+def _graceful_stop(stop: threading.Event) -> Iterator[None]:
+    """The first SIGINT/SIGTERM asks the pipeline to stop and report what it read; a second one aborts."""
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_analyze(request: AnalyzeRequest) -> int:
     paths = expand(request.captures)
     run = AnalyzeRun(request)
+    with _graceful_stop(run.stop):
+        return _analyze(request, run, paths)
+
+
+def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int:
     groups = [paths] if request.merge else [[p] for p in paths]
     streamed = request.output_format in ("jsonl", "table")
     all_findings: list[dict[str, Any]] = []
@@ -159,7 +188,12 @@ def run_analyze(request: AnalyzeRequest) -> int:
         elif console is not None:
             console.print(_headline(summary))
         else:
-            record = {"findings": all_findings, "devices": all_devices, "summary": summary, "stats": all_stats}
+            record = {
+                "findings": all_findings,
+                "devices": all_devices,
+                "summary": summary,
+                "stats": all_stats,
+            }
             out.write(dumps(record) + "\n")
     if summary["interrupted"]:
         return 130
@@ -173,12 +207,19 @@ def exit_code(findings: list[dict[str, Any]], fail_on: str) -> int:
     return 1 if any(severity_rank(f["severity"]) >= threshold for f in findings) else 0
 
 
-def _print_table(console: Any, captures: list[str], findings: list[dict[str, Any]], devices: list[dict[str, Any]],
-                 stats: dict[str, Any]) -> None:
+def _print_table(
+    console: Any,
+    captures: list[str],
+    findings: list[dict[str, Any]],
+    devices: list[dict[str, Any]],
+    stats: dict[str, Any],
+) -> None:
     name = captures[0] if len(captures) == 1 else f"{len(captures)} captures"
-    console.print(f"\n[bold]{name}[/]: {stats.get('packets', 0)} packets"
-                  + (", [yellow]truncated[/]" if stats.get("truncated") else "")
-                  + (f", {stats['malformed']} malformed" if stats.get("malformed") else ""))
+    console.print(
+        f"\n[bold]{name}[/]: {stats.get('packets', 0)} packets"
+        + (", [yellow]truncated[/]" if stats.get("truncated") else "")
+        + (f", {stats['malformed']} malformed" if stats.get("malformed") else "")
+    )
     for warning in stats.get("warnings", [])[:5]:
         console.print(f"  [yellow]warning:[/] {warning}")
     if findings:
@@ -192,6 +233,9 @@ def _print_table(console: Any, captures: list[str], findings: list[dict[str, Any
 
 def _headline(summary: dict[str, Any]) -> str:
     sev = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
-    return (f"\n[bold]{summary['findings']} findings[/]" + (f" ({sev})" if sev else "")
-            + f" from {summary['captures']} capture(s), {summary['packets']} packets; "
-            + f"{summary['cctv_devices']} CCTV devices")
+    return (
+        f"\n[bold]{summary['findings']} findings[/]"
+        + (f" ({sev})" if sev else "")
+        + f" from {summary['captures']} capture(s), {summary['packets']} packets; "
+        + f"{summary['cctv_devices']} CCTV devices"
+    )

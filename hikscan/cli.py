@@ -1,11 +1,11 @@
-"""Command line: `hikscan analyze`, `hikscan scan`, `hikscan lab`, `hikscan rules`. Errors become one line + exit 2."""
+"""Command line: `hikscan analyze`, `scan`, `lab`, `rules`. Errors become one line and exit code 2."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     none = "none"
     info = "info"
     low = "low"
@@ -35,7 +35,7 @@ class Severity(str, Enum):
     high = "high"
 
 
-class AnalyzeFormat(str, Enum):
+class AnalyzeFormat(StrEnum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
@@ -58,7 +58,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version and data sources.")
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show version and data sources."),
     ] = False,
 ) -> None:
     """hikscan — evidence about CCTV devices and where their traffic goes."""
@@ -67,16 +68,30 @@ def _root(
 @app.command()
 def analyze(
     captures: Annotated[list[Path], typer.Argument(help="pcap/pcapng files, or directories of them.")],
-    home_country: Annotated[str | None, typer.Option(help="ISO country code of home (default from rules: GB).")] = None,
-    output_format: Annotated[AnalyzeFormat, typer.Option("--format", "-f", help="Output format.")] = AnalyzeFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    fail_on: Annotated[Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")] = Severity.high,
-    merge: Annotated[bool, typer.Option(help="Treat all captures as one traffic set (e.g. a rotated ring buffer).")] = False,
-    geoip_db: Annotated[Path | None, typer.Option(help="Your own GeoLite2/GeoIP2 Country or City mmdb.")] = None,
+    home_country: Annotated[
+        str | None, typer.Option(help="ISO country code of home (default from rules: GB).")
+    ] = None,
+    output_format: Annotated[
+        AnalyzeFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = AnalyzeFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    fail_on: Annotated[
+        Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")
+    ] = Severity.high,
+    merge: Annotated[
+        bool, typer.Option(help="Treat all captures as one traffic set (e.g. a rotated ring buffer).")
+    ] = False,
+    geoip_db: Annotated[
+        Path | None, typer.Option(help="Your own GeoLite2/GeoIP2 Country or City mmdb.")
+    ] = None,
     asn_db: Annotated[Path | None, typer.Option(help="Your own GeoLite2 ASN mmdb.")] = None,
     rules_dir: Annotated[Path | None, typer.Option("--rules", help="Extra rules directory.")] = None,
     inventory: Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")] = None,
-    progress: Annotated[bool | None, typer.Option(help="Progress bar on stderr (default: when a TTY).")] = None,
+    progress: Annotated[
+        bool | None, typer.Option(help="Progress bar on stderr (default: when a TTY).")
+    ] = None,
 ) -> None:
     """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
     from hikscan.analyze_cmd import AnalyzeRequest, run_analyze
@@ -126,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, with the traceback only on request
         if os.environ.get("HIKSCAN_DEBUG"):
             raise
-        print(f"hikscan: internal error: {exc.__class__.__name__}: {exc} (set HIKSCAN_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(
+            f"hikscan: internal error: {exc.__class__.__name__}: {exc} (set HIKSCAN_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return 3
     return 0
 

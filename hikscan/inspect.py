@@ -149,7 +149,9 @@ class Inspector:
             if kind == "http":
                 self.attribution.add(server, http.evidence(http.parse_response(payload), source="capture"))
             else:
-                self.attribution.add(server, rtsp.evidence(rtsp.parse_rtsp_response(payload), source="capture"))
+                self.attribution.add(
+                    server, rtsp.evidence(rtsp.parse_rtsp_response(payload), source="capture")
+                )
         except MalformedInput:
             self._bad(kind)
 

@@ -14,7 +14,7 @@ MAX_ENTRIES = 500_000
 
 @dataclass
 class NameBook:
-    """Bounded maps (client, server) → name and server → name; past the bound new names are counted, not kept."""
+    """Bounded maps (client, server) → name and server → name; past the bound, new names are only counted."""
 
     max_entries: int = MAX_ENTRIES
     by_pair: dict[tuple[str, str], str] = field(default_factory=dict)

@@ -9,6 +9,7 @@ import json
 import os
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,7 @@ class Stats:
     warnings: list[str] = field(default_factory=list)
     files: list[FileStats] = field(default_factory=list)
     seconds: float = 0.0
+    interrupted: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -73,6 +75,7 @@ def run(
     progress: Callable[[int, int], object] | None = None,
     decoder: Decoder | None = None,
     fast: bool = True,
+    stop: threading.Event | None = None,
 ) -> Stats:
     """Stream every capture through decode and the flow table.
 
@@ -80,6 +83,8 @@ def run(
     progress(bytes_read, total_bytes) is called at most every PROGRESS_EVERY seconds, and once at the end.
     A file that is not a capture raises MalformedInput (naming it); a truncated one is read to its cut.
     The caller flushes `flows` when it wants the remaining flows.
+    When `stop` is set (a signal handler does it) reading ends within ~1024 packets, the counts so far
+    are kept and `stats.interrupted` is True: what was read is still analysed and reported.
     """
     files = expand_paths(paths)
     total = sum(p.stat().st_size for p in files)
@@ -97,12 +102,15 @@ def run(
             else:
                 loop = _generic_loop
 
-            def tick(pos: int, base: int = done_bytes) -> None:
+            def tick(pos: int, base: int = done_bytes) -> bool:
+                """Report progress now and then; True when the run must stop."""
                 nonlocal last_report
-                now = time.monotonic()
-                if progress is not None and now - last_report >= PROGRESS_EVERY:
-                    last_report = now
-                    progress(base + pos, total)
+                if progress is not None:
+                    now = time.monotonic()
+                    if now - last_report >= PROGRESS_EVERY:
+                        last_report = now
+                        progress(base + pos, total)
+                return stop is not None and stop.is_set()
 
             n, wire, ip, with_payload = loop(reader, dec, add, on_payload, tick)
             fs.packets, fs.bytes, fs.truncated = n, wire, reader.truncated
@@ -116,6 +124,9 @@ def run(
             if reader.truncated:
                 stats.truncated_files.append(str(path))
             done_bytes += reader.size
+        if stop is not None and stop.is_set():
+            stats.interrupted = True
+            break
     stats.malformed, stats.fragments, stats.non_ip = dec.malformed, dec.fragments, dec.non_ip
     stats.seconds = round(time.monotonic() - started, 3)
     if progress is not None:
@@ -128,7 +139,7 @@ def _generic_loop(
     dec: Decoder,
     add: Callable[[Packet], object],
     on_payload: Callable[[Packet], object] | None,
-    tick: Callable[[int], None],
+    tick: Callable[[int], bool],
 ) -> tuple[int, int, int, int]:
     """Any capture, any link type: Records → Decoder → flows. Returns (records, wire bytes, IP, payload)."""
     n = wire = ip = with_payload = 0
@@ -143,8 +154,8 @@ def _generic_loop(
             if pkt.payload and pkt.frag != 2 and on_payload is not None:
                 with_payload += 1
                 on_payload(pkt)
-        if not n & 0x3FF:
-            tick(reader.bytes_read)  # type: ignore[attr-defined]
+        if not n & 0x3FF and tick(reader.bytes_read):  # type: ignore[attr-defined]
+            break
     return n, wire, ip, with_payload
 
 
@@ -153,7 +164,7 @@ def _pcap_ethernet_loop(
     dec: Decoder,
     add: Callable[[Packet], object],
     on_payload: Callable[[Packet], object] | None,
-    tick: Callable[[int], None],
+    tick: Callable[[int], bool],
 ) -> tuple[int, int, int, int]:
     """Classic pcap + Ethernet: records unpacked by offset from the reader's chunk, and plain
     Ethernet → IPv4 (no options, not a fragment) → TCP/UDP decoded inline. Everything else (VLANs,
@@ -225,7 +236,9 @@ def _pcap_ethernet_loop(
             pos = nxt
             if not n & 0x3FF:
                 reader._pos = pos
-                tick(reader.bytes_read)
+                if tick(reader.bytes_read):
+                    reader.records = n
+                    return n, wire, ip, with_payload
         reader._pos = pos
         if not reader._fill(16):
             if reader._leftover():

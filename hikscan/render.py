@@ -62,7 +62,18 @@ def _when(ts: float) -> str:
 
 def findings_table(findings: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
-    for column in ("sev", "rule", "device", "server", "name", "where", "first seen", "last seen", "pkts", "bytes"):
+    for column in (
+        "sev",
+        "rule",
+        "device",
+        "server",
+        "name",
+        "where",
+        "first seen",
+        "last seen",
+        "pkts",
+        "bytes",
+    ):
         table.add_column(column, overflow="fold")
     for f in findings:
         device, remote = f["device"], f["remote"]
@@ -71,7 +82,15 @@ def findings_table(findings: list[dict[str, Any]], title: str) -> Table:
         else:
             who = " ".join(str(x) for x in (device.get("ip"), device.get("vendor"), device.get("model")) if x)
         org = remote.get("org") or ""
-        where = " ".join(x for x in (remote.get("country") or "??", f"AS{remote['asn']}" if remote.get("asn") else "", org[:28]) if x)
+        where = " ".join(
+            x
+            for x in (
+                remote.get("country") or "??",
+                f"AS{remote['asn']}" if remote.get("asn") else "",
+                org[:28],
+            )
+            if x
+        )
         table.add_row(
             f"[{SEVERITY_STYLE.get(f['severity'], '')}]{f['severity']}[/]",
             f["rule"],
@@ -89,7 +108,18 @@ def findings_table(findings: list[dict[str, Any]], title: str) -> Table:
 
 def devices_table(devices: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("ip", "mac", "vendor", "model", "serial", "firmware", "activated", "cloud", "cves", "conf."):
+    for column in (
+        "ip",
+        "mac",
+        "vendor",
+        "model",
+        "serial",
+        "firmware",
+        "activated",
+        "cloud",
+        "cves",
+        "conf.",
+    ):
         table.add_column(column, overflow="fold")
     for d in devices:
         table.add_row(

@@ -1,4 +1,4 @@
-"""Replay every capture in pcaps/manifest.yaml through `hikscan analyze` and check what it must and must not produce.
+"""Replay each capture of pcaps/manifest.yaml through `hikscan analyze`: what it must and must not produce.
 
 The clean captures are the false-positive gate: `max_severity: none` means not a single finding.
 """
@@ -50,7 +50,9 @@ def analyse(entry: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=[e["file"] for e in MANIFEST])
-def test_capture_meets_manifest(entry: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_capture_meets_manifest(
+    entry: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = analyse(entry, tmp_path, capsys)
     findings = [flat(f) for f in report["findings"]]
     for want in entry.get("must", []):
@@ -65,4 +67,6 @@ def test_capture_meets_manifest(entry: dict[str, Any], tmp_path: Path, capsys: p
         too_high = [f for f in findings if severity_rank(f["severity"]) > severity_rank(ceiling)]
         assert not too_high, f"findings above {ceiling}: {too_high}"
     for want in entry.get("devices", []):
-        assert any(matches(d, want) for d in report["devices"]), f"no device matches {want}; got {report['devices']}"
+        assert any(matches(d, want) for d in report["devices"]), (
+            f"no device matches {want}; got {report['devices']}"
+        )

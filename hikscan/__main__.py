@@ -1,0 +1,5 @@
+import sys
+
+from hikscan.cli import main
+
+sys.exit(main())
