@@ -158,8 +158,11 @@ def test_wsdiscovery_typed_and_untyped_probes(net, mcast) -> None:
     windows = BY_NAME["windows-pc"]
     mid, probe = wsd_probe("dn:NetworkVideoTransmitter")
     mcast.sendto(probe, ("239.255.255.250", 3702))
-    got = collect(mcast, 2.0)
+    got = collect(mcast, 1.5)
     assert cameras <= set(got) and windows.ip not in got
+    for name in ("hostile-xml-bomb", "hostile-xxe"):
+        with pytest.raises(DefusedXmlException):
+            DefusedET.fromstring(got[BY_NAME[name].ip][0])
     for ip in cameras:
         p = BY_NAME[next(n for n, q in BY_NAME.items() if q.ip == ip)]
         f = local_fields(got[ip][0])
@@ -173,7 +176,7 @@ def test_wsdiscovery_typed_and_untyped_probes(net, mcast) -> None:
 
     mid, probe = wsd_probe("")
     mcast.sendto(probe, ("239.255.255.250", 3702))
-    got = collect(mcast, 2.0)
+    got = collect(mcast, 1.5)
     assert windows.ip in got and cameras <= set(got)
     assert local_fields(got[windows.ip][0])["Types"] == "wsdp:Device pub:Computer"
 

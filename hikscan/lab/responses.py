@@ -44,6 +44,12 @@ def _xml_hostile(xml: str, p: DeviceProfile, tag: str) -> str:
     return xml
 
 
+def _set_element(xml: str, tag: str, value: str) -> str:
+    """Replace the text of the first <tag>…</tag> (a leaf element) with `value`, escaped."""
+    replacement = f"<{tag}>{escape(value)}</{tag}>"
+    return re.sub(rf"<{re.escape(tag)}>[^<]*</{re.escape(tag)}>", lambda _m: replacement, xml, count=1)
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -99,9 +105,7 @@ def sadp_reply(p: DeviceProfile, probe_uuid: str) -> bytes:
     }
     xml = template("sadp_response_2_DS-2CD2385G1-I.xml")
     for tag, value in values.items():
-        xml = re.sub(
-            rf"<{tag}>[^<]*</{tag}>", lambda _m, t=tag, v=value: f"<{t}>{escape(v)}</{t}>", xml, count=1
-        )
+        xml = _set_element(xml, tag, value)
     xml = _xml_hostile(xml, p, "DeviceDescription")
     return xml.replace("\r\n", "\n").replace("\n", "\r\n").encode()
 
@@ -287,11 +291,7 @@ def _device_information(p: DeviceProfile) -> str:
             "SerialNumber": p.serial,
         }
         for tag, value in values.items():
-            xml = re.sub(
-                rf"<tds:{tag}>[^<]*</tds:{tag}>",
-                lambda _m, t=tag, v=value: f"<tds:{t}>{escape(v)}</tds:{t}>",
-                xml,
-            )
+            xml = _set_element(xml, f"tds:{tag}", value)
         return xml
     manufacturer = {"hikvision": "HIKVISION", "axis": "AXIS"}.get(p.kind, p.vendor)
     return _soap(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import os
 import socket
@@ -137,7 +138,7 @@ class Lab:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((p.ip, PORTS[service]))
                 transport, _ = await loop.create_datagram_endpoint(
-                    lambda s=service, d=p: _Udp(self, s, [d]), sock=sock
+                    functools.partial(_Udp, self, service, [p]), sock=sock
                 )
                 self._udp[(p.ip, service)] = transport  # type: ignore[assignment]
                 self.bound.append((service, p.ip, PORTS[service]))
@@ -149,7 +150,7 @@ class Lab:
         for service, handler in handlers.items():
             if service in p.services:
                 server = await asyncio.start_server(
-                    lambda r, w, d=p, h=handler: self._guard(h, d, r, w),
+                    functools.partial(self._guard, handler, p),
                     host=p.ip, port=PORTS[service], reuse_address=True, limit=MAX_HEAD,
                 )  # fmt: skip
                 servers.append(server)
