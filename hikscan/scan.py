@@ -4,12 +4,13 @@ Phases, all under one overall deadline and one rate limiter (sends per second, s
 1. multicast (only with --interface): SADP, WS-Discovery (+ ONVIF SOAP to the responders), DHIP,
    in parallel, on that interface only. Replies from hosts outside the targets are kept only when
    no targets were given or the targets contain them.
-2. nmap (only with --nmap): one python-nmap pass over the targets.
-3. unicast, per target host in a bounded worker pool: a TCP port sweep, then HTTP/HTTPS+ISAPI,
-   ONVIF SOAP, RTSP and port 8000 on the open ports, then the host's MAC from the neighbour table.
-   Each host's record is streamed (`on_device`) as soon as its probes finish; multicast-only
-   devices are streamed at the end of phase 1 when they are not targets themselves.
-4. ARP (with --interface): who-has for in-segment targets nothing else found alive.
+2. ARP (with --interface): the kernel's neighbour table, then who-has for the in-segment targets;
+   in-segment hosts that answer neither ARP nor multicast are skipped by the unicast phase.
+3. nmap (only with --nmap): one python-nmap pass over the live targets.
+4. unicast, per target host in a bounded worker pool: a TCP port sweep, then HTTP/HTTPS+ISAPI,
+   ONVIF SOAP, RTSP and port 8000 on the open ports. Each host's record is streamed
+   (`on_device`) as soon as its probes finish; multicast-only devices are streamed at the end of
+   phase 1 when they are not targets themselves.
 """
 
 from __future__ import annotations
@@ -182,54 +183,57 @@ def run_scan(
         for _, gid in found:
             emit(gid)
 
-    # 2. nmap
-    if "nmap" in wanted and hosts and not ctx.deadline.expired:
+    # 2. ARP sweep of the in-segment targets: a host that does not answer ARP cannot be reached
+    #    by IP either, so only the ones that answer get unicast probes (as nmap's ARP ping does).
+    probe_hosts = hosts
+    if interface and "arp" in wanted and hosts and not ctx.deadline.expired:
+        arp = ArpProbe(use_scapy=True)
+        local = set(arp.in_segment(ctx, hosts))
+        if local:
+            progress("arp", 0, len(local))
+            alive: set[str] = set()
+            for obs in arp.run(ctx, [ip for ip in hosts if ip in local]):
+                add(obs)
+                if obs.ip:
+                    alive.add(obs.ip)
+            progress("arp", len(local), len(local))
+            with lock:
+                seen = {ip for ip, _ in fusion.hosts()}
+            probe_hosts = [ip for ip in hosts if ip not in local or ip in alive or ip in seen]
+            ctx.count("arp.alive", len(alive))
+
+    # 3. nmap
+    if "nmap" in wanted and probe_hosts and not ctx.deadline.expired:
         progress("nmap", 0, 1)
-        for obs in registry["nmap"]().run(ctx, hosts):
+        for obs in registry["nmap"]().run(ctx, probe_hosts):
             add(obs)
         progress("nmap", 1, 1)
 
-    # 3. unicast, per host
+    # 4. unicast, per host
     ucast = [registry[n]() for n in sorted(wanted) if registry[n].kind == "unicast"]
     ports = sorted({p for probe in ucast for p in probe.ports})
-    neighbours = ArpProbe(use_scapy=False) if interface and "arp" in wanted else None
-    if hosts and (ucast or neighbours):
+    if probe_hosts and ucast:
         done = [0]
 
         def per_host(ip: str) -> None:
             if not ctx.deadline.expired:
-                is_open = (
-                    open_ports(ip, ports, ctx.probe_deadline(), interface, ctx.send_ok) if ports else set()
-                )
+                is_open = open_ports(ip, ports, ctx.probe_deadline(), interface, ctx.send_ok)
                 ctx.open_ports[ip] = is_open
                 ctx.count("tcp.open", len(is_open))
                 if is_open:
                     for probe in ucast:
                         for obs in probe.run(ctx, [ip]):
                             add(obs)
-                if neighbours is not None and (is_open or fusion.group_of(ip) is not None):
-                    for obs in neighbours.run(ctx, [ip]):
-                        add(obs)
             emit(fusion.group_of(ip))
             with lock:
                 done[0] += 1
                 n = done[0]
-            progress("unicast", n, len(hosts))
+            progress("unicast", n, len(probe_hosts))
 
-        progress("unicast", 0, len(hosts))
-        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(hosts))) as pool:
-            for f in [pool.submit(per_host, ip) for ip in hosts]:
+        progress("unicast", 0, len(probe_hosts))
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(probe_hosts))) as pool:
+            for f in [pool.submit(per_host, ip) for ip in probe_hosts]:
                 f.result()
-
-    # 4. ARP sweep for silent in-segment targets
-    if interface and "arp" in wanted and hosts and not ctx.deadline.expired:
-        silent = [ip for ip in hosts if fusion.group_of(ip) is None]
-        if silent:
-            progress("arp", 0, len(silent))
-            for obs in ArpProbe(use_scapy=True).run(ctx, silent):
-                add(obs)
-                emit(fusion.group_of(obs.ip) if obs.ip else None)
-            progress("arp", len(silent), len(silent))
 
     devices = [d for d in fusion.devices() if d.evidence]
     for dev in devices:  # anything not streamed yet (e.g. merged groups)

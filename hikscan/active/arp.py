@@ -57,14 +57,18 @@ class ArpProbe:
     def __init__(self, use_scapy: bool = True) -> None:
         self.use_scapy = use_scapy
 
-    def run(self, ctx: ProbeContext, targets: list[str]) -> Iterator[Observation]:
+    def in_segment(self, ctx: ProbeContext, targets: list[str]) -> list[str]:
+        """The targets on the interface's own subnet (not the scanner itself)."""
         if not ctx.interface:
-            return
+            return []
         try:
             net = interface_network(ctx.interface)
         except OSError:
-            return
-        local = [ip for ip in targets if ipaddress.ip_address(ip) in net and ip != ctx.interface_addr]
+            return []
+        return [ip for ip in targets if ipaddress.ip_address(ip) in net and ip != ctx.interface_addr]
+
+    def run(self, ctx: ProbeContext, targets: list[str]) -> Iterator[Observation]:
+        local = self.in_segment(ctx, targets)
         known = kernel_neighbours(ctx.interface)
         for ip in local:
             if ip in known:
@@ -81,12 +85,12 @@ class ArpProbe:
         conf.verb = 0
         rate = ctx.limiter.rate
         sent = 0
-        for chunk in (ips[i : i + 64] for i in range(0, len(ips), 64)):
+        for chunk in (ips[i : i + 1024] for i in range(0, len(ips), 1024)):
             if ctx.deadline.expired:
                 return
-            for _ in chunk:
-                if not ctx.send_ok():
-                    return
+            # srp paces the requests itself (inter = 1/rate); phases run one after another, so
+            # nothing else draws on the limiter meanwhile: just count the sends.
+            ctx.limiter.note(len(chunk))
             sent += len(chunk)
             pkts = [Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=ip) for ip in chunk]
             try:

@@ -44,6 +44,16 @@ def response_complete(data: bytes) -> bool:
     return m is not None and len(data) - end - 4 >= int(m.group(1))
 
 
+def looks_like_xml(data: bytes) -> bool:
+    """Framing only: an XML/SOAP reply rather than a web page (HTML declares a DTD we would refuse)."""
+    end = data.find(b"\r\n\r\n")
+    ctype = re.search(rb"(?im)^content-type:\s*([^\r\n;]{1,100})", data[: max(end, 0)])
+    if ctype and b"html" in ctype.group(1).lower():
+        return False
+    start = body_of(data).lstrip()[:64].lower()
+    return not (start.startswith(b"<!doctype html") or start.startswith(b"<html"))
+
+
 def body_of(data: bytes) -> bytes:
     end = data.find(b"\r\n\r\n")
     return data[end + 4 :] if end >= 0 else b""
@@ -131,7 +141,7 @@ class HttpProbe:
         if resp is None or resp.status != 200:
             return out
         body = body_of(ex.data)
-        if not body.lstrip().startswith(b"<"):
+        if not body.lstrip().startswith(b"<") or not looks_like_xml(ex.data):
             return out
         try:
             root = parse_xml(body)

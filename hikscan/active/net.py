@@ -83,6 +83,11 @@ class RateLimiter:
                 return False
             time.sleep(wait)
 
+    def note(self, n: int) -> None:
+        """Count sends paced by someone else (scapy's own inter-packet gap)."""
+        with self._lock:
+            self.sent += n
+
 
 @dataclass(frozen=True, slots=True)
 class Exchange:

@@ -21,7 +21,7 @@ from hikscan.active.base import (
     multicast_round,
     register,
 )
-from hikscan.active.http import USER_AGENT, body_of, response_complete
+from hikscan.active.http import USER_AGENT, body_of, looks_like_xml, response_complete
 from hikscan.active.net import MAX_HEAD
 from hikscan.errors import MalformedInput
 from hikscan.model import Evidence
@@ -65,6 +65,8 @@ def onvif_calls(ctx: ProbeContext, ip: str, port: int, path: str) -> list[Eviden
             if ex.timed_out and ex.data:
                 out.append(hostile("onvif", f"onvif: {op} reply incomplete at timeout"))
             continue
+        if not looks_like_xml(ex.data):
+            break  # a web page (an HTML 404): no ONVIF service here
         try:
             if op == "GetSystemDateAndTime":
                 sdt = onvif.parse_system_date_and_time(body)
