@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from pathlib import Path
 
 import defusedxml.ElementTree as DefusedET
 import pytest
@@ -22,7 +23,7 @@ from hikscan.lab import hostile, responses
 from hikscan.lab.profiles import HOSTILE, SADP, WSD, DeviceProfile, default_lab
 from hikscan.lab.server import Lab
 
-DATA = "/work/shared/data/active"
+DATA = Path(__file__).parent / "data" / "active"  # committed copies of ../shared/data/active
 PROFILES = default_lab(hostile=True)
 BY_NAME = {p.name: p for p in PROFILES}
 NVT_PROBE = (
