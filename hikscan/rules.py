@@ -254,11 +254,12 @@ class RuleSet:
 
     def cloud_for_signature(self, signature: Signature | str) -> CloudEndpoint | None:
         """A vendor-cloud protocol seen on the wire, as a CloudEndpoint named after the signature."""
-        sig = signature
-        if isinstance(sig, str):
-            sig = next((s for s in self.signatures if s.id == signature), None)
-            if sig is None:
+        if isinstance(signature, str):
+            found = next((s for s in self.signatures if s.id == signature), None)
+            if found is None:
                 return None
+            signature = found
+        sig = signature
         return CloudEndpoint(
             id=sig.id,
             status=sig.status,
