@@ -22,6 +22,7 @@ from hikscan.rules import RuleSet
 
 MAX_PAIRS = 1_000_000
 MAX_FLOWS = 250_000
+ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
 PROTO_NAMES = {6: "tcp", 17: "udp"}
 
 
@@ -35,6 +36,15 @@ class Pair:
     bytes: int = 0
     flows: int = 0
     outbound: bool = True
+    client_mac: bytes | None = None
+    server_mac: bytes | None = None
+
+    def add(self, flow: Flow) -> None:
+        self.first = min(self.first, flow.first_seen)
+        self.last = max(self.last, flow.last_seen)
+        self.packets += flow.packets
+        self.bytes += flow.bytes
+        self.flows += 1
 
 
 @dataclass
@@ -60,6 +70,10 @@ class Analysis:
         self.attribution = Attribution(rules, oui)
         self.inspector = Inspector(rules, self.names, self.attribution)
         self.pairs: dict[tuple[str, str, int, int], Pair] = {}
+        # Flows where neither address is internal by policy (global IPv6 on the LAN, public IPv4 LANs):
+        # placed at the end, by the MAC the local side sends from.
+        self.unplaced: dict[tuple[str, str, int, int], Pair] = {}
+        self.fronted: dict[bytes, set[str]] = defaultdict(set)  # MAC → remote addresses behind it (routers)
         self.pairs_dropped = 0
         self.flows = FlowTable(MAX_FLOWS, self._fold)
 
@@ -83,21 +97,64 @@ class Analysis:
             self.attribution.add_mac(client, mac_text(flow.client_mac))
         if server_in and flow.server_mac:
             self.attribution.add_mac(server, mac_text(flow.server_mac))
-        if client_in == server_in:
+        if client_in and server_in:
+            return
+        if not client_in and not server_in:
+            pair = self._pair(self.unplaced, (client, server, flow.server_port, flow.proto), flow, True)
+            if pair is not None:
+                pair.client_mac, pair.server_mac = flow.client_mac, flow.server_mac
             return
         host, remote = (client, server) if client_in else (server, client)
-        key = (host, remote, flow.server_port, flow.proto)
-        pair = self.pairs.get(key)
+        remote_mac = flow.server_mac if client_in else flow.client_mac
+        if remote_mac and len(self.fronted[remote_mac]) < ROUTER_MIN_REMOTES:
+            self.fronted[remote_mac].add(remote)
+        self._pair(self.pairs, (host, remote, flow.server_port, flow.proto), flow, client_in)
+
+    def _pair(
+        self,
+        table: dict[tuple[str, str, int, int], Pair],
+        key: tuple[str, str, int, int],
+        flow: Flow,
+        outbound: bool,
+    ) -> Pair | None:
+        pair = table.get(key)
         if pair is None:
-            if len(self.pairs) >= MAX_PAIRS:
+            if len(self.pairs) + len(self.unplaced) >= MAX_PAIRS:
                 self.pairs_dropped += 1
-                return
-            pair = self.pairs[key] = Pair(first=flow.first_seen, last=flow.last_seen, outbound=client_in)
-        pair.first = min(pair.first, flow.first_seen)
-        pair.last = max(pair.last, flow.last_seen)
-        pair.packets += flow.packets
-        pair.bytes += flow.bytes
-        pair.flows += 1
+                return None
+            pair = table[key] = Pair(first=flow.first_seen, last=flow.last_seen, outbound=outbound)
+        pair.add(flow)
+        return pair
+
+    def _place_unplaced(self) -> None:
+        """A global address is local if it sends from the MAC of exactly one internal host (not a router)."""
+        owners: dict[str, set[str]] = defaultdict(set)
+        for ip, mac in self.attribution.macs.items():
+            owners[mac].add(ip)
+        routers = {
+            mac_text(mac) for mac, remotes in self.fronted.items() if len(remotes) >= ROUTER_MIN_REMOTES
+        }
+        twin_of = {
+            mac: next(iter(ips)) for mac, ips in owners.items() if len(ips) == 1 and mac not in routers
+        }
+        for (client, server, port, proto), pair in self.unplaced.items():
+            for local, remote, mac, outbound in (
+                (client, server, pair.client_mac, True),
+                (server, client, pair.server_mac, False),
+            ):
+                twin = twin_of.get(mac_text(mac)) if mac else None
+                if twin is None:
+                    continue
+                self.attribution.alias(local, twin)
+                merged = self.pairs.setdefault(
+                    (local, remote, port, proto), Pair(first=pair.first, last=pair.last, outbound=outbound)
+                )
+                merged.first, merged.last = min(merged.first, pair.first), max(merged.last, pair.last)
+                merged.packets += pair.packets
+                merged.bytes += pair.bytes
+                merged.flows += pair.flows
+                break
+        self.unplaced.clear()
 
     # -- the verdicts ------------------------------------------------------------------------------
     def devices(self) -> dict[str, Device]:
@@ -108,6 +165,7 @@ class Analysis:
 
     def findings(self, devices: dict[str, Device]) -> list[Finding]:
         findings: list[Finding] = []
+        devices = {**devices, **{ip: self.attribution.device(ip) for ip in self.attribution.aliases}}
         for (host, remote_ip, port, proto), pair in self.pairs.items():
             device = devices.get(host)
             name, name_source = self.names.name_for(host, remote_ip)
@@ -209,6 +267,7 @@ class Analysis:
         return out
 
     def report(self, captures: list[str], stats: Stats) -> Report:
+        self._place_unplaced()
         devices = self.devices()
         findings = self.findings(devices)
         cctv = [d for d in devices.values() if self.is_cctv(d)]

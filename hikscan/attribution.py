@@ -24,7 +24,7 @@ class Attribution:
         self.oui = oui
         self.evidence: dict[str, list[Evidence]] = {}
         self.macs: dict[str, str] = {}
-        self.inventory: dict[str, Device] = {}
+        self.aliases: dict[str, str] = {}  # another address of a known host (same MAC), e.g. its IPv6
         self.dropped = 0
 
     def add_mac(self, ip: str, mac: str) -> None:
@@ -61,11 +61,21 @@ class Attribution:
                 if record.get(key):
                     self.add(ip, [Evidence("inventory", f"inventory.{key}", str(record[key]))])
 
+    def alias(self, ip: str, twin: str) -> None:
+        if ip not in self.evidence and len(self.aliases) < MAX_HOSTS:
+            self.aliases[ip] = twin
+
     def hosts(self) -> set[str]:
         return set(self.evidence) | set(self.macs)
 
     def device(self, ip: str) -> Device:
         """The fused verdict for one host."""
+        twin = self.aliases.get(ip)
+        if twin is not None:
+            device = self.device(twin)
+            device.evidence.append(Evidence("capture", "same-mac-as", twin))
+            device.ip = ip
+            return device
         evidence = list(self.evidence.get(ip, ()))
         mac = self.macs.get(ip)
         if mac and self.oui is not None:

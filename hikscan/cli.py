@@ -9,7 +9,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from hikscan import __version__
@@ -112,8 +111,26 @@ def analyze(
     raise typer.Exit(run_analyze(request))
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def lab(ctx: typer.Context) -> None:
+    """Run emulated CCTV devices for demos and tests (`hikscan lab --help` for its options).
+
+    Refuses the machine's own network namespace unless --loopback (127.77.0.x, unicast only).
+    """
+    from hikscan.lab.__main__ import main as lab_main
+
+    raise typer.Exit(lab_main(list(ctx.args)))
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def argv_given(argv: list[str] | None) -> bool:
+    return bool(sys.argv[1:] if argv is None else argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,12 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="hikscan", standalone_mode=False)
-    except click.exceptions.Exit as done:
+        code = command.main(args=argv, prog_name="hikscan", standalone_mode=False)
+    except typer.Exit as done:
         return done.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         return EXIT_INTERRUPTED
-    except click.ClickException as exc:
+    except typer.TyperException as exc:
+        if not argv_given(argv):
+            command.main(args=["--help"], prog_name="hikscan", standalone_mode=False)
+            return EXIT_ERROR
         print(f"hikscan: error: {exc.format_message()}", file=sys.stderr)
         return EXIT_ERROR
     except HikscanError as exc:
@@ -146,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 __all__ = ["UsageError", "app", "main"]

@@ -311,22 +311,14 @@ def _suffix_match(name: str, suffixes: Mapping[str, Any] | Iterable[str]) -> Any
 
 @functools.lru_cache(maxsize=1)
 def rules_dir() -> Path:
-    """Where the default rule files live.
-
-    pyproject maps the top-level `rules/` to the package name `hikscan.rules`, but this module is
-    also `hikscan.rules`, so importlib.resources.files("hikscan.rules") resolves to this module,
-    not the data. Look where each install layout puts the files instead: next to this module in a
-    wheel (site-packages/hikscan/rules/), at the repository root in a source or editable checkout.
-    """
-    here = Path(__file__).resolve().parent
-    for cand in (here / "rules", here.parent / "rules"):
-        if (cand / "schema.json").is_file():
-            return cand
-    try:  # a future layout where the data package is importable on its own
-        base = resources.files("hikscan.rules")
-        return Path(str(base))
+    """Where the default rule files live: the top-level `rules/`, installed as `hikscan.ruledata`."""
+    try:
+        base = Path(str(resources.files("hikscan.ruledata")))
     except (TypeError, ModuleNotFoundError):
-        raise RuleError("default rules directory not found (rules/schema.json)") from None
+        base = Path(__file__).resolve().parent.parent / "rules"
+    if not (base / "schema.json").is_file():
+        raise RuleError(f"default rules directory not found ({base}/schema.json)")
+    return base
 
 
 @functools.lru_cache(maxsize=1)
