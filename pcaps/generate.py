@@ -2,7 +2,8 @@
 """Generate the scenario captures in pcaps/ (deterministic: same bytes on every run).
 
 Every capture starts at 2026-03-02T09:00:00Z, uses fixed MACs (real vendor OUIs), fixed seeds, and the
-real device payloads from ../shared/data/active/ with per-device fields substituted (see PROVENANCE.md).
+real device payloads (tests/data/active/, copies of ../shared/data/active/) with per-device fields
+substituted (see PROVENANCE.md).
 What each capture must and must not produce is in pcaps/manifest.yaml.
 
 Usage: python pcaps/generate.py [--out DIR] [--check]

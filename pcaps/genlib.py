@@ -22,8 +22,8 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 from scapy.packet import Packet, Raw
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-ACTIVE = SHARED / "active"
+#: Real device payloads: the repository's copies of ../shared/data/active/ (provenance in that directory).
+ACTIVE = Path(__file__).resolve().parents[1] / "tests" / "data" / "active"
 
 #: 2026-03-02T09:00:00Z, the start of every generated capture (microseconds since the epoch).
 T0_US = int(datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC).timestamp()) * 1_000_000
@@ -285,7 +285,7 @@ class HikCamera:
     """A Hikvision camera whose SADP reply is a real one with its own identity substituted."""
 
     host: Host
-    template: str  # file name in shared/data/active
+    template: str  # file name in ACTIVE
     serial: str
     ipv6: str = "::"
     hc_enabled: bool | None = None  # None keeps the template's value

@@ -357,10 +357,10 @@ def clean_vlan_rtsp() -> Capture:
     )
     cap.udp(at(4.0), dahua, wsd, 3702, 3702, hello)
     cap.dns(at(6), nvr, gw, "ntp.cctv.internal", [("ntp.cctv.internal", "A", gw.ip)])
-    for i, cam in enumerate([c.host for c in cams] + [dahua]):
-        rtsp_pull(cap, 8 + i * 0.4, nvr, cam, until=900, every=120, dahua=cam is dahua)
-        ntp(cap, 20 + i * 2, cam, gw)
-        ntp(cap, 20 + i * 2 + 512, cam, gw)
+    for i, host in enumerate([c.host for c in cams] + [dahua]):
+        rtsp_pull(cap, 8 + i * 0.4, nvr, host, until=900, every=120, dahua=host is dahua)
+        ntp(cap, 20 + i * 2, host, gw)
+        ntp(cap, 20 + i * 2 + 512, host, gw)
     return cap
 
 
