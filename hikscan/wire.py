@@ -28,7 +28,9 @@ class Reader:
 
     def _need(self, n: int) -> int:
         if n < 0 or self.pos + n > self.end:
-            raise MalformedInput(f"truncated: need {n} bytes at offset {self.pos}, have {self.end - self.pos}")
+            raise MalformedInput(
+                f"truncated: need {n} bytes at offset {self.pos}, have {self.end - self.pos}"
+            )
         start = self.pos
         self.pos += n
         return start
