@@ -22,12 +22,13 @@ TCP, UDP = 6, 17
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ")
 MAX_SIGNATURE_HITS = 100_000
 
-# Discovery protocols a device announces itself with, by UDP port: parser and its evidence function.
-Announcement = tuple[Callable[[bytes], Any], Callable[[Any], list[Evidence]]]
+# Discovery protocols a device announces itself with, by UDP port: a cheap byte test that the message
+# is a device's (not a client's probe), the parser, and a check on the parsed result.
+Announcement = tuple[bytes, Callable[[bytes], Any], Callable[[Any], bool], Callable[[Any], list[Evidence]]]
 ANNOUNCEMENTS: dict[int, Announcement] = {
-    37020: (sadp.parse_sadp, sadp.evidence),
-    3702: (wsdiscovery.parse_probe_match, wsdiscovery.evidence),
-    37810: (dhip.parse_dhip, dhip.evidence),
+    37020: (b"<", sadp.parse_sadp, lambda r: r.kind.lower() in ("probematch", "hello"), sadp.evidence),
+    3702: (b"Match", wsdiscovery.parse_probe_match, lambda r: r.kind != "Bye", wsdiscovery.evidence),
+    37810: (b"notifyDevInfo", dhip.parse_dhip, lambda r: bool(r.info), dhip.evidence),
 }
 
 
@@ -118,16 +119,18 @@ class Inspector:
             self.names.add_dns_answer(client, asked, address)
 
     def _announcement(self, pkt: Packet, payload: bytes | memoryview, announce: Announcement) -> None:
-        parse, to_evidence = announce
+        marker, parse, from_device, to_evidence = announce
         src = self.text(pkt.src)
-        if not self.is_internal(src):
+        data = bytes(payload)
+        if not self.is_internal(src) or (marker not in data and b"Hello" not in data):
             return
         try:
-            result = parse(bytes(payload))
+            result = parse(data)
         except MalformedInput:
             self._bad(parse.__module__.rsplit(".", 1)[-1])
             return
-        self.attribution.add(src, to_evidence(result))
+        if from_device(result):
+            self.attribution.add(src, to_evidence(result))
 
     def _http_request(self, pkt: Packet, payload: bytes | memoryview) -> None:
         try:
