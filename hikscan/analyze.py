@@ -18,7 +18,7 @@ from hikscan.model import Device, Finding, Remote, severity_rank
 from hikscan.naming import NameBook
 from hikscan.oui import OuiTable
 from hikscan.pipeline import Stats, run
-from hikscan.rules import RuleSet
+from hikscan.rules import CloudEndpoint, RuleSet
 
 MAX_PAIRS = 1_000_000
 MAX_FLOWS = 250_000
@@ -168,10 +168,12 @@ class Analysis:
         devices = {**devices, **{ip: self.attribution.device(ip) for ip in self.attribution.aliases}}
         for (host, remote_ip, port, proto), pair in self.pairs.items():
             device = devices.get(host)
-            name, name_source = self.names.name_for(host, remote_ip)
-            if self.policy.allowed(remote_ip, name):
+            names = self.names.names_for(host, remote_ip)
+            if any(self.policy.allowed(remote_ip, n) for n, _ in names) or self.policy.allowed(
+                remote_ip, None
+            ):
                 continue
-            cloud = (self.rules.cloud_for_name(name) if name else None) or self.rules.cloud_for_ip(remote_ip)
+            name, cloud = self._name_and_cloud(names, remote_ip)
             signature = self.inspector.signature_hits.get((host, remote_ip))
             if cloud is None and signature is not None:
                 cloud = self.rules.cloud_for_signature(signature)
@@ -182,9 +184,7 @@ class Analysis:
             if verdict is None:
                 continue
             rule_id, severity = verdict
-            evidence = []
-            if name:
-                evidence.append(f"name {name} from {name_source}")
+            evidence = [f"name {n} from {source}" for n, source in names]
             if cloud is not None:
                 evidence.append(f"vendor cloud {cloud.service} (rule {cloud.id})")
             if signature is not None:
@@ -219,6 +219,16 @@ class Analysis:
         findings.extend(self._fleet(findings, devices))
         findings.sort(key=lambda f: (-severity_rank(f.severity), f.first_seen, f.device.get("ip") or ""))
         return findings
+
+    def _name_and_cloud(
+        self, names: list[tuple[str, str]], remote_ip: str
+    ) -> tuple[str | None, CloudEndpoint | None]:
+        """The name to report: the first that is a vendor cloud's, else the strongest; and that cloud."""
+        for name, _source in names:
+            cloud = self.rules.cloud_for_name(name)
+            if cloud is not None:
+                return name, cloud
+        return (names[0][0] if names else None), self.rules.cloud_for_ip(remote_ip)
 
     def _fleet(self, findings: list[Finding], devices: dict[str, Device]) -> list[Finding]:
         """The Italy pattern: many devices of one vendor reaching one overseas destination at once."""

@@ -21,6 +21,11 @@ from hikscan.rules import RuleSet
 TCP, UDP = 6, 17
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ")
 MAX_SIGNATURE_HITS = 100_000
+MAX_DNS_CACHE = 50_000
+# A server's banner does not change between responses, nor a client's Host header between requests:
+# after this many parses per (host, protocol) the rest are skipped. Keeps the hot path fast on
+# captures that are mostly camera streams and NVR polling.
+PARSES_PER_HOST = 8
 
 # Discovery protocols a device announces itself with, by UDP port: a cheap byte test that the message
 # is a device's (not a client's probe), the parser, and a check on the parsed result.
@@ -44,6 +49,8 @@ class Inspector:
         self.malformed: dict[str, int] = {}
         self._text: dict[bytes, str] = {}
         self._internal: dict[str, bool] = {}
+        self._dns_cache: dict[bytes, tuple[tuple[str, str, int], ...] | None] = {}
+        self._parses: dict[tuple[bytes, bytes, str], int] = {}
 
     # -- addresses -----------------------------------------------------------------------------
     def text(self, packed: bytes) -> str:
@@ -61,6 +68,15 @@ class Inspector:
             if len(self._internal) < 1_000_000:
                 self._internal[ip] = internal
         return internal
+
+    def _worth_parsing(self, a: bytes, b: bytes, kind: str) -> bool:
+        key = (a, b, kind)
+        seen = self._parses.get(key, 0)
+        if seen >= PARSES_PER_HOST:
+            return False
+        if seen or len(self._parses) < 1_000_000:
+            self._parses[key] = seen + 1
+        return True
 
     def _bad(self, what: str) -> None:
         self.malformed[what] = self.malformed.get(what, 0) + 1
@@ -87,6 +103,8 @@ class Inspector:
     def _tcp(self, pkt: Packet, payload: bytes | memoryview) -> None:
         first = payload[0]
         if first == 0x16 and tls.is_client_hello(payload):
+            if not self._worth_parsing(pkt.src, pkt.dst, "tls"):
+                return
             try:
                 sni = tls.parse_client_hello_sni(payload, allow_partial=True)
             except MalformedInput:
@@ -97,26 +115,37 @@ class Inspector:
             return
         head = bytes(payload[:8])
         if head.startswith(HTTP_METHODS):
-            self._http_request(pkt, payload)
+            if self._worth_parsing(pkt.src, pkt.dst, "http-request"):
+                self._http_request(pkt, payload)
         elif head.startswith(b"HTTP/1."):
-            self._response(pkt, payload, "http")
+            if self._worth_parsing(pkt.src, b"", "http"):
+                self._response(pkt, payload, "http")
         elif head.startswith(b"RTSP/1."):
-            self._response(pkt, payload, "rtsp")
+            if self._worth_parsing(pkt.src, b"", "rtsp"):
+                self._response(pkt, payload, "rtsp")
         else:
             self._signature(pkt, payload)
 
     # -- handlers -------------------------------------------------------------------------------
     def _dns(self, pkt: Packet, payload: bytes | memoryview) -> None:
-        try:
-            message = dns.parse_dns(payload)
-        except MalformedInput:
-            self._bad("dns")
-            return
-        if not message.is_response:
-            return
-        client = self.text(pkt.dst)
-        for asked, address, _ttl in message.answers:
-            self.names.add_dns_answer(client, asked, address)
+        """Answers to the same question repeat byte for byte but for the message id: parse each once."""
+        key = bytes(payload[2:])
+        if key in self._dns_cache:
+            answers = self._dns_cache[key]
+        else:
+            try:
+                message = dns.parse_dns(payload)
+                answers = message.answers if message.is_response else None
+            except MalformedInput:
+                self._bad("dns")
+                answers = None
+            if len(self._dns_cache) >= MAX_DNS_CACHE:
+                self._dns_cache.clear()
+            self._dns_cache[key] = answers
+        if answers:
+            client = self.text(pkt.dst)
+            for asked, address, _ttl in answers:
+                self.names.add_dns_answer(client, asked, address)
 
     def _announcement(self, pkt: Packet, payload: bytes | memoryview, announce: Announcement) -> None:
         marker, parse, from_device, to_evidence = announce
