@@ -90,3 +90,57 @@ def test_table_output_names_device_and_server() -> None:
     done = run_cli("analyze", str(INCIDENT), "--fail-on", "none")
     assert done.returncode == 0, done.stderr
     assert "116.62.10.20" in done.stdout and "Hikvision" in done.stdout and "CN" in done.stdout
+
+
+def test_truncated_capture_reports_what_was_read_with_a_warning(tmp_path: Path) -> None:
+    data = INCIDENT.read_bytes()
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(data[: int(len(data) * 0.8) + 3])  # mid-block
+    done = run_cli("analyze", str(cut), "--fail-on", "none")
+    assert done.returncode == 0, done.stderr
+    assert "truncated" in done.stdout and "116.62.10.20" in done.stdout
+    out = tmp_path / "r.json"
+    assert main(["analyze", str(cut), "-f", "json", "-o", str(out), "--fail-on", "none"]) == 0
+    stats = json.loads(out.read_text())["stats"][0]
+    assert stats["truncated_files"] == [str(cut)] and stats["warnings"]
+
+
+def test_sigint_leaves_complete_jsonl_and_a_summary(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    big = tmp_path / "big.pcap"
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [sys.executable, str(root / "scripts" / "make_bench_pcap.py"), str(big), "--packets", "100000"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hikscan",
+            "analyze",
+            *[str(big)] * 30,
+            "--merge",
+            "-f",
+            "jsonl",
+            "-o",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[-1]["type"] == "summary" and lines[-1]["interrupted"] is True
+    stats = [line for line in lines if line["type"] == "stats"]
+    assert stats and 0 < stats[0]["packets"] < 3_000_000
+    assert any(line["type"] == "finding" for line in lines)
