@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from hikscan.cves import cves_for
 from hikscan.errors import UsageError
 from hikscan.fingerprint import identify
 from hikscan.model import Device, Evidence
@@ -24,7 +25,10 @@ class Attribution:
         self.oui = oui
         self.evidence: dict[str, list[Evidence]] = {}
         self.macs: dict[str, str] = {}
-        self.aliases: dict[str, str] = {}  # another address of a known host (same MAC), e.g. its IPv6
+        self.aliases: dict[str, str] = {}
+        self.inventory_vendor: dict[
+            str, str
+        ] = {}  # another address of a known host (same MAC), e.g. its IPv6
         self.dropped = 0
 
     def add_mac(self, ip: str, mac: str) -> None:
@@ -43,10 +47,16 @@ class Attribution:
                 bucket.append(item)
 
     def load_inventory(self, path: Path) -> None:
-        """Devices from an earlier `hikscan scan -o scan.json`: trusted as evidence for their IPs."""
+        """Devices from an earlier `hikscan scan -o scan.json`: their observations become evidence.
+
+        The scan's own evidence list is replayed through the same rules, so the verdict is the scan's;
+        an inventory written by hand with only a `vendor` is taken at its word if the vendor is known.
+        """
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             records = data["devices"]
+            if not isinstance(records, list):
+                raise TypeError
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"{path}: not a hikscan scan inventory ({exc.__class__.__name__})") from None
         for record in records:
@@ -55,18 +65,22 @@ class Attribution:
             ip = str(record["ip"])
             if record.get("mac"):
                 self.add_mac(ip, str(record["mac"]))
-            if record.get("vendor"):
-                self.add(ip, [Evidence("inventory", "inventory.vendor", str(record["vendor"]))])
-            for key in ("model", "firmware", "serial"):
-                if record.get(key):
-                    self.add(ip, [Evidence("inventory", f"inventory.{key}", str(record[key]))])
+            observed = [
+                Evidence(f"inventory:{e.get('source', '?')}", str(e["key"]), str(e["value"]))
+                for e in record.get("evidence") or ()
+                if isinstance(e, dict) and "key" in e and "value" in e
+            ]
+            self.add(ip, observed)
+            vendor = self.rules.canonical_vendor(str(record["vendor"])) if record.get("vendor") else None
+            if vendor:
+                self.inventory_vendor[ip] = vendor
 
     def alias(self, ip: str, twin: str) -> None:
         if ip not in self.evidence and len(self.aliases) < MAX_HOSTS:
             self.aliases[ip] = twin
 
     def hosts(self) -> set[str]:
-        return set(self.evidence) | set(self.macs)
+        return set(self.evidence) | set(self.macs) | set(self.inventory_vendor)
 
     def device(self, ip: str) -> Device:
         """The fused verdict for one host."""
@@ -83,6 +97,11 @@ class Attribution:
             if org:
                 evidence.append(Evidence("oui", "mac.org", org))
         verdict = identify(evidence, self.rules)
+        if verdict.vendor is None and ip in self.inventory_vendor:
+            vendor = self.inventory_vendor[ip]
+            return Device(
+                ip=ip, mac=mac, vendor=vendor, confidence=0.9, evidence=evidence, matched_rules=["inventory"]
+            )
         return Device(
             ip=ip,
             mac=mac,
@@ -92,6 +111,7 @@ class Attribution:
             firmware=verdict.firmware,
             activated=verdict.activated,
             cloud_enabled=verdict.cloud_enabled,
+            cves=cves_for(verdict.vendor, verdict.model, verdict.firmware, self.rules),
             confidence=verdict.confidence,
             evidence=evidence,
             matched_rules=[m.rule_id for m in verdict.matches],

@@ -167,3 +167,42 @@ def test_fleet_pattern_needs_enough_devices_at_once(tmp_path: Path) -> None:
         mac = f"58:50:ed:00:00:{i:02x}"
         spread += tcp_session(mac, f"10.1.0.{20 + i}", "47.88.10.20", 9000, b"ping", T0 + 86_400 * i)
     assert not [f for f in analyse(tmp_path, spread)["findings"] if f["rule"] == "cctv-fleet-new-destination"]
+
+
+def test_scan_inventory_attributes_a_device_the_capture_cannot(tmp_path: Path) -> None:
+    """A camera whose traffic has no vendor clue (non-vendor MAC, no announcements) is known from the scan."""
+    packets = tcp_session(OEM_MAC, "10.1.0.9", "47.88.10.20", 443, b"\x17\x03\x03\x00\x10" + bytes(16), T0)
+    assert analyse(tmp_path, packets)["findings"] == []  # a plain host to the US: nothing to say
+    scan = {
+        "devices": [
+            {
+                "ip": "10.1.0.9",
+                "mac": OEM_MAC,
+                "vendor": "Hikvision",
+                "evidence": [
+                    {"source": "http", "key": "http.server", "value": "DNVRS-Webs"},
+                    {"source": "sadp", "key": "sadp.DeviceDescription", "value": "DS-2CD2385G1-I"},
+                ],
+            },
+            {"ip": "10.1.0.10", "vendor": "dahua"},
+        ]
+    }
+    inventory = tmp_path / "scan.json"
+    inventory.write_text(json.dumps(scan))
+    report = analyse(tmp_path, packets, "--inventory", str(inventory))
+    [finding] = report["findings"]
+    assert finding["device"]["vendor"] == "Hikvision" and finding["device"]["model"] == "DS-2CD2385G1-I"
+    assert finding["rule"] == "cctv-to-overseas"
+    assert {d["ip"]: d["vendor"] for d in report["devices"]} == {
+        "10.1.0.9": "Hikvision",
+        "10.1.0.10": "Dahua",
+    }
+
+
+def test_a_bad_inventory_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inventory = tmp_path / "scan.json"
+    inventory.write_text("[1, 2")
+    capture = tmp_path / "t.pcap"
+    wrpcap(str(capture), tcp_session(HIK_MAC, "10.1.0.6", "52.28.10.20", 443, b"x", T0))
+    assert main(["analyze", str(capture), "--inventory", str(inventory)]) == 2
+    assert "not a hikscan scan inventory" in capsys.readouterr().err
