@@ -1,92 +1,180 @@
 """One generated test per rule example (recog's self-test, Sigma's regression data).
 
-Every rule in rules/*.yaml carries examples; each one becomes a pytest case named
-`<kind>:<rule id>#<index>`. Positive fingerprint examples must be matched FIRST by their own
-rule among the rules for that key and yield the expected fields; `expect: {vendor: null}` (or
-`expect: null` elsewhere) is a counter-example the rule must not match.
+Every rule in rules/*.yaml carries examples; `hikscan.rulecheck.check_examples()` turns each one
+into a check named `<kind>:<rule id>#<index>`, and each check is one pytest case here. The same
+function backs `hikscan rules check`, so a responder's own directory is checked the same way.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import pytest
+import yaml
 
-from hikscan.cves import cves_for, rule_applies
-from hikscan.fingerprint import match_value
-from hikscan.rules import default_rules
+from hikscan.rulecheck import KINDS, ExampleResult, check_examples, summary, user_rule_ids
+from hikscan.rules import default_rules, load_rules
 
-RULES = default_rules()
-
-
-def _cases(kind: str, rules: Any) -> list[Any]:
-    return [
-        pytest.param(rule, ex, id=f"{kind}:{rule.id}#{i}")
-        for rule in rules
-        for i, ex in enumerate(rule.examples)
-    ]
+RESULTS = check_examples(default_rules())
 
 
-def _is_negative(expect: Any) -> bool:
-    return isinstance(expect, dict) and "vendor" in expect and expect["vendor"] is None
+@pytest.mark.parametrize("result", [pytest.param(r, id=r.case_id) for r in RESULTS])
+def test_rule_example(result: ExampleResult) -> None:
+    assert result.ok, f"{result.case_id}: {result.message}"
 
 
-@pytest.mark.parametrize(("rule", "example"), _cases("fingerprint", RULES.fingerprints))
-def test_fingerprint_example(rule: Any, example: dict[str, Any]) -> None:
-    key = example.get("key", rule.key)
-    matches = match_value(key, example["value"], RULES)
-    ids = [m.rule_id for m in matches]
-    if _is_negative(example["expect"]):
-        assert rule.id not in ids, f"counter-example {example['value']!r} matched {rule.id}"
-        return
-    assert ids, f"{example['value']!r} matched no rule for {key}"
-    assert ids[0] == rule.id, f"{example['value']!r} matched {ids[0]} before its own rule {rule.id}"
-    got = dict(matches[0].sets)
-    if "family" in example["expect"] and "family" not in got and got.get("vendor"):
-        got["family"] = RULES.vendor(got["vendor"]).family
-    for name, want in example["expect"].items():
-        assert got.get(name) == want, f"{rule.id}: {name} = {got.get(name)!r}, expected {want!r}"
+def test_every_example_of_every_kind_is_checked() -> None:
+    rules = default_rules()
+    count = sum(
+        len(r.examples)
+        for r in (
+            *rules.fingerprints,
+            *rules.clouds,
+            *rules.signatures,
+            *rules.cves,
+            *rules.policy.rules.values(),
+        )
+    )
+    assert len(RESULTS) == count
+    assert {r.kind for r in RESULTS} == set(KINDS)
+    assert len({r.case_id for r in RESULTS}) == len(RESULTS)
 
 
-@pytest.mark.parametrize(("rule", "example"), _cases("cloud", RULES.clouds))
-def test_cloud_example(rule: Any, example: dict[str, Any]) -> None:
-    hit = RULES.cloud_for_name(example["name"]) if "name" in example else RULES.cloud_for_ip(example["ip"])
-    if "expect" in example:  # counter-example: must not resolve to this endpoint
-        assert hit is None or hit.id != rule.id
-    else:
-        assert hit is not None and hit.id == rule.id, f"{example} resolved to {hit and hit.id}"
+def _user_dir(tmp_path: Path, kind: str, rule: dict[str, object]) -> Path:
+    (tmp_path / f"{kind}.yaml").write_text(yaml.safe_dump({"kind": kind, "rules": [rule]}))
+    return tmp_path
 
 
-@pytest.mark.parametrize(("rule", "example"), _cases("signature", RULES.signatures))
-def test_signature_example(rule: Any, example: dict[str, Any]) -> None:
-    proto = rule.proto or 17
-    port = example.get("port", min(rule.ports) if rule.ports else 0)
-    hit = RULES.signature_for(proto, port, bytes.fromhex(example["hex"]))
-    if "expect" in example:
-        assert hit is None or hit.id != rule.id
-    else:
-        assert hit is not None and hit.id == rule.id, f"matched {hit and hit.id}"
+NVR_TITLE = {
+    "id": "acme-nvr-title",
+    "status": "experimental",
+    "description": "Acme-branded Hikvision NVR web UI title",
+    "key": "http.title",
+    "pattern": "^Acme (?P<model>NVR-[0-9]+)$",
+    "sets": {"family": "hikvision", "model": "{model}"},
+    "confidence": 0.5,
+    "source": "site survey (test)",
+}
 
 
-@pytest.mark.parametrize(("rule", "example"), _cases("cve", RULES.cves))
-def test_cve_example(rule: Any, example: dict[str, Any]) -> None:
-    vendor = example.get("vendor", rule.vendor)
-    assert rule_applies(rule, vendor, example["model"], example["firmware"], RULES) is example["expect"]
-    found = cves_for(vendor, example["model"], example["firmware"], RULES)
-    if example["expect"]:
-        assert rule.cve in found
+def test_good_user_fingerprint_passes(tmp_path: Path) -> None:
+    rule = {**NVR_TITLE, "examples": [{"value": "Acme NVR-7608", "expect": {"model": "NVR-7608"}}]}
+    rules = load_rules(_user_dir(tmp_path, "fingerprints", rule))
+    results = check_examples(rules, only=user_rule_ids(rules))
+    assert [(r.case_id, r.ok) for r in results] == [("fingerprint:acme-nvr-title#0", True)]
+    assert summary(results) == "1 examples, 1 passed, 0 failed"
 
 
-@pytest.mark.parametrize(("rule", "example"), _cases("policy", RULES.policy.rules.values()))
-def test_policy_example(rule: Any, example: dict[str, Any]) -> None:
-    policy = RULES.policy
-    want = (rule.id, example["expect"]) if example["expect"] else None
-    if "device_count" in example:
-        assert policy.fleet_alert(example["device_count"]) == want
-        return
-    vendor = example.get("device_vendor")
-    cctv = example.get("device_cctv", bool(vendor and RULES.vendor(vendor).cctv))
-    cloud = None
-    if example.get("cloud"):
-        cloud = next(c for c in RULES.clouds if c.id == example["cloud"])
-    assert policy.classify(cctv, example.get("remote_country"), cloud) == want
+@pytest.mark.parametrize(
+    ("example", "complaint"),
+    [
+        (
+            {"value": "Acme NVR-7608", "expect": {"model": "NVR-7616"}},
+            "model = 'NVR-7608', expected 'NVR-7616'",
+        ),
+        ({"value": "Acme DVR-7608", "expect": {"family": "hikvision"}}, "matched no rule for http.title"),
+        ({"value": "Acme NVR-7608", "expect": {"vendor": None}}, "counter-example 'Acme NVR-7608' matched"),
+    ],
+)
+def test_wrong_expectation_fails(tmp_path: Path, example: dict[str, object], complaint: str) -> None:
+    rules = load_rules(_user_dir(tmp_path, "fingerprints", {**NVR_TITLE, "examples": [example]}))
+    (result,) = check_examples(rules, only={"acme-nvr-title"})
+    assert not result.ok and complaint in result.message
+    assert summary(check_examples(rules)).endswith(", 1 failed")
+
+
+def test_rule_shadowed_by_an_earlier_rule_fails(tmp_path: Path) -> None:
+    # Recog's ordering rule: the default `Hikvision-Webs` rule is first for this banner.
+    rule = {
+        **NVR_TITLE,
+        "id": "acme-webs",
+        "key": "http.server",
+        "pattern": "^Hikvision-Webs$",
+        "sets": {"vendor": "Hikvision"},
+        "examples": [{"value": "Hikvision-Webs", "expect": {"vendor": "Hikvision"}}],
+    }
+    rules = load_rules(_user_dir(tmp_path, "fingerprints", rule))
+    (result,) = check_examples(rules, only={"acme-webs"})
+    assert not result.ok and "before its own rule acme-webs" in result.message
+
+
+def test_foreign_domain_in_cloud_example_fails(tmp_path: Path) -> None:
+    rule = {
+        "id": "acme-cloud",
+        "status": "test",
+        "vendor": "Hikvision",
+        "service": "Acme relay",
+        "domains": ["relay.acme.example"],
+        "confidence": 0.5,
+        "source": "test",
+        # hik-connect.com belongs to the default hik-connect rule
+        "examples": [{"name": "relay.acme.example"}, {"name": "apiieu.hik-connect.com"}],
+    }
+    rules = load_rules(_user_dir(tmp_path, "clouds", rule))
+    got = {r.case_id: (r.ok, r.message) for r in check_examples(rules, only={"acme-cloud"})}
+    assert got["cloud:acme-cloud#0"][0]
+    assert got["cloud:acme-cloud#1"] == (
+        False,
+        "'apiieu.hik-connect.com' resolved to hik-connect, expected acme-cloud",
+    )
+
+
+def _flip_hex(ex: dict) -> bool:
+    if "expect" in ex:
+        return False
+    ex["hex"] = f"{int(ex['hex'][:2], 16) ^ 0xFF:02x}" + ex["hex"][2:]
+    return True
+
+
+def _wrong_model(ex: dict) -> bool:
+    if not isinstance(ex["expect"].get("model"), str):
+        return False
+    ex["expect"]["model"] += "-WRONG"
+    return True
+
+
+def _flip_bool(ex: dict) -> bool:
+    ex["expect"] = not ex["expect"]
+    return True
+
+
+def _wrong_severity(ex: dict) -> bool:
+    if not ex["expect"]:
+        return False
+    ex["expect"] = "low" if ex["expect"] != "low" else "high"
+    return True
+
+
+def _foreign_name(ex: dict) -> bool:
+    if "name" not in ex or "expect" in ex:
+        return False
+    ex["name"] = "cctv.example.org"
+    return True
+
+
+# Mutation tests: one wrong expectation in a copy of the default rules fails exactly that case.
+@pytest.mark.parametrize(
+    ("filename", "kind", "mutate"),
+    [
+        ("fingerprints.yaml", "fingerprint", _wrong_model),
+        ("clouds.yaml", "cloud", _foreign_name),
+        ("signatures.yaml", "signature", _flip_hex),
+        ("cves.yaml", "cve", _flip_bool),
+        ("policy.yaml", "policy", _wrong_severity),
+    ],
+)
+def test_mutated_example_fails(tmp_path: Path, filename: str, kind: str, mutate) -> None:  # type: ignore[no-untyped-def]
+    src = Path(__file__).resolve().parent.parent / "rules"
+    for f in src.glob("*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    doc = yaml.safe_load((tmp_path / filename).read_text(encoding="utf-8"))
+    case = next(
+        f"{kind}:{rule['id']}#{i}"
+        for rule in doc["rules"]
+        for i, ex in enumerate(rule["examples"])
+        if mutate(ex)
+    )
+    (tmp_path / filename).write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    results = check_examples(load_rules(tmp_path, include_default=False))
+    assert len(results) == len(RESULTS)
+    assert [r.case_id for r in results if not r.ok] == [case]
