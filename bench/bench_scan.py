@@ -13,6 +13,7 @@ import argparse
 import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--nmap-timeout", type=float, default=900.0, help="seconds before nmap is stopped")
     args = ap.parse_args()
     if shutil.which("nmap") is None:
         print("nmap is not installed (apt-get install nmap)", file=sys.stderr)
@@ -72,7 +74,12 @@ def main() -> int:
 
         nmap_cmd = ["nmap", "-sV", "-p", "80,554,8000,37777", "-n", "-oX", "-", target]
         t = time.monotonic()
-        proc = net.run_in(net.scan_ns, nmap_cmd, timeout=1800)
+        try:
+            proc = net.run_in(net.scan_ns, nmap_cmd, timeout=args.nmap_timeout)
+        except subprocess.TimeoutExpired:
+            rows.append((" ".join([*nmap_cmd[:-3], target]), time.monotonic() - t, -1, -1))
+            _table(profiles, wanted, rows)
+            return 0
         nmap_s = time.monotonic() - t
         found: dict[str, set[str]] = {}
         for host in re.findall(r"(?s)<host .*?</host>", proc.stdout):
@@ -83,11 +90,18 @@ def main() -> int:
         fp_n = sum(1 for ip, v in found.items() if v and ip not in wanted)
         rows.append((" ".join([*nmap_cmd[:-3], target]), nmap_s, hit_n, fp_n))
 
+    _table(profiles, wanted, rows)
+    return 0
+
+
+def _table(profiles: list, wanted: set[str], rows: list[tuple[str, float, int, int]]) -> None:
     print(f"lab: {len(profiles)} devices, {len(wanted)} of a Hikvision/Dahua firmware family")
     print(f"{'command':<70} {'seconds':>8} {'recall':>10} {'false+':>7}")
     for cmd, secs, hit, fp in rows:
-        print(f"{cmd:<70} {secs:>8.1f} {hit:>4}/{len(wanted):<5} {fp:>7}")
-    return 0
+        if hit < 0:
+            print(f"{cmd:<70} {secs:>8.1f}  stopped: no result within --nmap-timeout")
+        else:
+            print(f"{cmd:<70} {secs:>8.1f} {hit:>4}/{len(wanted):<5} {fp:>7}")
 
 
 if __name__ == "__main__":
