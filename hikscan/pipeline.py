@@ -178,6 +178,8 @@ def _pcap_ethernet_loop(
     n = wire = ip = with_payload = 0
     if not reader._header_ok:
         return n, wire, ip, with_payload
+    snaplen = reader.snaplen or MAX_CAPLEN
+    warned_snap = warned_orig = False
     while True:
         buf = reader._buf
         pos = reader._pos
@@ -189,7 +191,14 @@ def _pcap_ethernet_loop(
             if nxt > end or caplen > MAX_CAPLEN:
                 break
             if caplen > wirelen:
+                if not warned_orig:  # the same warnings as PcapReader.__iter__, once per file
+                    warned_orig = True
+                    at = reader._base + pos
+                    reader._warn(f"record at offset {at} has caplen {caplen} > origlen {wirelen}")
                 wirelen = caplen
+            if caplen > snaplen and not warned_snap:
+                warned_snap = True
+                reader._warn(f"record at offset {reader._base + pos} has caplen {caplen} > snaplen {snaplen}")
             n += 1
             wire += wirelen
             pkt = None
