@@ -27,10 +27,18 @@ KIND_NAMES = ("vendor", "fingerprint", "cloud", "signature", "cve", "policy")
 
 rules_app = typer.Typer(
     add_completion=False,
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="List the detection rules, check their examples, try a value against the fingerprints.",
 )
+
+
+@rules_app.callback(invoke_without_command=True)
+def _rules(ctx: typer.Context) -> None:
+    # `hikscan rules` alone: the help on stdout and exit 2 (no empty "error:" line from a no-args error)
+    if ctx.invoked_subcommand is None:
+        print(ctx.get_help())
+        raise typer.Exit(EXIT_ERROR)
+
 
 RulesDir = Annotated[
     Path | None,
