@@ -239,3 +239,59 @@ def _headline(summary: dict[str, Any]) -> str:
         + f" from {summary['captures']} capture(s), {summary['packets']} packets; "
         + f"{summary['cctv_devices']} CCTV devices"
     )
+
+
+def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration: float | None) -> int:
+    """Live traffic on one interface: each finding written (and flushed) the moment it first appears."""
+    from hikscan.watch import Watcher, open_listener
+
+    run = AnalyzeRun(request)
+    analysis = Analysis(run.rules, run.geo, run.oui, request.home_country)
+    if request.inventory is not None:
+        analysis.attribution.load_inventory(request.inventory)
+    listener = open_listener(interface)
+    found: list[dict[str, Any]] = []
+    with _graceful_stop(run.stop), open_output(request.output, atomic=False) as out:
+        jsonl = JsonlWriter(out) if request.output_format == "jsonl" else None
+        console = console_for(out)
+
+        def emit(finding: Any) -> None:
+            record = finding.to_dict()
+            record["capture"] = f"live:{interface}"
+            found.append(record)
+            if jsonl is not None:
+                jsonl.write("finding", record)
+            else:
+                console.print(finding_line(record))
+                out.flush()
+
+        try:
+            stats = Watcher(analysis, emit).run(listener, run.stop, interval, duration)
+        finally:
+            listener.close()
+        stats_record = {"captures": [f"live:{interface}"], **stats.to_dict()}
+        summary = summarise(
+            found, [d.to_dict() for d in analysis.devices().values() if analysis.is_cctv(d)], [stats_record]
+        )
+        if jsonl is not None:
+            jsonl.write("stats", stats_record)
+            jsonl.write("summary", summary)
+        else:
+            console.print(_headline(summary))
+    return exit_code(found, request.fail_on)
+
+
+def finding_line(f: dict[str, Any]) -> str:
+    """One finding on one line, for live output."""
+    device, remote = f["device"], f["remote"]
+    who = " ".join(str(x) for x in (device.get("ip"), device.get("vendor"), device.get("model")) if x)
+    where = " ".join(
+        str(x)
+        for x in (remote.get("country"), remote.get("asn") and f"AS{remote['asn']}", remote.get("org"))
+        if x
+    )
+    name = f" {remote['name']}" if remote.get("name") else ""
+    return (
+        f"{f['first_seen']} [bold]{f['severity'].upper()}[/] {f['rule']}: {who} → "
+        f"{remote['ip']}:{remote['port']}/{remote['proto']}{name} ({where})"
+    )

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from hikscan import __version__
+from hikscan.cli_rules import rules_app
 from hikscan.errors import HikscanError, UsageError
 
 EXIT_FINDINGS = 1
@@ -24,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Find Hikvision/Dahua CCTV devices and flag CCTV traffic that leaves the country.",
 )
+app.add_typer(rules_app, name="rules")
 
 
 class Severity(StrEnum):
@@ -32,6 +34,11 @@ class Severity(StrEnum):
     low = "low"
     medium = "medium"
     high = "high"
+
+
+class WatchFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
 
 
 class AnalyzeFormat(StrEnum):
@@ -109,6 +116,100 @@ def analyze(
         progress=sys.stderr.isatty() if progress is None else progress,
     )
     raise typer.Exit(run_analyze(request))
+
+
+class ScanFormat(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@app.command()
+def scan(
+    targets: Annotated[list[str] | None, typer.Argument(help="IP addresses, CIDRs or host names.")] = None,
+    interface: Annotated[
+        str | None,
+        typer.Option("--interface", "-i", help="Interface for multicast discovery (SADP, ONVIF, DHIP)."),
+    ] = None,
+    output_format: Annotated[
+        ScanFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ScanFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    rate: Annotated[
+        float, typer.Option(min=1, max=10000, help="Packets per second, all probes together.")
+    ] = 50.0,
+    timeout: Annotated[float, typer.Option(min=0.1, max=60, help="Seconds to wait for each reply.")] = 2.0,
+    max_time: Annotated[float | None, typer.Option(min=1, help="Overall deadline in seconds.")] = None,
+    probes: Annotated[
+        str | None, typer.Option(help="Comma-separated probes (default: all but nmap).")
+    ] = None,
+    use_nmap: Annotated[bool, typer.Option("--nmap", help="Also run nmap -sV through python-nmap.")] = False,
+    progress: Annotated[
+        bool | None, typer.Option(help="Live progress on stderr (default: when a TTY).")
+    ] = None,
+) -> None:
+    """Find Hikvision/Dahua devices: model, serial, firmware, activation, cloud, CVEs, with evidence."""
+    from hikscan.scan_cmd import ScanRequest, run_scan_command
+
+    request = ScanRequest(
+        targets=list(targets or []),
+        interface=interface,
+        output_format=output_format.value,
+        output=output,
+        rate=rate,
+        timeout=timeout,
+        max_time=max_time,
+        probes={p.strip() for p in probes.split(",") if p.strip()} if probes else None,
+        use_nmap=use_nmap,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    raise typer.Exit(run_scan_command(request))
+
+
+@app.command()
+def watch(
+    interface: Annotated[
+        str, typer.Option("--interface", "-i", help="Interface to listen on (e.g. a SPAN port).")
+    ],
+    home_country: Annotated[
+        str | None, typer.Option(help="ISO country code of home (default from rules: GB).")
+    ] = None,
+    output_format: Annotated[
+        WatchFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = WatchFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between evaluations.")] = 10.0,
+    duration: Annotated[float | None, typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
+    fail_on: Annotated[
+        Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")
+    ] = Severity.high,
+    geoip_db: Annotated[
+        Path | None, typer.Option(help="Your own GeoLite2/GeoIP2 Country or City mmdb.")
+    ] = None,
+    asn_db: Annotated[Path | None, typer.Option(help="Your own GeoLite2 ASN mmdb.")] = None,
+    rules_dir: Annotated[Path | None, typer.Option("--rules", help="Extra rules directory.")] = None,
+    inventory: Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")] = None,
+) -> None:
+    """Watch live traffic and stream findings as they appear (Ctrl-C stops with a summary)."""
+    from hikscan.analyze_cmd import AnalyzeRequest, run_watch
+
+    request = AnalyzeRequest(
+        captures=[],
+        home_country=home_country,
+        output_format=output_format.value,
+        output=output,
+        fail_on=fail_on.value,
+        geoip_db=geoip_db,
+        asn_db=asn_db,
+        rules_dir=rules_dir,
+        inventory=inventory,
+    )
+    raise typer.Exit(run_watch(request, interface, interval, duration))
 
 
 @app.command(

@@ -137,9 +137,6 @@ def test_scan_finishes_within_its_deadline_with_the_hostile_lab():
     assert result["summary"]["hostile"] >= 2
 
 
-@pytest.mark.xfail(
-    strict=True, reason="lab DS-2CD2032-I is outside rules/cves.yaml's CVE-2017-7921 model patterns"
-)
 def test_the_lab_cve_range_device_is_flagged_cve_2017_7921():
     p = next(p for p in default_lab() if p.name == "hik-old-unactivated")
     assert "CVE-2017-7921" in cves_for("Hikvision", p.model, p.firmware, load_rules())

@@ -5,7 +5,7 @@ Stable API (used by the tests, the active-probe tests and the CLI):
 - `hikscan.lab.profiles.default_lab(count=None, hostile=False, base="10.77.0.") -> list[DeviceProfile]`
   The standard set (count None) gets addresses base+10 … base+19, in this order:
   hik-cam-1 DS-2CD2385G1-I (Hik-Connect on, ONVIF GetDeviceInformation open), hik-cam-2
-  DS-2CD2320D-I, hik-nvr DS-7608NI-K2, hik-old-unactivated DS-2CD2032-I V5.2.0 build 140721
+  DS-2CD2320D-I, hik-nvr DS-7608NI-K2, hik-old-unactivated DS-2CD2032F-I V5.2.0 build 140721
   (Activated=false, CVE-2017-7921 range), oem-lts (LTS CMIP3042-28: Hikvision firmware, LT Security
   MAC, `DNVRS-Webs`), dahua-cam IPC-HFW2228M-I1-V2, cpplus-cam CP-UNC-DA21PL3-Y (Dahua OEM scopes),
   and negatives axis-cam (Axis OUI, realm AXIS_…), web-server (nginx), windows-pc (WS-Discovery

@@ -105,7 +105,8 @@ def _standard() -> list[DeviceProfile]:
              "V5.5.6 build 180326", device_type="142378"),
         _hik("hik-nvr", "4c:62:df:10:20:30", "DS-7608NI-K2", "DS-7608NI-K20820190315CCRRD12345678WCVU",
              "V4.22.005 build 191204", device_type="139524", cloud=True),
-        _hik("hik-old-unactivated", "44:19:b6:a1:b2:c3", "DS-2CD2032-I", "DS-2CD2032-I20140812CCWR470512345",
+        _hik("hik-old-unactivated", "44:19:b6:a1:b2:c3", "DS-2CD2032F-I",
+             "DS-2CD2032F-I20140812CCWR470512345",
              "V5.2.0 build 140721", device_type="31", activated=False, onvif_auth=False, realm="Hikvision"),
         DeviceProfile(
             name="oem-lts", ip="0.0.0.0", mac="14:2f:fd:5e:6f:70", kind="hikvision-oem", vendor="LTS",
