@@ -111,12 +111,19 @@ def shb(bom: int = 0x1A2B3C4D) -> bytes:
     return block(0x0A0D0D0A, struct.pack("<IHHq", bom, 1, 0, -1))
 
 
-def idb(linktype: int, snaplen: int = 0) -> bytes:
-    return block(1, struct.pack("<HHI", linktype, 0, snaplen))
+def idb(linktype: int, snaplen: int = 0, tsresol: int | None = None, tsoffset: int | None = None) -> bytes:
+    opts = b""
+    if tsresol is not None:
+        opts += struct.pack("<HHB3x", 9, 1, tsresol)
+    if tsoffset is not None:
+        opts += struct.pack("<HHq", 14, 8, tsoffset)
+    return block(1, struct.pack("<HHI", linktype, 0, snaplen) + opts + (b"\0" * 4 if opts else b""))
 
 
-def epb(iface: int, i: int, data: bytes, caplen: int | None = None, length: int | None = None) -> bytes:
-    us = (TS + i) * 1_000_000
+def epb(
+    iface: int, i: int, data: bytes, caplen: int | None = None, length: int | None = None, ts_units: int = -1
+) -> bytes:
+    us = (TS + i) * 1_000_000 if ts_units < 0 else ts_units
     cap = len(data) if caplen is None else caplen
     body = struct.pack("<IIIII", iface, us >> 32, us & 0xFFFFFFFF, cap, len(data)) + data
     return block(6, body, length)
@@ -502,6 +509,19 @@ def cases() -> list[Case]:
         truncated=True,
         warning="byte-order magic",
     )
+
+    hello = tcp4(CAMERA, REMOTE, 50000, 443, client_hello(b"litedev.hik-connect.com"))
+    add(
+        "pcapng_timestamp_overflow.pcapng",
+        shb() + idb(1, tsresol=0) + epb(0, 0, hello, ts_units=2**63 + 5)
+        + idb(1, tsoffset=-(2**62)) + epb(1, 1, hello),
+        description="timestamps past year 10000 (if_tsresol 1 s, ts 2^63), before 1970 (if_tsoffset -2^62)",
+        exit=0,
+        packets=2,
+        ip_packets=2,
+        findings_min=1,
+        warning="has timestamp",
+    )  # fmt: skip
 
     # Payloads that lie, for the analyser's inspectors.
     add(

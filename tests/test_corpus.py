@@ -94,6 +94,8 @@ def test_readable_file_matches_expectations(name: str, readable_report: dict[str
     if "warning" in expect:
         assert any(expect["warning"] in w for w in stats["warnings"]), stats["warnings"]
     assert stats["ip_packets"] + stats["malformed"] + stats["non_ip"] == stats["packets"]
+    findings = [f for f in readable_report["findings"] if f.get("capture", "").endswith(name)]
+    assert len(findings) >= expect.get("findings_min", 0)
     devices = {d["ip"]: d for d in readable_report["devices"] if d.get("capture", "").endswith(name)}
     for want in expect.get("devices", []):
         assert devices[want["ip"]]["vendor"] == want["vendor"]
