@@ -23,6 +23,8 @@ LINKTYPE_LINUX_SLL2 = 276
 MAX_CAPLEN = 262_144
 #: Largest non-packet pcapng block we skip by seeking; larger ones are taken as corruption.
 MAX_SKIP_BLOCK = 64 * 2**20
+#: Timestamps at or past this (year 10000) cannot be shown as dates; pcapng's 64-bit ones can reach it.
+MAX_TS = 253_402_300_800.0
 #: Bytes read from the file at a time.
 CHUNK = 2 * 2**20
 

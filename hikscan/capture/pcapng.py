@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from hikscan.capture.base import MAX_CAPLEN, MAX_SKIP_BLOCK, CaptureReader, Record
+from hikscan.capture.base import MAX_CAPLEN, MAX_SKIP_BLOCK, MAX_TS, CaptureReader, Record
 
 SHB = 0x0A0D0D0A
 IDB = 0x00000001
@@ -44,6 +44,7 @@ class PcapngReader(CaptureReader):
         self.linktypes: set[int] = set()
         self._ifaces: list[_Iface] = []
         self.endian = "<"
+        self._bad_ts = False
 
     def _parse_idb(self, body: bytes, e: str) -> None:
         if len(body) < 8:
@@ -171,6 +172,11 @@ class PcapngReader(CaptureReader):
             wirelen = caplen
         iface = self._ifaces[ifid]
         secs = 0.0 if ts is None else ts / iface.ts_div + iface.ts_offset
+        if not 0.0 <= secs < MAX_TS:  # a lying if_tsresol/if_tsoffset or timestamp: no date to show
+            if not self._bad_ts:
+                self._bad_ts = True
+                self._warn(f"packet at offset {self._base + start} has timestamp {secs:.6g} s; read as 0")
+            secs = 0.0
         self.records += 1
         yield Record(secs, iface.linktype, buf[start : start + caplen], wirelen)
 
