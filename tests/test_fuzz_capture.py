@@ -19,14 +19,20 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hikscan.analyze import Analysis
+from hikscan.analyze_cmd import summarise
 from hikscan.attribution import Attribution
 from hikscan.capture import MAX_CAPLEN, Record, open_capture
+from hikscan.capture.base import MAX_TS
 from hikscan.decode import Decoder, Packet
 from hikscan.errors import MalformedInput
 from hikscan.flows import Flow, FlowTable
+from hikscan.geo import GeoLookup
 from hikscan.inspect import Inspector
 from hikscan.naming import NameBook
+from hikscan.oui import OuiTable
 from hikscan.pipeline import run
+from hikscan.render import dumps
 from hikscan.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +45,9 @@ SEED_BYTES = 6000  # a prefix of each capture: enough for several records, small
 CAPTURES = sorted(p for p in (*(ROOT / "pcaps").glob("*.pcap*"), *(ROOT / "pcaps" / "real").iterdir()))
 CAPTURE_SEEDS = [p.read_bytes()[:SEED_BYTES] for p in CAPTURES]
 LENGTH_LIES = (0, 1, 11, 12, 15, 16, 31, 32, MAX_CAPLEN, MAX_CAPLEN + 1, 0x7FFFFFFF, 0xFFFFFFFF)
+RULES = load_rules()
+GEO = GeoLookup()
+OUI = OuiTable.load()
 SECONDS = 10.0  # per example, generous for a shared 2-core machine; a hang would blow through it
 
 
@@ -107,6 +116,7 @@ def test_reader_yields_records_or_malformed_input(data: bytes) -> None:
                 assert isinstance(rec, Record)
                 assert len(rec.data) <= MAX_CAPLEN and rec.wirelen >= len(rec.data)
                 assert isinstance(rec.ts, float) and isinstance(rec.linktype, int)
+                assert 0.0 <= rec.ts < MAX_TS  # every timestamp can be shown as a date
             assert reader.records == records
             assert reader.bytes_read <= reader.size
             assert len(reader.warnings) <= 50
@@ -151,6 +161,27 @@ def test_pipeline_fast_and_generic_loops_agree(data: bytes) -> None:
         stats = fast[0]
         assert stats["ip_packets"] + stats["malformed"] + stats["non_ip"] == stats["packets"]  # type: ignore[operator]
     assert time.monotonic() - started < 2 * SECONDS
+
+
+@FUZZ
+@given(mutated(CAPTURE_SEEDS))
+def test_analysis_reports_any_capture(data: bytes) -> None:
+    """End to end below the CLI: a mutated capture gives a report that serialises, or MalformedInput."""
+    path = _write(data)
+    try:
+        analysis = Analysis(RULES, GEO, OUI)
+        try:
+            stats = analysis.run_files([path])
+        except MalformedInput:
+            return
+        report = analysis.report([str(path)], stats)
+        findings = [f.to_dict() for f in report.findings]
+        devices = [d.to_dict() for d in report.devices]
+        text = dumps({"findings": findings, "devices": devices, "stats": [report.stats]})
+        assert summarise(findings, devices, [report.stats])["packets"] == stats.packets
+        assert text.startswith("{")
+    finally:
+        path.unlink()
 
 
 # -- decoder ---------------------------------------------------------------------------------------
@@ -247,7 +278,6 @@ def test_flow_table_bounded_and_loses_nothing(pkts: list[Packet], max_flows: int
 PAYLOAD_SEEDS = [p.read_bytes()[:4000] for p in sorted((ROOT / "tests" / "data" / "active").iterdir())]
 PAYLOAD_SEEDS = [s for s in PAYLOAD_SEEDS if s] + [f[54:] for f in ETH_FRAMES if len(f) > 60][:100]
 PORTS = (53, 5353, 37020, 3702, 37810, 80, 8080, 554, 443, 8000, 5050, 6800, 7660, 50000)
-RULES = load_rules()
 
 
 @FUZZ
