@@ -44,7 +44,8 @@ _PORTS = struct.Struct("!HH").unpack_from
 class Packet:
     """One decoded IP packet. Addresses are packed bytes (4 or 16); payload is the L4 payload as captured.
 
-    frag: 0 not a fragment, 1 first fragment, 2 a later fragment (no ports, no payload given).
+    frag: 0 not a fragment, 1 first fragment, 2 a later fragment (no ports, no payload given),
+    3 the datagram reassembled from its fragments (given on its last-arriving fragment; whole payload).
     """
 
     __slots__ = (
@@ -115,16 +116,71 @@ def mac_text(b: bytes) -> str:
     return bytes(b).hex(":")
 
 
+class Reassembler:
+    """Bounded IP fragment reassembly, so payload inspectors see whole datagrams.
+
+    Devices' discovery replies (a SADP ProbeMatch is ~1.6 KB) are often larger than the MTU. At most
+    MAX_PENDING datagrams are held, each at most MAX_DATAGRAM bytes, none older than MAX_AGE seconds
+    of capture time; overlapping fragments keep the bytes that arrived first.
+    """
+
+    MAX_PENDING = 256
+    MAX_DATAGRAM = 65_535
+    MAX_AGE = 30.0
+
+    __slots__ = ("pending", "reassembled")
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[bytes, bytes, int, int], tuple[float, dict[int, bytes], list[int]]] = {}
+        self.reassembled = 0
+
+    def add(
+        self, key: tuple[bytes, bytes, int, int], ts: float, offset: int, data: bytes, more: bool
+    ) -> bytes | None:
+        """Store one fragment; the whole datagram's payload once every byte of it has arrived."""
+        entry = self.pending.get(key)
+        if entry is None:
+            if len(self.pending) >= self.MAX_PENDING:
+                self._expire(ts)
+            entry = self.pending[key] = (ts, {}, [-1])
+        started, parts, total = entry
+        if ts - started > self.MAX_AGE or offset + len(data) > self.MAX_DATAGRAM:
+            del self.pending[key]
+            return None
+        parts.setdefault(offset, bytes(data))
+        if not more:
+            total[0] = offset + len(data)
+        if total[0] < 0:
+            return None
+        whole = bytearray()
+        for start in sorted(parts):
+            if start > len(whole):
+                return None  # a hole: wait for the missing fragment
+            whole += parts[start][len(whole) - start :]
+        if len(whole) < total[0]:
+            return None
+        del self.pending[key]
+        self.reassembled += 1
+        return bytes(whole[: total[0]])
+
+    def _expire(self, now: float) -> None:
+        """Drop stale datagrams, or the oldest one if none is stale."""
+        stale = [k for k, (ts, _, _) in self.pending.items() if now - ts > self.MAX_AGE]
+        for key in stale or [min(self.pending, key=lambda k: self.pending[k][0])]:
+            del self.pending[key]
+
+
 class Decoder:
     """Decodes Records into Packets and counts what it could not use."""
 
-    __slots__ = ("fragments", "malformed", "non_ip", "unknown_linktypes")
+    __slots__ = ("fragments", "malformed", "non_ip", "reassembler", "unknown_linktypes")
 
     def __init__(self) -> None:
         self.malformed = 0
         self.fragments = 0
         self.non_ip = 0
         self.unknown_linktypes: set[int] = set()
+        self.reassembler = Reassembler()
 
     def decode(self, rec: Record) -> Packet | None:
         return self.decode_frame(rec.ts, rec.linktype, rec.data, rec.wirelen)
@@ -220,7 +276,12 @@ class Decoder:
         frag = 0
         if frag_field & 0x3FFF:  # MF flag or a fragment offset
             self.fragments += 1
-            if frag_field & 0x1FFF:
+            key = (src, dst, (data[off + 4] << 8) | data[off + 5], proto)
+            offset = (frag_field & 0x1FFF) * 8
+            whole = self.reassembler.add(key, ts, offset, data[off + ihl : end], bool(frag_field & 0x2000))
+            if whole is not None:
+                return self._l4(ts, smac, dmac, vlans, 4, src, dst, proto, whole, 0, len(whole), wirelen, 3)
+            if offset:
                 return Packet(ts, smac, dmac, vlans, 4, src, dst, proto, 0, 0, 0, wirelen, b"", 2)
             frag = 1
         return self._l4(ts, smac, dmac, vlans, 4, src, dst, proto, data, off + ihl, end, wirelen, frag)
@@ -258,7 +319,14 @@ class Decoder:
                     return None
                 hlen = 8
                 self.fragments += 1
-                if _U16(data, pos + 2)[0] & 0xFFF8:
+                field = _U16(data, pos + 2)[0]
+                key = (src, dst, _U32BE(data, pos + 4)[0], data[pos])
+                whole = self.reassembler.add(key, ts, field & 0xFFF8, data[pos + 8 : end], bool(field & 1))
+                if whole is not None:
+                    return self._l4(
+                        ts, smac, dmac, vlans, 6, src, dst, data[pos], whole, 0, len(whole), wirelen, 3
+                    )
+                if field & 0xFFF8:
                     return Packet(ts, smac, dmac, vlans, 6, src, dst, data[pos], 0, 0, 0, wirelen, b"", 2)
                 frag = 1
             elif nxt == _EXT_AH:

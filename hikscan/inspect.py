@@ -83,6 +83,8 @@ class Inspector:
 
     # -- the per-payload entry point -------------------------------------------------------------
     def on_payload(self, pkt: Packet) -> None:
+        if pkt.frag == 1:
+            return  # the first fragment of a datagram: inspected whole once reassembled (frag 3)
         payload = pkt.payload
         if pkt.proto == UDP:
             self._udp(pkt, payload)

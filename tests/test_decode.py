@@ -117,16 +117,18 @@ def test_ipv4_options_via_ihl() -> None:
     _check_tcp(p)
 
 
-def test_ipv4_fragments_count_and_only_first_has_ports() -> None:
+def test_ipv4_fragments_count_first_has_ports_last_is_the_whole_datagram() -> None:
     big = IP(src="192.0.2.10", dst="198.51.100.7", id=7) / UDP(sport=1234, dport=9999) / (b"A" * 3000)
     frags = fragment(big, fragsize=1000)
     assert len(frags) >= 3
     d = Decoder()
     pkts = [d.decode_frame(0.0, 101, bytes(f), len(f)) for f in frags]
     assert d.fragments == len(frags) and d.malformed == 0
-    first, rest = pkts[0], pkts[1:]
+    first, middle, last = pkts[0], pkts[1:-1], pkts[-1]
     assert first is not None and first.frag == 1 and (first.sport, first.dport) == (1234, 9999)
-    assert all(p is not None and p.frag == 2 and p.payload == b"" and p.sport == 0 for p in rest)
+    assert all(p is not None and p.frag == 2 and p.payload == b"" and p.sport == 0 for p in middle)
+    assert last is not None and last.frag == 3 and (last.sport, last.dport) == (1234, 9999)
+    assert bytes(last.payload) == b"A" * 3000
 
 
 def test_ipv6_extension_headers_walked() -> None:
@@ -152,7 +154,9 @@ def test_ipv6_fragments() -> None:
     p2 = d.decode_frame(0.0, 229, later, len(later))
     assert d.fragments == 2
     assert p1 is not None and p1.frag == 1 and p1.dport == 6
-    assert p2 is not None and p2.frag == 2 and p2.payload == b""
+    # the second fragment completes the datagram (its UDP length, built for the first part alone,
+    # bounds the payload to the x bytes)
+    assert p2 is not None and p2.frag == 3 and p2.dport == 6 and bytes(p2.payload) == b"x" * 16
 
 
 def test_non_ip_counted() -> None:

@@ -43,9 +43,16 @@ def test_run_counts_and_payload_selection(tmp_path: Path) -> None:
     assert stats.packets == len(frames) and stats.bytes == sum(map(len, frames))
     assert (stats.malformed, stats.non_ip, stats.fragments) == (1, 1, 3)
     assert stats.ip_packets == len(frames) - 2
-    # payload: the TLS segment, the DNS query, the first fragment; not SYNs, not later fragments
-    assert [bytes(p.payload[:4]) for p in seen] == [b"\x16\x03\x01h", b"dnsq", b"z" * 4]
-    assert stats.payload_packets == 3
+    # payload: the TLS segment, the DNS query, the first fragment and the reassembled datagram;
+    # not SYNs, not the middle fragment
+    assert [(bytes(p.payload[:4]), p.frag) for p in seen] == [
+        (b"\x16\x03\x01h", 0),
+        (b"dnsq", 0),
+        (b"z" * 4, 1),
+        (b"z" * 4, 3),
+    ]
+    assert len(seen[-1].payload) == 2000
+    assert stats.payload_packets == 4
     tls = table.get(bytes([192, 0, 2, 10]), 40000, bytes([198, 51, 100, 7]), 443, 6)
     assert tls is not None and (tls.packets_c2s, tls.packets_s2c) == (2, 1)
     assert [(f.path, f.packets, f.truncated) for f in stats.files] == [(str(path), len(frames), False)]
