@@ -150,6 +150,7 @@ def scan(
     progress: Annotated[
         bool | None, typer.Option(help="Live progress on stderr (default: when a TTY).")
     ] = None,
+    rules_dir: Annotated[Path | None, typer.Option("--rules", help="Extra rules directory.")] = None,
 ) -> None:
     """Find Hikvision/Dahua devices: model, serial, firmware, activation, cloud, CVEs, with evidence."""
     from hikscan.scan_cmd import ScanRequest, run_scan_command
@@ -165,6 +166,7 @@ def scan(
         probes={p.strip() for p in probes.split(",") if p.strip()} if probes else None,
         use_nmap=use_nmap,
         progress=sys.stderr.isatty() if progress is None else progress,
+        rules_dir=rules_dir,
     )
     raise typer.Exit(run_scan_command(request))
 

@@ -24,12 +24,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from hikscan import cves, fingerprint
 from hikscan.active.arp import ArpProbe
 from hikscan.active.base import Observation, Probe, ProbeContext, in_networks, load_probes
 from hikscan.active.net import Deadline, RateLimiter, interface_ipv4, open_ports
 from hikscan.errors import UsageError
 from hikscan.fusion import Fusion, summarise
 from hikscan.model import Device
+from hikscan.oui import OuiTable
+from hikscan.rules import RuleSet, load_rules
 
 MAX_TARGETS = 65536  # a /16
 DEFAULT_RATE = 50.0
@@ -104,6 +107,7 @@ def run_scan(
     max_time: float | None = None,
     identify: IdentifyFn | None = None,
     cves_for: CvesFn | None = None,
+    rules: RuleSet | None = None,
 ) -> ScanResult:
     """Scan `targets` (and, with `interface`, its segment by multicast); see the module notes."""
     started = time.monotonic()
@@ -125,8 +129,7 @@ def run_scan(
             iface_addr = interface_ipv4(interface)
         except OSError:
             raise UsageError(f"interface {interface!r} does not exist or has no IPv4 address") from None
-    if identify is None or cves_for is None:
-        identify, cves_for = _default_engine(identify, cves_for)
+    identify, cves_for = _default_engine(identify, cves_for, rules)
 
     ctx = ProbeContext(
         interface=interface,
@@ -255,35 +258,19 @@ def run_scan(
 
 
 def _default_engine(
-    identify: Callable[[list[Any]], Any] | None,
-    cves_for: Callable[[str | None, str | None, str | None], list[str]] | None,
-) -> tuple[
-    Callable[[list[Any]], Any] | None, Callable[[str | None, str | None, str | None], list[str]] | None
-]:
-    """The fingerprint and CVE engines with the bundled rules (None where they are unavailable)."""
-    try:
-        from hikscan import cves, fingerprint, rules
-    except ImportError:
-        return identify, cves_for
-    loaded = rules.load_rules()
-    if identify is None:
+    identify: IdentifyFn | None, cves_for: CvesFn | None, rules: RuleSet | None
+) -> tuple[IdentifyFn, CvesFn]:
+    """The fingerprint and CVE engines over the given rules (the bundled ones by default)."""
+    loaded = rules if rules is not None else load_rules()
 
-        def identify(evidence: list[Any]) -> Any:
-            return fingerprint.identify(evidence, loaded)
+    def identify_with_rules(evidence: list[Any]) -> Any:
+        return fingerprint.identify(evidence, loaded)
 
-    if cves_for is None:
+    def cves_with_rules(vendor: str | None, model: str | None, firmware: str | None) -> list[str]:
+        return list(cves.cves_for(vendor, model, firmware, loaded))
 
-        def cves_for(vendor: str | None, model: str | None, firmware: str | None) -> list[str]:
-            return list(cves.cves_for(vendor, model, firmware, loaded))
-
-    return identify, cves_for
+    return identify or identify_with_rules, cves_for or cves_with_rules
 
 
-def _oui_lookup() -> Callable[[str], str | None] | None:
-    try:
-        from hikscan import oui
-
-        oui.lookup("00:00:00:00:00:00")  # loads the table now, so a missing one fails here
-    except (ImportError, OSError, ValueError):
-        return None
-    return oui.lookup
+def _oui_lookup() -> Callable[[str], str | None]:
+    return OuiTable.load().lookup

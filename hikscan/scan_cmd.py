@@ -31,6 +31,7 @@ class ScanRequest:
     probes: set[str] | None = None
     use_nmap: bool = False
     progress: bool = False
+    rules_dir: Path | None = None
 
 
 class CsvWriter:
@@ -58,8 +59,10 @@ def _stream(request: ScanRequest, out: IO[str]) -> Callable[[Device], None]:
 
 
 def run_scan_command(request: ScanRequest) -> int:
+    from hikscan.rules import load_rules
     from hikscan.scan import run_scan
 
+    rules = load_rules(request.rules_dir)
     found: list[Device] = []
     interrupted = False
     streamed = request.output_format in ("jsonl", "csv", "table")
@@ -90,6 +93,7 @@ def run_scan_command(request: ScanRequest) -> int:
                     on_device=on_device,
                     on_progress=on_progress,
                     max_time=request.max_time,
+                    rules=rules,
                 )
                 devices, stats = result.devices, result.stats
             except KeyboardInterrupt:
