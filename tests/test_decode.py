@@ -198,9 +198,7 @@ def test_decode_real_sll_capture() -> None:
 
     from hikscan.capture import open_capture
 
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "pcaps" / "nDPI__rtsp.pcap"
-    if not path.exists():
-        pytest.skip("real capture not present")
+    path = Path(__file__).resolve().parents[1] / "pcaps" / "real" / "nDPI__rtsp.pcap"
     d = Decoder()
     with open_capture(path) as r:
         pkts = [p for rec in r if (p := d.decode(rec)) is not None]
