@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -311,14 +310,16 @@ def _suffix_match(name: str, suffixes: Mapping[str, Any] | Iterable[str]) -> Any
 
 @functools.lru_cache(maxsize=1)
 def rules_dir() -> Path:
-    """Where the default rule files live: the top-level `rules/`, installed as `hikscan.ruledata`."""
-    try:
-        base = Path(str(resources.files("hikscan.ruledata")))
-    except (TypeError, ModuleNotFoundError):
-        base = Path(__file__).resolve().parent.parent / "rules"
-    if not (base / "schema.json").is_file():
-        raise RuleError(f"default rules directory not found ({base}/schema.json)")
-    return base
+    """Where the default rule files live: the top-level `rules/`, installed as `hikscan/ruledata/`.
+
+    An installed wheel has them next to this module; an editable install or a checkout at the
+    repository root (the package-dir mapping of a data-only package is not importable as files).
+    """
+    here = Path(__file__).resolve().parent
+    for base in (here / "ruledata", here.parent / "rules"):
+        if (base / "schema.json").is_file():
+            return base
+    raise RuleError(f"default rules not found (looked in {here / 'ruledata'} and {here.parent / 'rules'})")
 
 
 @functools.lru_cache(maxsize=1)
