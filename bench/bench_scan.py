@@ -21,7 +21,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from lab_runner import start_lab  # noqa: E402
 from netns import lab_namespaces  # noqa: E402
 
 from hikscan.lab.profiles import default_lab  # noqa: E402
@@ -56,7 +55,7 @@ def main() -> int:
     cidr = "10.77.0.0/24"
     rows = []
     with lab_namespaces(n_addresses=len(profiles)) as net:
-        start_lab(net, "--count", str(args.count))
+        net.start_lab("--count", str(args.count), timeout=60)
         t = time.monotonic()
         proc = net.run_in(net.scan_ns, [net.python, "-c", SCAN, cidr, str(args.rate)], timeout=900)
         hik_s = time.monotonic() - t

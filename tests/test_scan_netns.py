@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from lab_runner import start_lab
 from netns import lab_namespaces
 
 from hikscan.cves import cves_for
@@ -49,7 +48,7 @@ def test_scan_finds_every_lab_device_with_its_facts_and_sends_only_polite_read_o
     rules = load_rules()
     pcap = tmp_path / "scan.pcap"
     with lab_namespaces(n_addresses=len(profiles)) as net:
-        start_lab(net)
+        net.start_lab(timeout=60)
         dump = net.start_in(
             net.scan_ns, ["tcpdump", "-i", net.scan_if, "-w", str(pcap), "-U", "-s", "2048", "-Q", "out"]
         )
@@ -124,7 +123,7 @@ def _check_capture(pcap: Path, stats: dict) -> None:
 def test_scan_finishes_within_its_deadline_with_the_hostile_lab():
     profiles = default_lab(hostile=True)
     with lab_namespaces(n_addresses=len(profiles)) as net:
-        start_lab(net, "--hostile")
+        net.start_lab("--hostile", timeout=60)
         result, elapsed = _scan(net, max_time=40)
     assert elapsed < 40 + 10
     by_ip = {d["ip"]: d for d in result["devices"]}
@@ -148,7 +147,7 @@ def test_cli_scan_end_to_end():
         pytest.skip("`hikscan scan` is not wired to run_scan yet")
     profiles = default_lab()
     with lab_namespaces(n_addresses=len(profiles)) as net:
-        start_lab(net)
+        net.start_lab(timeout=60)
         argv = [
             net.python,
             "-m",
