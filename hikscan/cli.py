@@ -47,6 +47,20 @@ class AnalyzeFormat(StrEnum):
     jsonl = "jsonl"
 
 
+HomeCountry = Annotated[str | None, typer.Option(help="ISO country code of home (default from rules: GB).")]
+OutputFile = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+]
+FailOn = Annotated[Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")]
+GeoipDb = Annotated[Path | None, typer.Option(help="Your own GeoLite2/GeoIP2 Country or City mmdb.")]
+AsnDb = Annotated[Path | None, typer.Option(help="Your own GeoLite2 ASN mmdb.")]
+RulesDir = Annotated[
+    Path | None, typer.Option("--rules", help="Extra rules directory (added to the bundled rules).")
+]
+Inventory = Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")]
+ShowProgress = Annotated[bool | None, typer.Option(help="Progress on stderr (default: when a TTY).")]
+
+
 def _version(value: bool) -> None:
     if not value:
         return
@@ -74,30 +88,20 @@ def _root(
 @app.command()
 def analyze(
     captures: Annotated[list[Path], typer.Argument(help="pcap/pcapng files, or directories of them.")],
-    home_country: Annotated[
-        str | None, typer.Option(help="ISO country code of home (default from rules: GB).")
-    ] = None,
+    home_country: HomeCountry = None,
     output_format: Annotated[
         AnalyzeFormat, typer.Option("--format", "-f", help="Output format.")
     ] = AnalyzeFormat.table,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-    ] = None,
-    fail_on: Annotated[
-        Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")
-    ] = Severity.high,
+    output: OutputFile = None,
+    fail_on: FailOn = Severity.high,
     merge: Annotated[
         bool, typer.Option(help="Treat all captures as one traffic set (e.g. a rotated ring buffer).")
     ] = False,
-    geoip_db: Annotated[
-        Path | None, typer.Option(help="Your own GeoLite2/GeoIP2 Country or City mmdb.")
-    ] = None,
-    asn_db: Annotated[Path | None, typer.Option(help="Your own GeoLite2 ASN mmdb.")] = None,
-    rules_dir: Annotated[Path | None, typer.Option("--rules", help="Extra rules directory.")] = None,
-    inventory: Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")] = None,
-    progress: Annotated[
-        bool | None, typer.Option(help="Progress bar on stderr (default: when a TTY).")
-    ] = None,
+    geoip_db: GeoipDb = None,
+    asn_db: AsnDb = None,
+    rules_dir: RulesDir = None,
+    inventory: Inventory = None,
+    progress: ShowProgress = None,
 ) -> None:
     """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
     from hikscan.analyze_cmd import AnalyzeRequest, run_analyze
@@ -135,9 +139,7 @@ def scan(
     output_format: Annotated[
         ScanFormat, typer.Option("--format", "-f", help="Output format.")
     ] = ScanFormat.table,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-    ] = None,
+    output: OutputFile = None,
     rate: Annotated[
         float, typer.Option(min=1, max=10000, help="Packets per second, all probes together.")
     ] = 50.0,
@@ -147,10 +149,8 @@ def scan(
         str | None, typer.Option(help="Comma-separated probes (default: all but nmap).")
     ] = None,
     use_nmap: Annotated[bool, typer.Option("--nmap", help="Also run nmap -sV through python-nmap.")] = False,
-    progress: Annotated[
-        bool | None, typer.Option(help="Live progress on stderr (default: when a TTY).")
-    ] = None,
-    rules_dir: Annotated[Path | None, typer.Option("--rules", help="Extra rules directory.")] = None,
+    progress: ShowProgress = None,
+    rules_dir: RulesDir = None,
 ) -> None:
     """Find Hikvision/Dahua devices: model, serial, firmware, activation, cloud, CVEs, with evidence."""
     from hikscan.scan_cmd import ScanRequest, run_scan_command
@@ -176,26 +176,18 @@ def watch(
     interface: Annotated[
         str, typer.Option("--interface", "-i", help="Interface to listen on (e.g. a SPAN port).")
     ],
-    home_country: Annotated[
-        str | None, typer.Option(help="ISO country code of home (default from rules: GB).")
-    ] = None,
+    home_country: HomeCountry = None,
     output_format: Annotated[
         WatchFormat, typer.Option("--format", "-f", help="Output format.")
     ] = WatchFormat.table,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-    ] = None,
+    output: OutputFile = None,
     interval: Annotated[float, typer.Option(min=0.5, help="Seconds between evaluations.")] = 10.0,
     duration: Annotated[float | None, typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
-    fail_on: Annotated[
-        Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")
-    ] = Severity.high,
-    geoip_db: Annotated[
-        Path | None, typer.Option(help="Your own GeoLite2/GeoIP2 Country or City mmdb.")
-    ] = None,
-    asn_db: Annotated[Path | None, typer.Option(help="Your own GeoLite2 ASN mmdb.")] = None,
-    rules_dir: Annotated[Path | None, typer.Option("--rules", help="Extra rules directory.")] = None,
-    inventory: Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")] = None,
+    fail_on: FailOn = Severity.high,
+    geoip_db: GeoipDb = None,
+    asn_db: AsnDb = None,
+    rules_dir: RulesDir = None,
+    inventory: Inventory = None,
 ) -> None:
     """Watch live traffic and stream findings as they appear (Ctrl-C stops with a summary)."""
     from hikscan.analyze_cmd import AnalyzeRequest, run_watch
