@@ -133,7 +133,8 @@ def real_records(path: Path, limit: int) -> list[bytes]:
     """Frames of the first `limit` records of a real little-endian µs pcap (walked with struct)."""
     raw = path.read_bytes()
     assert raw[:4] == struct.pack("<I", 0xA1B2C3D4), path
-    out, pos = [], 24
+    out: list[bytes] = []
+    pos = 24
     while pos + 16 <= len(raw) and len(out) < limit:
         caplen = struct.unpack_from("<I", raw, pos + 8)[0]
         out.append(raw[pos + 16 : pos + 16 + caplen])
