@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt fuzz bench lab captures geodb clean
+.PHONY: run test lint type fmt fuzz bench bench-scan corpus captures geodb clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 2; }
@@ -22,16 +22,29 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check hikscan tests bench scripts pcaps
 	$(VENV)/bin/ruff format --check hikscan tests bench scripts pcaps
+	$(VENV)/bin/mypy hikscan
+
+type: $(STAMP)
+	$(VENV)/bin/mypy hikscan
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format hikscan tests bench scripts pcaps
 	$(VENV)/bin/ruff check --fix hikscan tests bench scripts pcaps
 
+# The long property-test run over every parser and the capture path (~13 min; docs/FUZZING.md).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py
+	HYPOTHESIS_MAX_EXAMPLES=20000 $(PY) -m pytest -q tests/test_fuzz_capture.py tests/test_fuzz_protocols.py
 
+# hikscan analyze vs tshark on a generated 1M-packet capture (and memory on a 4M one).
 bench: $(STAMP)
-	$(PY) bench/bench_analyze.py
+	$(PY) bench/bench_analyze.py --big 4000000
+
+# hikscan scan vs nmap -sV against a lab of 100 emulated devices in network namespaces (root).
+bench-scan: $(STAMP)
+	$(PY) bench/bench_scan.py
+
+corpus: $(STAMP)
+	$(PY) scripts/make_corpus.py
 
 captures: $(STAMP)
 	$(PY) pcaps/generate.py

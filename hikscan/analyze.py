@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from hikscan.attribution import Attribution
 from hikscan.decode import mac_text
@@ -32,12 +32,12 @@ class Pair:
 
     first: float
     last: float
+    client_mac: Optional[bytes] = None  # noqa: UP045 - `bytes` below shadows the type in this class
+    server_mac: Optional[bytes] = None  # noqa: UP045
     packets: int = 0
     bytes: int = 0
     flows: int = 0
     outbound: bool = True
-    client_mac: bytes | None = None
-    server_mac: bytes | None = None
 
     def add(self, flow: Flow) -> None:
         self.first = min(self.first, flow.first_seen)
@@ -129,19 +129,16 @@ class Analysis:
     def _place_unplaced(self) -> None:
         """A global address is local if it sends from the MAC of exactly one internal host (not a router)."""
         owners: dict[str, set[str]] = defaultdict(set)
-        for ip, mac in self.attribution.macs.items():
-            owners[mac].add(ip)
-        routers = {
-            mac_text(mac) for mac, remotes in self.fronted.items() if len(remotes) >= ROUTER_MIN_REMOTES
-        }
-        twin_of = {
-            mac: next(iter(ips)) for mac, ips in owners.items() if len(ips) == 1 and mac not in routers
-        }
+        for ip, host_mac in self.attribution.macs.items():
+            owners[host_mac].add(ip)
+        routers = {mac_text(m) for m, remotes in self.fronted.items() if len(remotes) >= ROUTER_MIN_REMOTES}
+        twin_of = {m: next(iter(ips)) for m, ips in owners.items() if len(ips) == 1 and m not in routers}
         for (client, server, port, proto), pair in self.unplaced.items():
-            for local, remote, mac, outbound in (
+            sides: tuple[tuple[str, str, bytes | None, bool], ...] = (
                 (client, server, pair.client_mac, True),
                 (server, client, pair.server_mac, False),
-            ):
+            )
+            for local, remote, mac, outbound in sides:
                 twin = twin_of.get(mac_text(mac)) if mac else None
                 if twin is None:
                     continue

@@ -15,7 +15,7 @@ from typing import Any
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hikscan.analyze import Analysis, Report
-from hikscan.errors import UsageError
+from hikscan.errors import MalformedInput, UsageError
 from hikscan.geo import GeoLookup
 from hikscan.model import SEVERITIES, severity_rank
 from hikscan.oui import OuiTable
@@ -162,11 +162,20 @@ def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int
     all_findings: list[dict[str, Any]] = []
     all_devices: list[dict[str, Any]] = []
     all_stats: list[dict[str, Any]] = []
+    errors: list[str] = []
     with open_output(request.output, atomic=not streamed) as out:
         jsonl = JsonlWriter(out) if request.output_format == "jsonl" else None
         console = console_for(out) if request.output_format == "table" else None
         for group in groups:
-            report = run.analyse(group)
+            try:
+                report = run.analyse(group)
+            except MalformedInput as exc:
+                if len(groups) == 1:
+                    raise
+                # One unreadable file among many: say so, keep going, exit 2 at the end.
+                print(f"hikscan: error: {exc}", file=sys.stderr, flush=True)
+                errors.append(str(exc))
+                continue
             findings, devices = _report_records(report)
             stats = {"captures": report.captures, **report.stats}
             all_findings += findings
@@ -183,6 +192,8 @@ def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int
             if stats["interrupted"]:
                 break
         summary = summarise(all_findings, all_devices, all_stats)
+        if errors:
+            summary["errors"] = errors
         if jsonl is not None:
             jsonl.write("summary", summary)
         elif console is not None:
@@ -197,6 +208,8 @@ def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int
             out.write(dumps(record) + "\n")
     if summary["interrupted"]:
         return 130
+    if errors:
+        return 2
     return exit_code(all_findings, request.fail_on)
 
 

@@ -154,7 +154,7 @@ def fuse(
     wire = [normalise_mac(o.mac) for o in observations if o.mac and o.probe in _WIRE_MAC_PROBES]
     claimed_macs = [m for m in dict.fromkeys(claimed) if m]
     wire_macs = [m for m in dict.fromkeys(wire) if m]
-    mac = (claimed_macs or wire_macs or [None])[0]
+    mac = (claimed_macs or wire_macs or [None])[0]  # type: ignore[list-item]
 
     evidence: list[Evidence] = list(dict.fromkeys(e for o in observations for e in o.evidence))
     for m in dict.fromkeys(claimed_macs + wire_macs):

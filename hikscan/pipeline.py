@@ -97,10 +97,6 @@ def run(
     for path in files:
         with open_capture(path) as reader:
             fs = FileStats(str(path), reader.format)
-            if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
-                loop = _pcap_ethernet_loop
-            else:
-                loop = _generic_loop
 
             def tick(pos: int, base: int = done_bytes) -> bool:
                 """Report progress now and then; True when the run must stop."""
@@ -112,7 +108,10 @@ def run(
                         progress(base + pos, total)
                 return stop is not None and stop.is_set()
 
-            n, wire, ip, with_payload = loop(reader, dec, add, on_payload, tick)
+            if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
+                n, wire, ip, with_payload = _pcap_ethernet_loop(reader, dec, add, on_payload, tick)
+            else:
+                n, wire, ip, with_payload = _generic_loop(reader, dec, add, on_payload, tick)
             fs.packets, fs.bytes, fs.truncated = n, wire, reader.truncated
             fs.linktypes = sorted(getattr(reader, "linktypes", ()))
             stats.files.append(fs)

@@ -240,9 +240,9 @@ def run_scan(
 
     devices = [d for d in fusion.devices() if d.evidence]
     for dev in devices:  # anything not streamed yet (e.g. merged groups)
-        gid = fusion.group_of(dev.ip) if dev.ip else None
-        if on_device is not None and gid is not None and gid not in emitted:
-            emit(gid)
+        group = fusion.group_of(dev.ip) if dev.ip else None
+        if on_device is not None and group is not None and group not in emitted:
+            emit(group)
     stats: dict[str, Any] = {
         "targets": len(hosts),
         "interface": interface,

@@ -144,3 +144,14 @@ def test_sigint_leaves_complete_jsonl_and_a_summary(tmp_path: Path) -> None:
     stats = [line for line in lines if line["type"] == "stats"]
     assert stats and 0 < stats[0]["packets"] < 3_000_000
     assert any(line["type"] == "finding" for line in lines)
+
+
+def test_one_bad_file_in_a_directory_does_not_hide_the_others(tmp_path: Path) -> None:
+    (tmp_path / "a_bad.pcap").write_text("not a capture")
+    (tmp_path / "b_incident.pcapng").write_bytes(INCIDENT.read_bytes())
+    out = tmp_path / "r.json"
+    done = run_cli("analyze", str(tmp_path), "-f", "json", "-o", str(out))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "a_bad.pcap is not a pcap or pcapng file" in done.stderr
+    report = json.loads(out.read_text())
+    assert report["findings"] and report["summary"]["errors"]

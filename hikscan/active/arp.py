@@ -68,6 +68,8 @@ class ArpProbe:
         return [ip for ip in targets if ipaddress.ip_address(ip) in net and ip != ctx.interface_addr]
 
     def run(self, ctx: ProbeContext, targets: list[str]) -> Iterator[Observation]:
+        if not ctx.interface:
+            return
         local = self.in_segment(ctx, targets)
         known = kernel_neighbours(ctx.interface)
         for ip in local:
@@ -79,7 +81,9 @@ class ArpProbe:
 
     def _scapy(self, ctx: ProbeContext, ips: list[str]) -> Iterator[Observation]:
         try:
-            from scapy.all import ARP, Ether, conf, srp
+            from scapy.config import conf
+            from scapy.layers.l2 import ARP, Ether
+            from scapy.sendrecv import srp
         except ImportError:
             return
         conf.verb = 0

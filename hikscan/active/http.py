@@ -150,8 +150,9 @@ class HttpProbe:
         out.append(Evidence(src, "isapi.endpoint", f"{path} {local(root.tag)}"))
         for el in list(root.iter())[1 : _MAX_ISAPI_FIELDS + 1]:
             name = local(el.tag)
-            if name and len(el) == 0 and (el.text or "").strip():
-                out.append(Evidence(src, f"isapi.{name}", el.text.strip()[:256]))
+            text = (el.text or "").strip()
+            if name and len(el) == 0 and text:
+                out.append(Evidence(src, f"isapi.{name}", text[:256]))
         return out
 
 

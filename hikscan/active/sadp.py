@@ -17,6 +17,7 @@ from hikscan.protocols import sadp
 class SadpProbe:
     name: ClassVar[str] = "sadp"
     kind: ClassVar[Kind] = "multicast"
+    ports: ClassVar[tuple[int, ...]] = ()
 
     def run(self, ctx: ProbeContext, targets: list[str]) -> Iterator[Observation]:
         payload = sadp.build_inquiry()
