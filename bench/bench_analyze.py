@@ -59,7 +59,8 @@ def tools(path: Path, skip_tshark: bool) -> list[tuple[str, list[str] | None, st
     return [
         ("tshark -q -z conv,ip", [tshark, "-q", "-z", "conv,ip", "-r", str(path)] if tshark else None,
          "tshark not installed (apt-get install tshark)" if not skip_tshark else "not run"),
-        ("hikscan analyze --format json", [cli, "analyze", str(path), "--format", "json", "-o", "/dev/null"]
+        ("hikscan analyze --format json",
+         [cli, "analyze", str(path), "--format", "json", "-o", "/dev/null", "--fail-on", "none"]
          if cli else None, "hikscan CLI (analyze) not available yet"),
         ("pipeline (decode+flows)", [PY, "-m", "hikscan.pipeline", str(path)], ""),
     ]  # fmt: skip
