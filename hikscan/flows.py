@@ -34,6 +34,7 @@ class Flow:
         "client_mac",
         "client_port",
         "first_seen",
+        "inspected",
         "key",
         "last_seen",
         "packets_c2s",
@@ -71,6 +72,7 @@ class Flow:
         self.first_seen = self.last_seen = pkt.ts
         self.packets_c2s = self.packets_s2c = self.bytes_c2s = self.bytes_s2c = 0
         self.tcp_flags = 0
+        self.inspected = 0  # payload packets handed to the inspectors (see pipeline.INSPECT_PER_FLOW)
 
     @property
     def packets(self) -> int:

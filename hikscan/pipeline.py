@@ -17,11 +17,16 @@ from pathlib import Path
 
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.decode import Decoder, Packet
-from hikscan.flows import FlowTable
+from hikscan.flows import Flow, FlowTable
 
 _PORTS = struct.Struct("!HH").unpack_from
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
 PROGRESS_EVERY = 0.25  # seconds
+# Names, banners, announcements and cloud signatures sit at the start of a flow (ClientHello, HTTP
+# request, first response, P2P hello): like nDPI, only the first payload packets of each flow go to
+# the inspectors. DNS is the exception, since a resolver may carry many answers on one 5-tuple.
+INSPECT_PER_FLOW = 8
+ALWAYS_INSPECT = frozenset({53, 5353})
 
 
 @dataclass
@@ -136,7 +141,7 @@ def run(
 def _generic_loop(
     reader: object,
     dec: Decoder,
-    add: Callable[[Packet], object],
+    add: Callable[[Packet], Flow],
     on_payload: Callable[[Packet], object] | None,
     tick: Callable[[int], bool],
 ) -> tuple[int, int, int, int]:
@@ -149,8 +154,18 @@ def _generic_loop(
         pkt = decode(rec.ts, rec.linktype, rec.data, rec.wirelen)
         if pkt is not None:
             ip += 1
-            add(pkt)
-            if pkt.payload and pkt.frag != 2 and on_payload is not None:
+            flow = add(pkt)
+            if (
+                pkt.payload
+                and pkt.frag != 2
+                and on_payload is not None
+                and (
+                    flow.inspected < INSPECT_PER_FLOW
+                    or pkt.sport in ALWAYS_INSPECT
+                    or pkt.dport in ALWAYS_INSPECT
+                )
+            ):
+                flow.inspected += 1
                 with_payload += 1
                 on_payload(pkt)
         if not n & 0x3FF and tick(reader.bytes_read):  # type: ignore[attr-defined]
@@ -161,7 +176,7 @@ def _generic_loop(
 def _pcap_ethernet_loop(
     reader: PcapReader,
     dec: Decoder,
-    add: Callable[[Packet], object],
+    add: Callable[[Packet], Flow],
     on_payload: Callable[[Packet], object] | None,
     tick: Callable[[int], bool],
 ) -> tuple[int, int, int, int]:
@@ -237,8 +252,18 @@ def _pcap_ethernet_loop(
                 pkt = decode(sec + frac / ts_div, LINKTYPE_ETHERNET, buf[s:nxt], wirelen)
             if pkt is not None:
                 ip += 1
-                add(pkt)
-                if pkt.payload and pkt.frag != 2 and on_payload is not None:
+                flow = add(pkt)
+                if (
+                    pkt.payload
+                    and pkt.frag != 2
+                    and on_payload is not None
+                    and (
+                        flow.inspected < INSPECT_PER_FLOW
+                        or pkt.sport in ALWAYS_INSPECT
+                        or pkt.dport in ALWAYS_INSPECT
+                    )
+                ):
+                    flow.inspected += 1
                     with_payload += 1
                     on_payload(pkt)
             pos = nxt
