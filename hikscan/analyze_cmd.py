@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 import threading
 from collections import Counter
@@ -17,6 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from hikscan.analyze import Analysis, Report
 from hikscan.errors import MalformedInput, UsageError
 from hikscan.geo import GeoLookup
+from hikscan.interrupt import graceful_stop
 from hikscan.model import SEVERITIES, severity_rank
 from hikscan.oui import OuiTable
 from hikscan.render import JsonlWriter, console_for, devices_table, dumps, findings_table, open_output
@@ -129,30 +129,10 @@ def summarise(
     }
 
 
-@contextlib.contextmanager
-def _graceful_stop(stop: threading.Event) -> Iterator[None]:
-    """The first SIGINT/SIGTERM asks the pipeline to stop and report what it read; a second one aborts."""
-
-    def handler(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def run_analyze(request: AnalyzeRequest) -> int:
     paths = expand(request.captures)
     run = AnalyzeRun(request)
-    with _graceful_stop(run.stop):
+    with graceful_stop(run.stop):
         return _analyze(request, run, paths)
 
 
@@ -264,7 +244,7 @@ def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration
         analysis.attribution.load_inventory(request.inventory)
     listener = open_listener(interface)
     found: list[dict[str, Any]] = []
-    with _graceful_stop(run.stop), open_output(request.output, atomic=False) as out:
+    with graceful_stop(run.stop), open_output(request.output, atomic=False) as out:
         jsonl = JsonlWriter(out) if request.output_format == "jsonl" else None
         console = console_for(out)
 

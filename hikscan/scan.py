@@ -108,6 +108,7 @@ def run_scan(
     identify: IdentifyFn | None = None,
     cves_for: CvesFn | None = None,
     rules: RuleSet | None = None,
+    stop: threading.Event | None = None,
 ) -> ScanResult:
     """Scan `targets` (and, with `interface`, its segment by multicast); see the module notes."""
     started = time.monotonic()
@@ -135,7 +136,9 @@ def run_scan(
         interface=interface,
         interface_addr=iface_addr,
         timeout=timeout,
-        deadline=Deadline(max_time if max_time is not None else _default_max_time(len(hosts), rate, timeout)),
+        deadline=Deadline(
+            max_time if max_time is not None else _default_max_time(len(hosts), rate, timeout), stop
+        ),
         limiter=RateLimiter(rate, burst=max(1, int(rate // 10))),
         scope=in_networks(nets) if nets else (lambda ip: True),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import IO, Any
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hikscan.fusion import summarise
+from hikscan.interrupt import graceful_stop
 from hikscan.model import Device
 from hikscan.render import JsonlWriter, console_for, devices_table, dumps, open_output
 
@@ -63,10 +65,10 @@ def run_scan_command(request: ScanRequest) -> int:
     from hikscan.scan import run_scan
 
     rules = load_rules(request.rules_dir)
+    stop = threading.Event()
     found: list[Device] = []
-    interrupted = False
     streamed = request.output_format in ("jsonl", "csv", "table")
-    with open_output(request.output, atomic=not streamed) as out:
+    with graceful_stop(stop), open_output(request.output, atomic=not streamed) as out:
         write = _stream(request, out)
 
         def on_device(device: Device) -> None:
@@ -94,11 +96,12 @@ def run_scan_command(request: ScanRequest) -> int:
                     on_progress=on_progress,
                     max_time=request.max_time,
                     rules=rules,
+                    stop=stop,
                 )
                 devices, stats = result.devices, result.stats
-            except KeyboardInterrupt:
-                interrupted = True
+            except KeyboardInterrupt:  # a second signal: report what was streamed
                 devices, stats = list(found), {}
+        interrupted = stop.is_set()
         summary = {**summarise(devices), "interrupted": interrupted}
         _finish(request, out, devices, summary, stats)
     return 130 if interrupted else 0

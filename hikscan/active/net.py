@@ -32,19 +32,22 @@ _SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 class Deadline:
     """A point in monotonic time; `remaining()` never goes below zero."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, stop: threading.Event | None = None) -> None:
         self.at = time.monotonic() + max(0.0, seconds)
+        self.stop = stop  # set by a signal handler: the deadline has passed now
 
     def remaining(self) -> float:
+        if self.stop is not None and self.stop.is_set():
+            return 0.0
         return max(0.0, self.at - time.monotonic())
 
     @property
     def expired(self) -> bool:
-        return time.monotonic() >= self.at
+        return self.remaining() <= 0.0
 
     def within(self, seconds: float) -> Deadline:
         """A deadline `seconds` from now, but never later than this one."""
-        child = Deadline(seconds)
+        child = Deadline(seconds, self.stop)
         child.at = min(child.at, self.at)
         return child
 
