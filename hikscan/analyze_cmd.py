@@ -16,6 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from hikscan.analyze import Analysis, Report
 from hikscan.errors import MalformedInput, UsageError
 from hikscan.geo import GeoLookup
+from hikscan.geo import attribution as geo_attribution
 from hikscan.interrupt import graceful_stop
 from hikscan.model import SEVERITIES, severity_rank
 from hikscan.oui import OuiTable
@@ -80,6 +81,9 @@ class AnalyzeRun:
         self.request = request
         self.rules: RuleSet = load_rules(request.rules_dir)
         self.geo = GeoLookup(request.geoip_db, request.asn_db)
+        # CC-BY-4.0: credit the embedded databases wherever their results are shown
+        embedded = request.geoip_db is None or request.asn_db is None
+        self.geo_attribution = geo_attribution() if embedded else None
         self.oui = OuiTable.load()
         self.stop = threading.Event()
 
@@ -172,12 +176,16 @@ def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int
             if stats["interrupted"]:
                 break
         summary = summarise(all_findings, all_devices, all_stats)
+        if run.geo_attribution:
+            summary["attribution"] = run.geo_attribution
         if errors:
             summary["errors"] = errors
         if jsonl is not None:
             jsonl.write("summary", summary)
         elif console is not None:
             console.print(_headline(summary))
+            if run.geo_attribution:
+                console.print(f"[dim]{run.geo_attribution}[/]")
         else:
             record = {
                 "findings": all_findings,
