@@ -20,7 +20,7 @@ from operator import attrgetter
 from hikscan.decode import Packet
 
 _PORT = struct.Struct("!H").pack
-_PROTO = [bytes([i]) for i in range(256)]
+PROTO_BYTE = [bytes([i]) for i in range(256)]  # the key's last byte, by protocol number
 _SYN, _ACK = 0x02, 0x10
 
 
@@ -96,7 +96,7 @@ def flow_key(src: bytes, sport: int, dst: bytes, dport: int, proto: int) -> byte
     """The same packed key for both directions: the lower (addr, port) end first, then the protocol."""
     a = src + _PORT(sport)
     b = dst + _PORT(dport)
-    return (a + b if a <= b else b + a) + _PROTO[proto]
+    return (a + b if a <= b else b + a) + PROTO_BYTE[proto]
 
 
 def _client_is_src(pkt: Packet) -> bool:
@@ -132,6 +132,11 @@ class FlowTable:
     def __iter__(self) -> Iterator[Flow]:
         return iter(self._flows.values())
 
+    @property
+    def by_key(self) -> dict[bytes, Flow]:
+        """The live flow_key → Flow map, for lookups only (the pipeline's inline fast path)."""
+        return self._flows
+
     def get(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int) -> Flow | None:
         return self._flows.get(flow_key(src, sport, dst, dport, proto))
 
@@ -140,7 +145,7 @@ class FlowTable:
         src, sport, dst, dport = pkt.src, pkt.sport, pkt.dst, pkt.dport
         a = src + _PORT(sport)
         b = dst + _PORT(dport)
-        key = (a + b if a <= b else b + a) + _PROTO[pkt.proto]
+        key = (a + b if a <= b else b + a) + PROTO_BYTE[pkt.proto]
         flow = self._flows.get(key)
         if flow is None:
             if len(self._flows) >= self.max_flows:

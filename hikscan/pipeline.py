@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.decode import Decoder, Packet
-from hikscan.flows import Flow, FlowTable
+from hikscan.flows import PROTO_BYTE, Flow, FlowTable
 
 _PORTS = struct.Struct("!HH").unpack_from
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
@@ -98,7 +98,6 @@ def run(
     started = time.monotonic()
     done_bytes = 0
     last_report = started
-    add = flows.add
     for path in files:
         with open_capture(path) as reader:
             fs = FileStats(str(path), reader.format)
@@ -114,9 +113,9 @@ def run(
                 return stop is not None and stop.is_set()
 
             if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
-                n, wire, ip, with_payload = _pcap_ethernet_loop(reader, dec, add, on_payload, tick)
+                n, wire, ip, with_payload = _pcap_ethernet_loop(reader, dec, flows, on_payload, tick)
             else:
-                n, wire, ip, with_payload = _generic_loop(reader, dec, add, on_payload, tick)
+                n, wire, ip, with_payload = _generic_loop(reader, dec, flows, on_payload, tick)
             fs.packets, fs.bytes, fs.truncated = n, wire, reader.truncated
             fs.linktypes = sorted(getattr(reader, "linktypes", ()))
             stats.files.append(fs)
@@ -138,36 +137,38 @@ def run(
     return stats
 
 
+def _hand_over(pkt: Packet, flow: Flow, on_payload: Callable[[Packet], object] | None) -> int:
+    """Give pkt to on_payload if it carries data the inspectors should see; 1 if it was given."""
+    if (
+        pkt.payload
+        and pkt.frag != 2
+        and on_payload is not None
+        and (flow.inspected < INSPECT_PER_FLOW or pkt.sport in ALWAYS_INSPECT or pkt.dport in ALWAYS_INSPECT)
+    ):
+        flow.inspected += 1
+        on_payload(pkt)
+        return 1
+    return 0
+
+
 def _generic_loop(
     reader: object,
     dec: Decoder,
-    add: Callable[[Packet], Flow],
+    flows: FlowTable,
     on_payload: Callable[[Packet], object] | None,
     tick: Callable[[int], bool],
 ) -> tuple[int, int, int, int]:
     """Any capture, any link type: Records → Decoder → flows. Returns (records, wire bytes, IP, payload)."""
     n = wire = ip = with_payload = 0
     decode = dec.decode_frame
+    add = flows.add
     for rec in reader:  # type: ignore[attr-defined]
         n += 1
         wire += rec.wirelen
         pkt = decode(rec.ts, rec.linktype, rec.data, rec.wirelen)
         if pkt is not None:
             ip += 1
-            flow = add(pkt)
-            if (
-                pkt.payload
-                and pkt.frag != 2
-                and on_payload is not None
-                and (
-                    flow.inspected < INSPECT_PER_FLOW
-                    or pkt.sport in ALWAYS_INSPECT
-                    or pkt.dport in ALWAYS_INSPECT
-                )
-            ):
-                flow.inspected += 1
-                with_payload += 1
-                on_payload(pkt)
+            with_payload += _hand_over(pkt, add(pkt), on_payload)
         if not n & 0x3FF and tick(reader.bytes_read):  # type: ignore[attr-defined]
             break
     return n, wire, ip, with_payload
@@ -176,7 +177,7 @@ def _generic_loop(
 def _pcap_ethernet_loop(
     reader: PcapReader,
     dec: Decoder,
-    add: Callable[[Packet], Flow],
+    flows: FlowTable,
     on_payload: Callable[[Packet], object] | None,
     tick: Callable[[int], bool],
 ) -> tuple[int, int, int, int]:
@@ -184,11 +185,18 @@ def _pcap_ethernet_loop(
     Ethernet → IPv4 (no options, not a fragment) → TCP/UDP decoded inline. Everything else (VLANs,
     IPv6, options, fragments, odd lengths) goes through Decoder.decode_frame, which also counts
     malformed packets. Framing and truncation rules are the same as PcapReader.__iter__.
+
+    For speed, an inline-decoded packet of a flow already in the table is counted straight from the
+    buffer (FlowTable.add's updates, same key); a Packet object is built only when the packet starts
+    a flow or has a payload for on_payload.
     """
     hdr = struct.Struct(reader.endian + "IIII").unpack_from
     ports = _PORTS
     ts_div = reader.ts_div
     decode = dec.decode_frame
+    add = flows.add
+    known = flows.by_key.get
+    proto_byte = PROTO_BYTE
     n = wire = ip = with_payload = 0
     if not reader._header_ok:
         return n, wire, ip, with_payload
@@ -215,7 +223,8 @@ def _pcap_ethernet_loop(
                 reader._warn(f"record at offset {reader._base + pos} has caplen {caplen} > snaplen {snaplen}")
             n += 1
             wire += wirelen
-            pkt = None
+            # Plain Ethernet + IPv4 (IHL 5, not a fragment) + TCP/UDP: data = payload start, else -1.
+            data = -1
             ipo = s + 14
             if (
                 caplen >= 54
@@ -232,37 +241,64 @@ def _pcap_ethernet_loop(
                 if proto == 6 and l4 + 20 <= stop:
                     doff = (buf[l4 + 12] >> 4) * 4
                     if doff >= 20 and l4 + doff <= stop:
-                        sport, dport = ports(buf, l4)
-                        pkt = Packet(
-                            sec + frac / ts_div, buf[s + 6 : s + 12], buf[s : s + 6], (), 4,
-                            buf[ipo + 12 : ipo + 16], buf[ipo + 16 : ipo + 20], 6, sport, dport,
-                            buf[l4 + 13] | ((buf[l4 + 12] & 1) << 8), wirelen, buf[l4 + doff : stop], 0,
-                        )  # fmt: skip
+                        data = l4 + doff
+                        flags = buf[l4 + 13] | ((buf[l4 + 12] & 1) << 8)
                 elif proto == 17 and l4 + 8 <= stop:
-                    sport, dport = ports(buf, l4)
                     ulen = (buf[l4 + 4] << 8) | buf[l4 + 5]
                     if ulen >= 8 and l4 + ulen < stop:
                         stop = l4 + ulen
-                    pkt = Packet(
-                        sec + frac / ts_div, buf[s + 6 : s + 12], buf[s : s + 6], (), 4,
-                        buf[ipo + 12 : ipo + 16], buf[ipo + 16 : ipo + 20], 17, sport, dport, 0, wirelen,
-                        buf[l4 + 8 : stop], 0,
-                    )  # fmt: skip
-            if pkt is None:
+                    data = l4 + 8
+                    flags = 0
+            if data < 0:
                 pkt = decode(sec + frac / ts_div, LINKTYPE_ETHERNET, buf[s:nxt], wirelen)
-            if pkt is not None:
+                if pkt is not None:
+                    ip += 1
+                    with_payload += _hand_over(pkt, add(pkt), on_payload)
+            else:
                 ip += 1
-                flow = add(pkt)
+                ts = sec + frac / ts_div
+                src = buf[ipo + 12 : ipo + 16]
+                a = src + buf[l4 : l4 + 2]  # the flow key from the buffer, as flow_key builds it
+                b = buf[ipo + 16 : ipo + 20] + buf[l4 + 2 : l4 + 4]
+                flow = known((a + b if a <= b else b + a) + proto_byte[proto])
+                sport, dport = ports(buf, l4)
+                pkt = None
+                if flow is None:
+                    pkt = Packet(
+                        ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, src, buf[ipo + 16 : ipo + 20],
+                        proto, sport, dport, flags, wirelen, buf[data:stop], 0,
+                    )  # fmt: skip
+                    flow = add(pkt)
+                else:  # FlowTable.add's updates, inline
+                    if ts > flow.last_seen:
+                        flow.last_seen = ts
+                    elif ts < flow.first_seen:
+                        flow.first_seen = ts
+                    if sport == flow.client_port and src == flow.client:
+                        flow.packets_c2s += 1
+                        flow.bytes_c2s += wirelen
+                        if flow.client_mac is None:
+                            flow.client_mac = buf[s + 6 : s + 12]
+                    else:
+                        flow.packets_s2c += 1
+                        flow.bytes_s2c += wirelen
+                        if flow.server_mac is None:
+                            flow.server_mac = buf[s + 6 : s + 12]
+                    flow.tcp_flags |= flags
                 if (
-                    pkt.payload
-                    and pkt.frag != 2
+                    data < stop
                     and on_payload is not None
                     and (
                         flow.inspected < INSPECT_PER_FLOW
-                        or pkt.sport in ALWAYS_INSPECT
-                        or pkt.dport in ALWAYS_INSPECT
+                        or sport in ALWAYS_INSPECT
+                        or dport in ALWAYS_INSPECT
                     )
                 ):
+                    if pkt is None:
+                        pkt = Packet(
+                            ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, src, buf[ipo + 16 : ipo + 20],
+                            proto, sport, dport, flags, wirelen, buf[data:stop], 0,
+                        )  # fmt: skip
                     flow.inspected += 1
                     with_payload += 1
                     on_payload(pkt)

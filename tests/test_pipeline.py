@@ -112,9 +112,9 @@ def _snapshot(paths: list[Path], fast: bool) -> tuple[list[tuple], list[tuple], 
 
     stats = run(paths, keep, table, fast=fast)
     table.flush()
-    summary = sorted(
-        (f.key, f.packets_c2s, f.packets_s2c, f.bytes_c2s, f.bytes_s2c, f.tcp_flags) for f in flows
-    )
+    fields = "key packets_c2s packets_s2c bytes_c2s bytes_s2c tcp_flags inspected first_seen last_seen"
+    fields += " client client_port client_mac server_mac"
+    summary = sorted(tuple(getattr(f, name) for name in fields.split()) for f in flows)
     d = stats.to_dict()
     d.pop("seconds")
     return seen, summary, d
@@ -133,7 +133,9 @@ def test_fast_pcap_path_matches_generic_decoder(tmp_path: Path) -> None:
     ]
     path = tmp_path / "mix.pcap"
     path.write_bytes(cb.pcap((1.0 + i, f) for i, f in enumerate(frames)))
-    paths = [path, *(expand_paths([REAL]) if REAL.exists() else [])]
+    back = tmp_path / "backwards.pcap"  # the same flows again, time running backwards: first_seen moves
+    back.write_bytes(cb.pcap((0.9 - i / 100, f) for i, f in enumerate(frames)))
+    paths = [path, back, *(expand_paths([REAL]) if REAL.exists() else [])]
     fast, slow = _snapshot(paths, True), _snapshot(paths, False)
     assert fast == slow
     assert fast[2]["malformed"] >= 2 and len(fast[0]) > 5
