@@ -187,8 +187,9 @@ def _pcap_ethernet_loop(
     malformed packets. Framing and truncation rules are the same as PcapReader.__iter__.
 
     For speed, an inline-decoded packet of a flow already in the table is counted straight from the
-    buffer (FlowTable.add's updates, same key); a Packet object is built only when the packet starts
-    a flow or has a payload for on_payload.
+    buffer (FlowTable.add's updates), found by its direction's addresses and ports as they sit in the
+    buffer; a Packet object is built only when the packet starts a flow or has a payload for
+    on_payload.
     """
     hdr = struct.Struct(reader.endian + "IIII").unpack_from
     ports = _PORTS
@@ -197,6 +198,10 @@ def _pcap_ethernet_loop(
     add = flows.add
     known = flows.by_key.get
     proto_byte = PROTO_BYTE
+    # Per direction of each flow seen inline (bounded by the table: cleared whenever it evicts).
+    tcp_dirs: dict[bytes, tuple[Flow, bool]] = {}
+    udp_dirs: dict[bytes, tuple[Flow, bool]] = {}
+    evicted = flows.evicted
     n = wire = ip = with_payload = 0
     if not reader._header_ok:
         return n, wire, ip, with_payload
@@ -243,38 +248,56 @@ def _pcap_ethernet_loop(
                     if doff >= 20 and l4 + doff <= stop:
                         data = l4 + doff
                         flags = buf[l4 + 13] | ((buf[l4 + 12] & 1) << 8)
+                        dirs = tcp_dirs
                 elif proto == 17 and l4 + 8 <= stop:
                     ulen = (buf[l4 + 4] << 8) | buf[l4 + 5]
                     if ulen >= 8 and l4 + ulen < stop:
                         stop = l4 + ulen
                     data = l4 + 8
                     flags = 0
+                    dirs = udp_dirs
             if data < 0:
                 pkt = decode(sec + frac / ts_div, LINKTYPE_ETHERNET, buf[s:nxt], wirelen)
                 if pkt is not None:
                     ip += 1
                     with_payload += _hand_over(pkt, add(pkt), on_payload)
+                    if flows.evicted != evicted:  # the direction caches may name evicted flows
+                        evicted = flows.evicted
+                        tcp_dirs.clear()
+                        udp_dirs.clear()
             else:
                 ip += 1
                 ts = sec + frac / ts_div
-                src = buf[ipo + 12 : ipo + 16]
-                a = src + buf[l4 : l4 + 2]  # the flow key from the buffer, as flow_key builds it
-                b = buf[ipo + 16 : ipo + 20] + buf[l4 + 2 : l4 + 4]
-                flow = known((a + b if a <= b else b + a) + proto_byte[proto])
-                sport, dport = ports(buf, l4)
+                # This direction's src+dst+sport+dport, as on the wire → (flow, sent by its client).
+                key = buf[ipo + 12 : ipo + 20] + buf[l4 : l4 + 4]
+                hit = dirs.get(key)
                 pkt = None
-                if flow is None:
-                    pkt = Packet(
-                        ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, src, buf[ipo + 16 : ipo + 20],
-                        proto, sport, dport, flags, wirelen, buf[data:stop], 0,
-                    )  # fmt: skip
-                    flow = add(pkt)
-                else:  # FlowTable.add's updates, inline
+                if hit is None:  # the first packet of this direction in this file: the canonical key
+                    src = buf[ipo + 12 : ipo + 16]
+                    a = src + buf[l4 : l4 + 2]  # as flow_key builds it
+                    b = buf[ipo + 16 : ipo + 20] + buf[l4 + 2 : l4 + 4]
+                    flow = known((a + b if a <= b else b + a) + proto_byte[proto])
+                    sport, dport = ports(buf, l4)
+                    if flow is None:
+                        pkt = Packet(
+                            ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, src, buf[ipo + 16 : ipo + 20],
+                            proto, sport, dport, flags, wirelen, buf[data:stop], 0,
+                        )  # fmt: skip
+                        flow = add(pkt)  # counts pkt
+                        if flows.evicted != evicted:
+                            evicted = flows.evicted
+                            tcp_dirs.clear()
+                            udp_dirs.clear()
+                    c2s = sport == flow.client_port and src == flow.client
+                    dirs[key] = (flow, c2s)
+                else:
+                    flow, c2s = hit
+                if pkt is None:  # FlowTable.add's updates, inline
                     if ts > flow.last_seen:
                         flow.last_seen = ts
                     elif ts < flow.first_seen:
                         flow.first_seen = ts
-                    if sport == flow.client_port and src == flow.client:
+                    if c2s:
                         flow.packets_c2s += 1
                         flow.bytes_c2s += wirelen
                         if flow.client_mac is None:
@@ -288,16 +311,13 @@ def _pcap_ethernet_loop(
                 if (
                     data < stop
                     and on_payload is not None
-                    and (
-                        flow.inspected < INSPECT_PER_FLOW
-                        or sport in ALWAYS_INSPECT
-                        or dport in ALWAYS_INSPECT
-                    )
+                    and (flow.inspected < INSPECT_PER_FLOW or not ALWAYS_INSPECT.isdisjoint(ports(buf, l4)))
                 ):
                     if pkt is None:
+                        sport, dport = ports(buf, l4)
                         pkt = Packet(
-                            ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, src, buf[ipo + 16 : ipo + 20],
-                            proto, sport, dport, flags, wirelen, buf[data:stop], 0,
+                            ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, buf[ipo + 12 : ipo + 16],
+                            buf[ipo + 16 : ipo + 20], proto, sport, dport, flags, wirelen, buf[data:stop], 0,
                         )  # fmt: skip
                     flow.inspected += 1
                     with_payload += 1
