@@ -49,6 +49,7 @@ class Inspector:
         self.malformed: dict[str, int] = {}
         self._text: dict[bytes, str] = {}
         self._internal: dict[str, bool] = {}
+        self._internal_packed: dict[bytes, bool] = {}
         self._dns_cache: dict[bytes, tuple[tuple[str, str, int], ...] | None] = {}
         self._parses: dict[tuple[bytes, bytes, str], int] = {}
 
@@ -67,6 +68,15 @@ class Inspector:
             internal = self.policy.is_internal(ip)
             if len(self._internal) < 1_000_000:
                 self._internal[ip] = internal
+        return internal
+
+    def is_internal_packed(self, packed: bytes) -> bool:
+        """is_internal by the packed address: no text conversion for the many packets that stop here."""
+        internal = self._internal_packed.get(packed)
+        if internal is None:
+            internal = self.is_internal(self.text(packed))
+            if len(self._internal_packed) < 1_000_000:
+                self._internal_packed[packed] = internal
         return internal
 
     def _worth_parsing(self, a: bytes, b: bytes, kind: str) -> bool:
@@ -151,10 +161,10 @@ class Inspector:
 
     def _announcement(self, pkt: Packet, payload: bytes | memoryview, announce: Announcement) -> None:
         marker, parse, from_device, to_evidence = announce
-        src = self.text(pkt.src)
         data = bytes(payload)
-        if not self.is_internal(src) or (marker not in data and b"Hello" not in data):
+        if not self.is_internal_packed(pkt.src) or (marker not in data and b"Hello" not in data):
             return
+        src = self.text(pkt.src)
         try:
             result = parse(data)
         except MalformedInput:
@@ -176,9 +186,9 @@ class Inspector:
             self.attribution.add(client, [Evidence("capture", "http.user_agent", request.user_agent)])
 
     def _response(self, pkt: Packet, payload: bytes | memoryview, kind: str) -> None:
-        server = self.text(pkt.src)
-        if not self.is_internal(server):
+        if not self.is_internal_packed(pkt.src):
             return
+        server = self.text(pkt.src)
         try:
             if kind == "http":
                 self.attribution.add(server, http.evidence(http.parse_response(payload), source="capture"))
@@ -190,7 +200,7 @@ class Inspector:
             self._bad(kind)
 
     def _signature(self, pkt: Packet, payload: bytes | memoryview) -> None:
-        if self.is_internal(self.text(pkt.dst)):
+        if self.is_internal_packed(pkt.dst):
             return
         signature = self.rules.signature_for(pkt.proto, pkt.dport, bytes(payload[:64]))
         if signature is None:
