@@ -322,6 +322,9 @@ def rules_dir() -> Path:
     raise RuleError(f"default rules not found (looked in {here / 'ruledata'} and {here.parent / 'rules'})")
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @functools.lru_cache(maxsize=1)
 def _schema_validator() -> jsonschema.Draft202012Validator:
     text = (rules_dir() / "schema.json").read_text(encoding="utf-8")
@@ -356,7 +359,7 @@ def _dir_files(path: Path) -> list[tuple[str, str]]:
 
 def _parse(fname: str, text: str) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (libyaml when present)
     except yaml.YAMLError as exc:
         raise RuleError(f"{fname}: invalid YAML: {exc}".replace("\n", " ")) from None
     if not isinstance(doc, dict):
