@@ -14,6 +14,7 @@ from typing import Any
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hikscan.analyze import Analysis, Report
+from hikscan.attribution import read_inventory
 from hikscan.errors import MalformedInput, UsageError
 from hikscan.geo import GeoLookup
 from hikscan.geo import attribution as geo_attribution
@@ -86,11 +87,15 @@ class AnalyzeRun:
         self.geo_attribution = geo_attribution() if embedded else None
         self.oui = OuiTable.load()
         self.stop = threading.Event()
+        self.inventory = read_inventory(request.inventory) if request.inventory is not None else []
+
+    def new_analysis(self) -> Analysis:
+        analysis = Analysis(self.rules, self.geo, self.oui, self.request.home_country)
+        analysis.attribution.add_inventory(self.inventory)
+        return analysis
 
     def analyse(self, paths: list[Path]) -> Report:
-        analysis = Analysis(self.rules, self.geo, self.oui, self.request.home_country)
-        if self.request.inventory is not None:
-            analysis.attribution.load_inventory(self.request.inventory)
+        analysis = self.new_analysis()
         label = paths[0].name if len(paths) == 1 else f"{len(paths)} captures"
         with _progress_bar(self.request.progress, label) as progress:
             stats = analysis.run_files(paths, progress=progress, stop=self.stop)
@@ -247,9 +252,7 @@ def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration
     from hikscan.watch import Watcher, open_listener
 
     run = AnalyzeRun(request)
-    analysis = Analysis(run.rules, run.geo, run.oui, request.home_country)
-    if request.inventory is not None:
-        analysis.attribution.load_inventory(request.inventory)
+    analysis = run.new_analysis()
     listener = open_listener(interface)
     found: list[dict[str, Any]] = []
     with graceful_stop(run.stop), open_output(request.output, atomic=False) as out:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from hikscan.cves import cves_for
 from hikscan.errors import UsageError
@@ -15,6 +16,17 @@ from hikscan.rules import RuleSet
 
 MAX_HOSTS = 100_000
 MAX_EVIDENCE_PER_HOST = 64
+
+
+def read_inventory(path: Path) -> list[Any]:
+    """The device records of a `hikscan scan -o scan.json` file, or a one-line UsageError."""
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))["devices"]
+        if not isinstance(records, list):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not a hikscan scan inventory ({exc.__class__.__name__})") from None
+    return records
 
 
 class Attribution:
@@ -46,19 +58,12 @@ class Attribution:
             if item not in bucket and len(bucket) < MAX_EVIDENCE_PER_HOST:
                 bucket.append(item)
 
-    def load_inventory(self, path: Path) -> None:
-        """Devices from an earlier `hikscan scan -o scan.json`: their observations become evidence.
+    def add_inventory(self, records: list[Any]) -> None:
+        """Devices from an earlier scan (see `read_inventory`): their observations become evidence.
 
         The scan's own evidence list is replayed through the same rules, so the verdict is the scan's;
         an inventory written by hand with only a `vendor` is taken at its word if the vendor is known.
         """
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            records = data["devices"]
-            if not isinstance(records, list):
-                raise TypeError
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}: not a hikscan scan inventory ({exc.__class__.__name__})") from None
         for record in records:
             if not isinstance(record, dict) or not record.get("ip"):
                 continue
