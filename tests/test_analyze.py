@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from samples import client_hello
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
@@ -130,14 +131,7 @@ def test_dns_cname_chain_names_the_server_and_finds_the_vendor_cloud(tmp_path: P
 
 
 def test_sni_and_http_host_name_servers_without_dns(tmp_path: Path) -> None:
-    import ssl
-
-    ctx = ssl.create_default_context()
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="apiieu.ezvizlife.com")
-    with pytest.raises(ssl.SSLWantReadError):
-        tls.do_handshake()
-    hello = outgoing.read()
+    hello = client_hello("apiieu.ezvizlife.com")
     packets = tcp_session(HIK_MAC, "10.1.0.6", "47.88.10.20", 443, hello, T0)
     request = b"GET /fw/check HTTP/1.1\r\nHost: fw.cn-camera-update.example\r\nUser-Agent: x\r\n\r\n"
     packets += tcp_session(HIK_MAC, "10.1.0.6", "116.62.10.40", 80, request, T0 + 2, sport=40001)

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import samples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,6 +46,15 @@ SEED_BYTES = 6000  # a prefix of each capture: enough for several records, small
 CAPTURES = sorted(p for p in (*(ROOT / "pcaps").glob("*.pcap*"), *(ROOT / "pcaps" / "real").iterdir()))
 CAPTURE_SEEDS = [p.read_bytes()[:SEED_BYTES] for p in CAPTURES]
 LENGTH_LIES = (0, 1, 11, 12, 15, 16, 31, 32, MAX_CAPLEN, MAX_CAPLEN + 1, 0x7FFFFFFF, 0xFFFFFFFF)
+
+
+def mutated(seeds: list[bytes], max_random: int = 600) -> st.SearchStrategy[bytes]:
+    """Seeds with capture-style edits, length fields that lie included."""
+    return samples.mutated(
+        seeds, random_one_in=20, max_random=max_random, max_edits=5, max_delete=32, length_lies=LENGTH_LIES
+    )
+
+
 RULES = load_rules()
 GEO = GeoLookup()
 OUI = OuiTable.load()
@@ -57,35 +67,6 @@ def _frames(path: Path, limit: int = 40) -> list[bytes]:
 
 
 ETH_FRAMES = [f for p in CAPTURES for f in _frames(p) if len(f) > 14][:400]
-
-
-@st.composite
-def mutated(draw: st.DrawFn, seeds: list[bytes], max_random: int = 600) -> bytes:
-    """A seed with a few edits: truncation, bit flips, insertions, deletions, splices and length fields
-    overwritten with values that lie (0, tiny, the caplen limit and one past it, 2 GiB, 4 GiB)."""
-    if draw(st.integers(0, 19)) == 0:
-        return draw(st.binary(max_size=max_random))
-    data = bytearray(draw(st.sampled_from(seeds)))
-    for _ in range(draw(st.integers(0, 5))):
-        op = draw(st.sampled_from(["truncate", "flip", "insert", "delete", "splice", "u32", "u16"]))
-        pos = draw(st.integers(0, len(data)))
-        if op == "truncate":
-            del data[pos:]
-        elif op == "flip" and pos < len(data):
-            data[pos] ^= 1 << draw(st.integers(0, 7))
-        elif op == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
-        elif op == "delete":
-            del data[pos : pos + draw(st.integers(1, 32))]
-        elif op == "splice":
-            other = draw(st.sampled_from(seeds))
-            data[pos:] = other[draw(st.integers(0, len(other))) :]
-        elif op == "u32" and pos + 4 <= len(data):
-            value = draw(st.sampled_from(LENGTH_LIES) | st.integers(0, 0xFFFFFFFF))
-            data[pos : pos + 4] = struct.pack(draw(st.sampled_from(["<I", ">I"])), value)
-        elif op == "u16" and pos + 2 <= len(data):
-            data[pos : pos + 2] = struct.pack("!H", draw(st.sampled_from((0, 1, 7, 8, 20, 0xFFFF))))
-    return bytes(data)
 
 
 def _write(data: bytes, suffix: str = ".pcap") -> Path:

@@ -7,9 +7,7 @@ Longer run: HYPOTHESIS_MAX_EXAMPLES=5000 pytest tests/test_fuzz_protocols.py
 
 from __future__ import annotations
 
-import contextlib
 import os
-import ssl
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from samples import client_hello, mutated
 
 from hikscan.errors import MalformedInput
 from hikscan.model import Evidence
@@ -36,22 +34,11 @@ def _load(*patterns: str) -> list[bytes]:
     return [p.read_bytes() for pattern in patterns for p in sorted(DATA.glob(pattern))]
 
 
-def _client_hello(name: str | None) -> bytes:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=name)
-    with contextlib.suppress(ssl.SSLWantReadError):
-        obj.do_handshake()
-    return outgoing.read()
-
-
 XML_SEEDS = _load("sadp_*.xml", "onvif_*.xml")
 DNS_SEEDS = _load("pcap_dlinkcam_dns_*.bin", "pcap_dlinkcam_mdns_*.bin")
 TLS_SEEDS = [
-    _client_hello("litedev.hik-connect.com"),
-    _client_hello(None),
+    client_hello("litedev.hik-connect.com"),
+    client_hello(None),
     *_load("pcap_dlinkcam_*ssl*", "*tls*"),
 ]
 HTTP_SEEDS = [
@@ -69,29 +56,6 @@ SDK_SEEDS = [
     bytes.fromhex("000000100000001e0000001e00000000"),
     bytes.fromhex("000000100000000d0000000d00000000"),
 ]
-
-
-@st.composite
-def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
-    """A seed put through a few random edits, or occasionally plain random bytes."""
-    if draw(st.integers(0, 9)) == 0:
-        return draw(st.binary(max_size=512))
-    data = bytearray(draw(st.sampled_from(seeds)))
-    for _ in range(draw(st.integers(0, 4))):
-        op = draw(st.sampled_from(["truncate", "flip", "insert", "delete", "splice"]))
-        pos = draw(st.integers(0, len(data)))
-        if op == "truncate":
-            del data[pos:]
-        elif op == "flip" and pos < len(data):
-            data[pos] ^= 1 << draw(st.integers(0, 7))
-        elif op == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
-        elif op == "delete":
-            del data[pos : pos + draw(st.integers(1, 16))]
-        elif op == "splice":
-            other = draw(st.sampled_from(seeds))
-            data[pos:] = other[draw(st.integers(0, len(other))) :]
-    return bytes(data)
 
 
 def _check(parse: Callable[[bytes], Any], ev: Callable[[Any], list[Evidence]] | None, data: bytes) -> None:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 
 import pytest
+from samples import client_hello
 
 from hikscan.errors import MalformedInput
 from hikscan.protocols.tls import evidence, is_client_hello, parse_client_hello_sni
 
 DATA = Path(__file__).parent / "data" / "active"
-
-
-def client_hello(server_hostname: str | None) -> bytes:
-    """The first flight of a real OpenSSL client, produced in memory (no socket, no network)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
-    with pytest.raises(ssl.SSLWantReadError):
-        obj.do_handshake()
-    return outgoing.read()
 
 
 def test_sni_from_a_real_client_hello() -> None:
