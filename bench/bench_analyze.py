@@ -62,7 +62,7 @@ def tools(path: Path, skip_tshark: bool) -> list[tuple[str, list[str] | None, st
         ("hikscan analyze --format json",
          [cli, "analyze", str(path), "--format", "json", "-o", "/dev/null", "--fail-on", "none"]
          if cli else None, "hikscan CLI (analyze) not available yet"),
-        ("pipeline (decode+flows)", [PY, "-m", "hikscan.pipeline", str(path)], ""),
+        ("pipeline (decode+flows)", [PY, "-m", "hikscan.passive.pipeline", str(path)], ""),
     ]  # fmt: skip
 
 

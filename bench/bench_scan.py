@@ -26,7 +26,7 @@ from netns import lab_namespaces  # noqa: E402
 from hikscan.lab.profiles import default_lab  # noqa: E402
 
 SCAN = (
-    "import json, sys\nfrom hikscan.scan import run_scan\n"
+    "import json, sys\nfrom hikscan.active.scan import run_scan\n"
     "r = run_scan([sys.argv[1]], interface='veth-scan', rate=float(sys.argv[2]), timeout=1.5)\n"
     "print(json.dumps(r.to_dict()))\n"
 )

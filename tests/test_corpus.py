@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from hikscan.capture import open_capture
-from hikscan.flows import FlowTable
-from hikscan.pipeline import run
+from hikscan.passive.flows import FlowTable
+from hikscan.passive.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"

@@ -20,21 +20,21 @@ import samples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hikscan.analyze import Analysis
-from hikscan.analyze_cmd import summarise
-from hikscan.attribution import Attribution
 from hikscan.capture import MAX_CAPLEN, Record, open_capture
 from hikscan.capture.base import MAX_TS
-from hikscan.decode import Decoder, Packet
+from hikscan.cli.analyze import summarise
 from hikscan.errors import MalformedInput
-from hikscan.flows import Flow, FlowTable
-from hikscan.geo import GeoLookup
-from hikscan.inspect import Inspector
-from hikscan.naming import NameBook
-from hikscan.oui import OuiTable
-from hikscan.pipeline import run
-from hikscan.render import dumps
-from hikscan.rules import load_rules
+from hikscan.knowledge.geo import GeoLookup
+from hikscan.knowledge.oui import OuiTable
+from hikscan.knowledge.rules import load_rules
+from hikscan.passive.analysis import Analysis
+from hikscan.passive.attribution import Attribution
+from hikscan.passive.decode import Decoder, Packet
+from hikscan.passive.flows import Flow, FlowTable
+from hikscan.passive.naming import NameBook
+from hikscan.passive.payload import Inspector
+from hikscan.passive.pipeline import run
+from hikscan.report.render import dumps
 
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ = settings(

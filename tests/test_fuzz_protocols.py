@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from samples import client_hello, mutated
 
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
 from hikscan.protocols import dhip, dns, http, onvif, rtsp, sadp, sdk8000, tls, wsdiscovery
 from hikscan.protocols.xml import parse_xml
+from hikscan.report.model import Evidence
 
 DATA = Path(__file__).parent / "data" / "active"
 FUZZ = settings(

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hikscan.cli import main
-from hikscan.model import severity_rank
+from hikscan.cli.app import main
+from hikscan.report.model import severity_rank
 
 PCAPS = Path(__file__).resolve().parent.parent / "pcaps"
 MANIFEST = yaml.safe_load((PCAPS / "manifest.yaml").read_text())["captures"]

@@ -16,8 +16,8 @@ from typing import ClassVar
 
 from hikscan.active.base import Kind, Observation, ProbeContext, register
 from hikscan.active.net import interface_ipv4
-from hikscan.model import Evidence
 from hikscan.protocols.sadp import normalise_mac
+from hikscan.report.model import Evidence
 
 _SIOCGIFNETMASK = 0x891B
 _PROC_ARP = Path("/proc/net/arp")

@@ -18,7 +18,7 @@ from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 from hikscan.active.net import Deadline, Exchange, RateLimiter, tcp_exchange
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
+from hikscan.report.model import Evidence
 
 Kind = Literal["multicast", "unicast", "segment", "extra"]
 HOSTILE_KEY = "hostile"

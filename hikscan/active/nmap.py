@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from hikscan.active.base import Kind, Observation, ProbeContext, register
-from hikscan.model import Evidence
+from hikscan.report.model import Evidence
 
 NMAP_PORTS = "80,443,554,8000,37777"
 

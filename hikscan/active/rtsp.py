@@ -9,8 +9,8 @@ from hikscan.active.base import Kind, Observation, ProbeContext, classify_failur
 from hikscan.active.http import response_complete
 from hikscan.active.net import MAX_HEAD
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
 from hikscan.protocols import rtsp as rtspp
+from hikscan.report.model import Evidence
 
 
 @register

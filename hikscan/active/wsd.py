@@ -24,9 +24,9 @@ from hikscan.active.base import (
 from hikscan.active.http import USER_AGENT, body_of, looks_like_xml, response_complete
 from hikscan.active.net import MAX_HEAD
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
 from hikscan.protocols import onvif, wsdiscovery
 from hikscan.protocols.sadp import normalise_mac
+from hikscan.report.model import Evidence
 
 _MAX_SOAP = MAX_HEAD + onvif.MAX_ONVIF_BYTES
 

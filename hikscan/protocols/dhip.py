@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
 from hikscan.protocols.sadp import normalise_mac
-from hikscan.wire import Reader
+from hikscan.protocols.wire import Reader
+from hikscan.report.model import Evidence
 
 DHIP_GROUP = "239.255.255.251"
 DHIP_PORT = 37810

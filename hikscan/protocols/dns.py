@@ -18,7 +18,7 @@ import dns.name
 import dns.rdatatype
 
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
+from hikscan.report.model import Evidence
 
 MAX_DNS_BYTES = 65535 + 2
 _MAX_CHAIN = 16  # CNAME hops followed before giving up (loops end here too)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import mmh3
 
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
+from hikscan.report.model import Evidence
 
 MAX_HEAD = 16 * 1024
 MAX_HEADERS = 100

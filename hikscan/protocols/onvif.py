@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
 from hikscan.protocols.xml import child_text, find_local, parse_xml
+from hikscan.report.model import Evidence
 
 MAX_ONVIF_BYTES = 64 * 1024
 DEVICE_SERVICE_PATH = "/onvif/device_service"

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
 from hikscan.protocols import http
+from hikscan.report.model import Evidence
 
 USER_AGENT = "hikscan"
 _URL = re.compile(r"^rtsp://[\x21-\x7e]{1,2000}$")

@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
 from hikscan.protocols.xml import local, parse_xml
+from hikscan.report.model import Evidence
 
 SADP_GROUP = "239.255.255.250"
 SADP_PORT = 37020

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
+from hikscan.report.model import Evidence
 
 PORT = 8000
 REPLY_LEN = 16

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hikscan.errors import MalformedInput
-from hikscan.model import Evidence
-from hikscan.wire import Reader
+from hikscan.protocols.wire import Reader
+from hikscan.report.model import Evidence
 
 _HANDSHAKE = 22
 _CLIENT_HELLO = 1

@@ -1,0 +1,267 @@
+"""Command line: `hikscan analyze`, `scan`, `lab`, `rules`. Errors become one line and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hikscan import __version__
+from hikscan.cli.rules import rules_app
+from hikscan.errors import HikscanError, UsageError
+
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Find Hikvision/Dahua CCTV devices and flag CCTV traffic that leaves the country.",
+)
+app.add_typer(rules_app, name="rules")
+
+
+class Severity(StrEnum):
+    none = "none"
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class WatchFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+class AnalyzeFormat(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+HomeCountry = Annotated[str | None, typer.Option(help="ISO country code of home (default from rules: GB).")]
+OutputFile = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+]
+FailOn = Annotated[Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")]
+GeoipDb = Annotated[Path | None, typer.Option(help="Your own GeoLite2/GeoIP2 Country or City mmdb.")]
+AsnDb = Annotated[Path | None, typer.Option(help="Your own GeoLite2 ASN mmdb.")]
+RulesDir = Annotated[
+    Path | None, typer.Option("--rules", help="Extra rules directory (added to the bundled rules).")
+]
+Inventory = Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")]
+ShowProgress = Annotated[bool | None, typer.Option(help="Progress on stderr (default: when a TTY).")]
+
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from hikscan.knowledge.geo import database_info
+    from hikscan.knowledge.rules import load_rules
+
+    rules = load_rules()
+    typer.echo(f"hikscan {__version__}")
+    for line in database_info():
+        typer.echo(f"  {line}")
+    typer.echo(f"  rules: {rules.describe()}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show version and data sources."),
+    ] = False,
+) -> None:
+    """hikscan — evidence about CCTV devices and where their traffic goes."""
+
+
+@app.command()
+def analyze(
+    captures: Annotated[list[Path], typer.Argument(help="pcap/pcapng files, or directories of them.")],
+    home_country: HomeCountry = None,
+    output_format: Annotated[
+        AnalyzeFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = AnalyzeFormat.table,
+    output: OutputFile = None,
+    fail_on: FailOn = Severity.high,
+    merge: Annotated[
+        bool, typer.Option(help="Treat all captures as one traffic set (e.g. a rotated ring buffer).")
+    ] = False,
+    geoip_db: GeoipDb = None,
+    asn_db: AsnDb = None,
+    rules_dir: RulesDir = None,
+    inventory: Inventory = None,
+    progress: ShowProgress = None,
+) -> None:
+    """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
+    from hikscan.cli.analyze import AnalyzeRequest, run_analyze
+
+    request = AnalyzeRequest(
+        captures=captures,
+        home_country=home_country,
+        output_format=output_format.value,
+        output=output,
+        fail_on=fail_on.value,
+        merge=merge,
+        geoip_db=geoip_db,
+        asn_db=asn_db,
+        rules_dir=rules_dir,
+        inventory=inventory,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    raise typer.Exit(run_analyze(request))
+
+
+class ScanFormat(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@app.command()
+def scan(
+    targets: Annotated[list[str] | None, typer.Argument(help="IP addresses, CIDRs or host names.")] = None,
+    interface: Annotated[
+        str | None,
+        typer.Option("--interface", "-i", help="Interface for multicast discovery (SADP, ONVIF, DHIP)."),
+    ] = None,
+    output_format: Annotated[
+        ScanFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ScanFormat.table,
+    output: OutputFile = None,
+    rate: Annotated[
+        float, typer.Option(min=1, max=10000, help="Packets per second, all probes together.")
+    ] = 50.0,
+    timeout: Annotated[float, typer.Option(min=0.1, max=60, help="Seconds to wait for each reply.")] = 2.0,
+    max_time: Annotated[float | None, typer.Option(min=1, help="Overall deadline in seconds.")] = None,
+    probes: Annotated[
+        str | None, typer.Option(help="Comma-separated probes (default: all but nmap).")
+    ] = None,
+    use_nmap: Annotated[bool, typer.Option("--nmap", help="Also run nmap -sV through python-nmap.")] = False,
+    progress: ShowProgress = None,
+    rules_dir: RulesDir = None,
+) -> None:
+    """Find Hikvision/Dahua devices: model, serial, firmware, activation, cloud, CVEs, with evidence."""
+    from hikscan.cli.scan import ScanRequest, run_scan_command
+
+    request = ScanRequest(
+        targets=list(targets or []),
+        interface=interface,
+        output_format=output_format.value,
+        output=output,
+        rate=rate,
+        timeout=timeout,
+        max_time=max_time,
+        probes={p.strip() for p in probes.split(",") if p.strip()} if probes else None,
+        use_nmap=use_nmap,
+        progress=sys.stderr.isatty() if progress is None else progress,
+        rules_dir=rules_dir,
+    )
+    raise typer.Exit(run_scan_command(request))
+
+
+@app.command()
+def watch(
+    interface: Annotated[
+        str, typer.Option("--interface", "-i", help="Interface to listen on (e.g. a SPAN port).")
+    ],
+    home_country: HomeCountry = None,
+    output_format: Annotated[
+        WatchFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = WatchFormat.table,
+    output: OutputFile = None,
+    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between evaluations.")] = 10.0,
+    duration: Annotated[float | None, typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
+    fail_on: FailOn = Severity.high,
+    geoip_db: GeoipDb = None,
+    asn_db: AsnDb = None,
+    rules_dir: RulesDir = None,
+    inventory: Inventory = None,
+) -> None:
+    """Watch live traffic and stream findings as they appear (Ctrl-C stops with a summary)."""
+    from hikscan.cli.analyze import AnalyzeRequest, run_watch
+
+    request = AnalyzeRequest(
+        captures=[],
+        home_country=home_country,
+        output_format=output_format.value,
+        output=output,
+        fail_on=fail_on.value,
+        geoip_db=geoip_db,
+        asn_db=asn_db,
+        rules_dir=rules_dir,
+        inventory=inventory,
+    )
+    raise typer.Exit(run_watch(request, interface, interval, duration))
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def lab(ctx: typer.Context) -> None:
+    """Run emulated CCTV devices for demos and tests (`hikscan lab --help` for its options).
+
+    Refuses the machine's own network namespace unless --loopback (127.77.0.x, unicast only).
+    """
+    from hikscan.lab.__main__ import main as lab_main
+
+    raise typer.Exit(lab_main(list(ctx.args)))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def argv_given(argv: list[str] | None) -> bool:
+    return bool(sys.argv[1:] if argv is None else argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning every error into one line on stderr and an exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="hikscan", standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        return EXIT_INTERRUPTED
+    except typer.TyperException as exc:
+        if not argv_given(argv):
+            command.main(args=["--help"], prog_name="hikscan", standalone_mode=False)
+            return EXIT_ERROR
+        print(f"hikscan: error: {exc.format_message()}", file=sys.stderr)
+        return EXIT_ERROR
+    except HikscanError as exc:
+        print(f"hikscan: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("hikscan: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still one line, with the traceback only on request
+        if os.environ.get("HIKSCAN_DEBUG"):
+            raise
+        print(
+            f"hikscan: internal error: {exc.__class__.__name__}: {exc} (set HIKSCAN_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 3
+    return code if isinstance(code, int) else 0
+
+
+__all__ = ["UsageError", "app", "main"]

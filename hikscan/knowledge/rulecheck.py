@@ -1,0 +1,199 @@
+"""Run every rule's `examples` as checks (recog's self-test, Sigma's regression data) as library code.
+
+`hikscan rules check` and tests/test_rule_examples.py both call `check_examples()`, so a responder
+can check a rule directory of their own without the test suite. One ExampleResult per example,
+named `<kind>:<rule id>#<index>`:
+- fingerprint: a positive example must be matched FIRST by its own rule among the rules for its key
+  and yield the expected fields; `expect: {vendor: null}` is a counter-example the rule must not match.
+- cloud / signature: the example must resolve to this rule; with `expect: null` it must not.
+- cve: `rule_applies()` must equal `expect`, and a covered device must get the CVE from `cves_for()`.
+- policy: `Policy.classify()` (or `fleet_alert()` for `device_count`) must give (rule id, severity).
+Deprecated fingerprint and CVE rules are loaded but never used, so their examples are reported as
+passed-and-skipped rather than failing. A malformed example is a failed check, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hikscan.knowledge.cves import cves_for, rule_applies
+from hikscan.knowledge.fingerprint import match_value
+from hikscan.knowledge.rules import (
+    CloudEndpoint,
+    CveRule,
+    FingerprintRule,
+    PolicyRule,
+    RuleSet,
+    Signature,
+    default_rules,
+)
+
+KINDS = ("fingerprint", "cloud", "signature", "cve", "policy")
+Example = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleResult:
+    case_id: str  # "<kind>:<rule id>#<index>"
+    kind: str
+    rule_id: str
+    ok: bool
+    message: str
+
+
+class _HasExamples(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def examples(self) -> tuple[Mapping[str, Any], ...]: ...
+
+
+class _Failed(Exception):
+    """A check that did not hold; its message says why."""
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise _Failed(message)
+
+
+def _fields(values: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v!r}" for k, v in values.items()) + "}"
+
+
+def _check_fingerprint(rule: FingerprintRule, ex: Example, rules: RuleSet) -> str:
+    if rule.status == "deprecated":
+        return "skipped: rule is deprecated (loaded but not used)"
+    key = ex.get("key", rule.key)
+    value = ex["value"]
+    matches = match_value(key, value, rules)
+    ids = [m.rule_id for m in matches]
+    expect = ex["expect"]
+    if isinstance(expect, Mapping) and "vendor" in expect and expect["vendor"] is None:
+        _require(rule.id not in ids, f"counter-example {value!r} matched {rule.id}")
+        return f"counter-example {value!r} not matched"
+    _require(bool(ids), f"{value!r} matched no rule for {key}")
+    _require(ids[0] == rule.id, f"{value!r} matched {ids[0]} before its own rule {rule.id}")
+    got = dict(matches[0].sets)
+    vendor = got.get("vendor")
+    if "family" in expect and "family" not in got and isinstance(vendor, str):
+        got["family"] = rules.vendor(vendor).family
+    wrong = [f"{n} = {got.get(n)!r}, expected {w!r}" for n, w in expect.items() if got.get(n) != w]
+    _require(not wrong, f"{value!r}: " + "; ".join(wrong))
+    return f"{value!r} -> {_fields(got)}"
+
+
+def _check_cloud(rule: CloudEndpoint, ex: Example, rules: RuleSet) -> str:
+    what = ex["name"] if "name" in ex else ex["ip"]
+    hit = rules.cloud_for_name(what) if "name" in ex else rules.cloud_for_ip(what)
+    got = hit.id if hit is not None else None
+    if "expect" in ex:  # counter-example: must not resolve to this endpoint
+        _require(got != rule.id, f"counter-example {what!r} resolved to {rule.id}")
+        return f"counter-example {what!r} -> {got}"
+    _require(got == rule.id, f"{what!r} resolved to {got}, expected {rule.id}")
+    return f"{what!r} -> {rule.id}"
+
+
+def _check_signature(rule: Signature, ex: Example, rules: RuleSet) -> str:
+    proto = rule.proto or 17
+    port = ex.get("port", min(rule.ports) if rule.ports else 0)
+    hit = rules.signature_for(proto, port, bytes.fromhex(ex["hex"]))
+    got = hit.id if hit is not None else None
+    where = f"payload {ex['hex'][:16]}… on port {port}"
+    if "expect" in ex:
+        _require(got != rule.id, f"counter-example {where} matched {rule.id}")
+        return f"counter-example {where} -> {got}"
+    _require(got == rule.id, f"{where} matched {got}, expected {rule.id}")
+    return f"{where} -> {rule.id}"
+
+
+def _check_cve(rule: CveRule, ex: Example, rules: RuleSet) -> str:
+    if rule.status == "deprecated":
+        return "skipped: rule is deprecated (loaded but not used)"
+    vendor = ex.get("vendor", rule.vendor)
+    model, firmware, want = ex["model"], ex["firmware"], ex["expect"]
+    device = f"{vendor} {model} {firmware!r}"
+    applies = rule_applies(rule, vendor, model, firmware, rules)
+    _require(applies is want, f"{device}: covered = {applies}, expected {want}")
+    if want:
+        found = cves_for(vendor, model, firmware, rules)
+        _require(rule.cve in found, f"{device}: cves_for() gives {found}, missing {rule.cve}")
+    return f"{device}: covered = {applies}"
+
+
+def _check_policy(rule: PolicyRule, ex: Example, rules: RuleSet) -> str:
+    policy = rules.policy
+    want = (rule.id, ex["expect"]) if ex["expect"] else None
+    if "device_count" in ex:
+        got = policy.fleet_alert(ex["device_count"])
+        _require(got == want, f"{ex['device_count']} devices -> {got}, expected {want}")
+        return f"{ex['device_count']} devices -> {got}"
+    vendor = ex.get("device_vendor")
+    cctv = ex.get("device_cctv", bool(vendor and rules.vendor(vendor).cctv))
+    cloud = None
+    if ex.get("cloud"):
+        cloud = next((c for c in rules.clouds if c.id == ex["cloud"]), None)
+        _require(cloud is not None, f"unknown cloud id {ex['cloud']!r}")
+    got = policy.classify(cctv, ex.get("remote_country"), cloud)
+    case = f"cctv={cctv} country={ex.get('remote_country')} cloud={ex.get('cloud')}"
+    _require(got == want, f"{case} -> {got}, expected {want}")
+    return f"{case} -> {got}"
+
+
+def _run(
+    kind: str,
+    items: Iterable[Any],
+    check: Callable[[Any, Example, RuleSet], str],
+    rules: RuleSet,
+) -> list[ExampleResult]:
+    out = []
+    for rule in items:
+        for i, ex in enumerate(rule.examples):
+            try:
+                ok, message = True, check(rule, ex, rules)
+            except _Failed as exc:
+                ok, message = False, str(exc)
+            except (KeyError, ValueError, TypeError) as exc:
+                ok, message = False, f"example cannot be checked: {exc.__class__.__name__}: {exc}"
+            out.append(ExampleResult(f"{kind}:{rule.id}#{i}", kind, rule.id, ok, message))
+    return out
+
+
+def check_examples(rules: RuleSet, only: Iterable[str] | None = None) -> list[ExampleResult]:
+    """One result per example of every rule (or only of the rule ids in `only`), in rule-set order.
+
+    Vendors carry no examples (the schema has none for them), so they produce no results.
+    """
+    wanted = None if only is None else frozenset(only)
+
+    def pick(items: Iterable[_HasExamples]) -> list[_HasExamples]:
+        return [r for r in items if wanted is None or r.id in wanted]
+
+    return [
+        *_run("fingerprint", pick(rules.fingerprints), _check_fingerprint, rules),
+        *_run("cloud", pick(rules.clouds), _check_cloud, rules),
+        *_run("signature", pick(rules.signatures), _check_signature, rules),
+        *_run("cve", pick(rules.cves), _check_cve, rules),
+        *_run("policy", pick(rules.policy.rules.values()), _check_policy, rules),
+    ]
+
+
+def user_rule_ids(rules: RuleSet) -> frozenset[str]:
+    """Ids of the rules that a user directory added to the defaults (policy ids if it replaced the policy)."""
+    base = default_rules()
+    user = _ids(rules) - _ids(base)
+    if rules.policy != base.policy:
+        user |= set(rules.policy.rules)
+    return frozenset(user)
+
+
+def _ids(rules: RuleSet) -> set[str]:
+    items: list[_HasExamples] = [*rules.fingerprints, *rules.clouds, *rules.signatures, *rules.cves]
+    return {r.id for r in items}
+
+
+def summary(results: list[ExampleResult]) -> str:
+    failed = sum(not r.ok for r in results)
+    return f"{len(results)} examples, {len(results) - failed} passed, {failed} failed"

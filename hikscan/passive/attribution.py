@@ -1,0 +1,124 @@
+"""Which internal hosts are CCTV devices, and whose: evidence gathered from a capture and a scan inventory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hikscan.errors import UsageError
+from hikscan.knowledge.cves import cves_for
+from hikscan.knowledge.fingerprint import identify
+from hikscan.knowledge.oui import OuiTable
+from hikscan.knowledge.rules import RuleSet
+from hikscan.report.model import Device, Evidence
+
+MAX_HOSTS = 100_000
+MAX_EVIDENCE_PER_HOST = 64
+
+
+def read_inventory(path: Path) -> list[Any]:
+    """The device records of a `hikscan scan -o scan.json` file, or a one-line UsageError."""
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))["devices"]
+        if not isinstance(records, list):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not a hikscan scan inventory ({exc.__class__.__name__})") from None
+    return records
+
+
+class Attribution:
+    """Evidence per internal host (keyed by IP), and the MAC each host sends from."""
+
+    def __init__(self, rules: RuleSet, oui: OuiTable | None = None) -> None:
+        self.rules = rules
+        self.oui = oui
+        self.evidence: dict[str, list[Evidence]] = {}
+        self.macs: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}
+        self.inventory_vendor: dict[
+            str, str
+        ] = {}  # another address of a known host (same MAC), e.g. its IPv6
+        self.dropped = 0
+
+    def add_mac(self, ip: str, mac: str) -> None:
+        if ip not in self.macs and len(self.macs) < MAX_HOSTS:
+            self.macs[ip] = mac
+
+    def add(self, ip: str, items: Iterable[Evidence]) -> None:
+        bucket = self.evidence.get(ip)
+        if bucket is None:
+            if len(self.evidence) >= MAX_HOSTS:
+                self.dropped += 1
+                return
+            bucket = self.evidence[ip] = []
+        for item in items:
+            if item not in bucket and len(bucket) < MAX_EVIDENCE_PER_HOST:
+                bucket.append(item)
+
+    def add_inventory(self, records: list[Any]) -> None:
+        """Devices from an earlier scan (see `read_inventory`): their observations become evidence.
+
+        The scan's own evidence list is replayed through the same rules, so the verdict is the scan's;
+        an inventory written by hand with only a `vendor` is taken at its word if the vendor is known.
+        """
+        for record in records:
+            if not isinstance(record, dict) or not record.get("ip"):
+                continue
+            ip = str(record["ip"])
+            if record.get("mac"):
+                self.add_mac(ip, str(record["mac"]))
+            observed = [
+                Evidence(f"inventory:{e.get('source', '?')}", str(e["key"]), str(e["value"]))
+                for e in record.get("evidence") or ()
+                if isinstance(e, dict) and "key" in e and "value" in e
+            ]
+            self.add(ip, observed)
+            vendor = self.rules.canonical_vendor(str(record["vendor"])) if record.get("vendor") else None
+            if vendor:
+                self.inventory_vendor[ip] = vendor
+
+    def alias(self, ip: str, twin: str) -> None:
+        if ip not in self.evidence and len(self.aliases) < MAX_HOSTS:
+            self.aliases[ip] = twin
+
+    def hosts(self) -> set[str]:
+        return set(self.evidence) | set(self.macs) | set(self.inventory_vendor)
+
+    def device(self, ip: str) -> Device:
+        """The fused verdict for one host."""
+        twin = self.aliases.get(ip)
+        if twin is not None:
+            device = self.device(twin)
+            device.evidence.append(Evidence("capture", "same-mac-as", twin))
+            device.ip = ip
+            return device
+        evidence = list(self.evidence.get(ip, ()))
+        mac = self.macs.get(ip)
+        if mac and self.oui is not None:
+            org = self.oui.lookup(mac)
+            if org:
+                evidence.append(Evidence("oui", "mac.org", org))
+        verdict = identify(evidence, self.rules)
+        if verdict.vendor is None and ip in self.inventory_vendor:
+            vendor = self.inventory_vendor[ip]
+            return Device(
+                ip=ip, mac=mac, vendor=vendor, confidence=0.9, evidence=evidence, matched_rules=["inventory"]
+            )
+        return Device(
+            ip=ip,
+            mac=mac,
+            vendor=verdict.vendor,
+            model=verdict.model,
+            serial=verdict.serial,
+            firmware=verdict.firmware,
+            activated=verdict.activated,
+            cloud_enabled=verdict.cloud_enabled,
+            cves=cves_for(verdict.vendor, verdict.model, verdict.firmware, self.rules),
+            confidence=verdict.confidence,
+            evidence=evidence,
+            matched_rules=[m.rule_id for m in verdict.matches],
+            conflicts=list(verdict.conflicts),
+        )

@@ -1,0 +1,370 @@
+"""The passive hot loop: read captures → decode headers → flow table → on_payload for packets with data.
+
+python -m hikscan.passive.pipeline FILE…    # decode + flows with a no-op on_payload; prints Stats as JSON
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
+from hikscan.passive.decode import Decoder, Packet
+from hikscan.passive.flows import PROTO_BYTE, Flow, FlowTable
+
+_PORTS = struct.Struct("!HH").unpack_from
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
+PROGRESS_EVERY = 0.25  # seconds
+# Names, banners, announcements and cloud signatures sit at the start of a flow (ClientHello, HTTP
+# request, first response, P2P hello): like nDPI, only the first payload packets of each flow go to
+# the inspectors. DNS is the exception, since a resolver may carry many answers on one 5-tuple.
+INSPECT_PER_FLOW = 8
+ALWAYS_INSPECT = frozenset({53, 5353})
+
+
+@dataclass
+class FileStats:
+    path: str
+    format: str
+    packets: int = 0
+    bytes: int = 0
+    truncated: bool = False
+    linktypes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Stats:
+    """Counts over all files. `bytes` is the sum of on-the-wire lengths."""
+
+    packets: int = 0
+    bytes: int = 0
+    ip_packets: int = 0
+    malformed: int = 0
+    fragments: int = 0
+    non_ip: int = 0
+    payload_packets: int = 0
+    truncated_files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files: list[FileStats] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given; directories → their capture files (by suffix), sorted, recursively."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(
+                sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in CAPTURE_SUFFIXES)
+            )
+        else:
+            out.append(p)
+    return out
+
+
+def run(
+    paths: Iterable[str | os.PathLike[str]],
+    on_payload: Callable[[Packet], object] | None,
+    flows: FlowTable,
+    progress: Callable[[int, int], object] | None = None,
+    decoder: Decoder | None = None,
+    fast: bool = True,
+    stop: threading.Event | None = None,
+) -> Stats:
+    """Stream every capture through decode and the flow table.
+
+    on_payload(pkt) is called for each packet with a non-empty L4 payload that is not a later fragment.
+    progress(bytes_read, total_bytes) is called at most every PROGRESS_EVERY seconds, and once at the end.
+    A file that is not a capture raises MalformedInput (naming it); a truncated one is read to its cut.
+    The caller flushes `flows` when it wants the remaining flows.
+    When `stop` is set (a signal handler does it) reading ends within ~1024 packets, the counts so far
+    are kept and `stats.interrupted` is True: what was read is still analysed and reported.
+    """
+    files = expand_paths(paths)
+    total = sum(p.stat().st_size for p in files)
+    dec = decoder or Decoder()
+    stats = Stats()
+    started = time.monotonic()
+    done_bytes = 0
+    last_report = started
+    for path in files:
+        with open_capture(path) as reader:
+            fs = FileStats(str(path), reader.format)
+
+            def tick(pos: int, base: int = done_bytes) -> bool:
+                """Report progress now and then; True when the run must stop."""
+                nonlocal last_report
+                if progress is not None:
+                    now = time.monotonic()
+                    if now - last_report >= PROGRESS_EVERY:
+                        last_report = now
+                        progress(base + pos, total)
+                return stop is not None and stop.is_set()
+
+            if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
+                n, wire, ip, with_payload = _pcap_ethernet_loop(reader, dec, flows, on_payload, tick)
+            else:
+                n, wire, ip, with_payload = _generic_loop(reader, dec, flows, on_payload, tick)
+            fs.packets, fs.bytes, fs.truncated = n, wire, reader.truncated
+            fs.linktypes = sorted(getattr(reader, "linktypes", ()))
+            stats.files.append(fs)
+            stats.packets += n
+            stats.bytes += wire
+            stats.ip_packets += ip
+            stats.payload_packets += with_payload
+            stats.warnings.extend(reader.warnings)
+            if reader.truncated:
+                stats.truncated_files.append(str(path))
+            done_bytes += reader.size
+        if stop is not None and stop.is_set():
+            stats.interrupted = True
+            break
+    stats.malformed, stats.fragments, stats.non_ip = dec.malformed, dec.fragments, dec.non_ip
+    stats.seconds = round(time.monotonic() - started, 3)
+    if progress is not None:
+        progress(total, total)
+    return stats
+
+
+def _hand_over(pkt: Packet, flow: Flow, on_payload: Callable[[Packet], object] | None) -> int:
+    """Give pkt to on_payload if it carries data the inspectors should see; 1 if it was given."""
+    if (
+        pkt.payload
+        and pkt.frag != 2
+        and on_payload is not None
+        and (flow.inspected < INSPECT_PER_FLOW or pkt.sport in ALWAYS_INSPECT or pkt.dport in ALWAYS_INSPECT)
+    ):
+        flow.inspected += 1
+        on_payload(pkt)
+        return 1
+    return 0
+
+
+def _generic_loop(
+    reader: object,
+    dec: Decoder,
+    flows: FlowTable,
+    on_payload: Callable[[Packet], object] | None,
+    tick: Callable[[int], bool],
+) -> tuple[int, int, int, int]:
+    """Any capture, any link type: Records → Decoder → flows. Returns (records, wire bytes, IP, payload)."""
+    n = wire = ip = with_payload = 0
+    decode = dec.decode_frame
+    add = flows.add
+    for rec in reader:  # type: ignore[attr-defined]
+        n += 1
+        wire += rec.wirelen
+        pkt = decode(rec.ts, rec.linktype, rec.data, rec.wirelen)
+        if pkt is not None:
+            ip += 1
+            with_payload += _hand_over(pkt, add(pkt), on_payload)
+        if not n & 0x3FF and tick(reader.bytes_read):  # type: ignore[attr-defined]
+            break
+    return n, wire, ip, with_payload
+
+
+def _pcap_ethernet_loop(
+    reader: PcapReader,
+    dec: Decoder,
+    flows: FlowTable,
+    on_payload: Callable[[Packet], object] | None,
+    tick: Callable[[int], bool],
+) -> tuple[int, int, int, int]:
+    """Classic pcap + Ethernet: records unpacked by offset from the reader's chunk, and plain
+    Ethernet → IPv4 (no options, not a fragment) → TCP/UDP decoded inline. Everything else (VLANs,
+    IPv6, options, fragments, odd lengths) goes through Decoder.decode_frame, which also counts
+    malformed packets. Framing and truncation rules are the same as PcapReader.__iter__.
+
+    For speed, an inline-decoded packet of a flow already in the table is counted straight from the
+    buffer (FlowTable.add's updates), found by its direction's addresses and ports as they sit in the
+    buffer; a Packet object is built only when the packet starts a flow or has a payload for
+    on_payload.
+    """
+    hdr = struct.Struct(reader.endian + "IIII").unpack_from
+    ports = _PORTS
+    ts_div = reader.ts_div
+    decode = dec.decode_frame
+    add = flows.add
+    known = flows.by_key.get
+    proto_byte = PROTO_BYTE
+    # Per direction of each flow seen inline (bounded by the table: cleared whenever it evicts).
+    tcp_dirs: dict[bytes, tuple[Flow, bool]] = {}
+    udp_dirs: dict[bytes, tuple[Flow, bool]] = {}
+    evicted = flows.evicted
+    n = wire = ip = with_payload = 0
+    if not reader._header_ok:
+        return n, wire, ip, with_payload
+    snaplen = reader.snaplen or MAX_CAPLEN
+    warned_snap = warned_orig = False
+    while True:
+        buf = reader._buf
+        pos = reader._pos
+        end = len(buf)
+        while pos + 16 <= end:
+            sec, frac, caplen, wirelen = hdr(buf, pos)
+            s = pos + 16
+            nxt = s + caplen
+            if nxt > end or caplen > MAX_CAPLEN:
+                break
+            if caplen > wirelen:
+                if not warned_orig:  # the same warnings as PcapReader.__iter__, once per file
+                    warned_orig = True
+                    at = reader._base + pos
+                    reader._warn(f"record at offset {at} has caplen {caplen} > origlen {wirelen}")
+                wirelen = caplen
+            if caplen > snaplen and not warned_snap:
+                warned_snap = True
+                reader._warn(f"record at offset {reader._base + pos} has caplen {caplen} > snaplen {snaplen}")
+            n += 1
+            wire += wirelen
+            # Plain Ethernet + IPv4 (IHL 5, not a fragment) + TCP/UDP: data = payload start, else -1.
+            data = -1
+            ipo = s + 14
+            if (
+                caplen >= 54
+                and buf[s + 12] == 8
+                and buf[s + 13] == 0
+                and buf[ipo] == 0x45
+                and not (buf[ipo + 6] & 0x3F or buf[ipo + 7])
+            ):
+                proto = buf[ipo + 9]
+                stop = ipo + ((buf[ipo + 2] << 8) | buf[ipo + 3])
+                if stop > nxt:
+                    stop = nxt
+                l4 = ipo + 20
+                if proto == 6 and l4 + 20 <= stop:
+                    doff = (buf[l4 + 12] >> 4) * 4
+                    if doff >= 20 and l4 + doff <= stop:
+                        data = l4 + doff
+                        flags = buf[l4 + 13] | ((buf[l4 + 12] & 1) << 8)
+                        dirs = tcp_dirs
+                elif proto == 17 and l4 + 8 <= stop:
+                    ulen = (buf[l4 + 4] << 8) | buf[l4 + 5]
+                    if ulen >= 8 and l4 + ulen < stop:
+                        stop = l4 + ulen
+                    data = l4 + 8
+                    flags = 0
+                    dirs = udp_dirs
+            if data < 0:
+                pkt = decode(sec + frac / ts_div, LINKTYPE_ETHERNET, buf[s:nxt], wirelen)
+                if pkt is not None:
+                    ip += 1
+                    with_payload += _hand_over(pkt, add(pkt), on_payload)
+                    if flows.evicted != evicted:  # the direction caches may name evicted flows
+                        evicted = flows.evicted
+                        tcp_dirs.clear()
+                        udp_dirs.clear()
+            else:
+                ip += 1
+                ts = sec + frac / ts_div
+                # This direction's src+dst+sport+dport, as on the wire → (flow, sent by its client).
+                key = buf[ipo + 12 : ipo + 20] + buf[l4 : l4 + 4]
+                hit = dirs.get(key)
+                pkt = None
+                if hit is None:  # the first packet of this direction in this file: the canonical key
+                    src = buf[ipo + 12 : ipo + 16]
+                    a = src + buf[l4 : l4 + 2]  # as flow_key builds it
+                    b = buf[ipo + 16 : ipo + 20] + buf[l4 + 2 : l4 + 4]
+                    flow = known((a + b if a <= b else b + a) + proto_byte[proto])
+                    sport, dport = ports(buf, l4)
+                    if flow is None:
+                        pkt = Packet(
+                            ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, src, buf[ipo + 16 : ipo + 20],
+                            proto, sport, dport, flags, wirelen, buf[data:stop], 0,
+                        )  # fmt: skip
+                        flow = add(pkt)  # counts pkt
+                        if flows.evicted != evicted:
+                            evicted = flows.evicted
+                            tcp_dirs.clear()
+                            udp_dirs.clear()
+                    c2s = sport == flow.client_port and src == flow.client
+                    dirs[key] = (flow, c2s)
+                else:
+                    flow, c2s = hit
+                if pkt is None:  # FlowTable.add's updates, inline
+                    if ts > flow.last_seen:
+                        flow.last_seen = ts
+                    elif ts < flow.first_seen:
+                        flow.first_seen = ts
+                    if c2s:
+                        flow.packets_c2s += 1
+                        flow.bytes_c2s += wirelen
+                        if flow.client_mac is None:
+                            flow.client_mac = buf[s + 6 : s + 12]
+                    else:
+                        flow.packets_s2c += 1
+                        flow.bytes_s2c += wirelen
+                        if flow.server_mac is None:
+                            flow.server_mac = buf[s + 6 : s + 12]
+                    flow.tcp_flags |= flags
+                if (
+                    data < stop
+                    and on_payload is not None
+                    and (flow.inspected < INSPECT_PER_FLOW or not ALWAYS_INSPECT.isdisjoint(ports(buf, l4)))
+                ):
+                    if pkt is None:
+                        sport, dport = ports(buf, l4)
+                        pkt = Packet(
+                            ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, buf[ipo + 12 : ipo + 16],
+                            buf[ipo + 16 : ipo + 20], proto, sport, dport, flags, wirelen, buf[data:stop], 0,
+                        )  # fmt: skip
+                    flow.inspected += 1
+                    with_payload += 1
+                    on_payload(pkt)
+            pos = nxt
+            if not n & 0x3FF:
+                reader._pos = pos
+                if tick(reader.bytes_read):
+                    reader.records = n
+                    return n, wire, ip, with_payload
+        reader._pos = pos
+        if not reader._fill(16):
+            if reader._leftover():
+                reader._cut("a record header")
+            break
+        caplen = hdr(reader._buf, reader._pos)[2]
+        if caplen > MAX_CAPLEN:
+            reader._corrupt(f"record claims {caplen} captured bytes (limit {MAX_CAPLEN})")
+            break
+        if not reader._fill(16 + caplen):
+            reader._cut("a record")
+            break
+    reader.records = n
+    return n, wire, ip, with_payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Decode + flows with a no-op on_payload: the pipeline's own speed, for the benchmark."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m hikscan.passive.pipeline FILE…", file=sys.stderr)
+        return 2
+    evicted = 0
+
+    def count(_flow: object) -> None:
+        nonlocal evicted
+        evicted += 1
+
+    table = FlowTable(on_evict=count)
+    stats = run(args, lambda _pkt: None, table)
+    table.flush()
+    out = stats.to_dict()
+    out["flows"] = table.total_flows
+    out["packets_per_second"] = round(stats.packets / stats.seconds) if stats.seconds else None
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

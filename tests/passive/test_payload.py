@@ -1,0 +1,96 @@
+"""Payload inspection: which messages become names, device evidence, signature hits or malformed counts."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import dns.message
+import dns.rrset
+
+from hikscan.knowledge.rules import default_rules
+from hikscan.passive.attribution import Attribution
+from hikscan.passive.decode import Packet
+from hikscan.passive.naming import NameBook
+from hikscan.passive.payload import Inspector
+from hikscan.protocols.sadp import build_inquiry
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "active"
+SADP_REPLY = (DATA / "sadp_response_2_DS-2CD2385G1-I.xml").read_bytes()
+CAMERA, RESOLVER, CHINA = "10.1.0.5", "10.1.0.1", "116.62.10.20"
+
+
+def packed(ip: str) -> bytes:
+    return ipaddress.ip_address(ip).packed
+
+
+def pkt(src: str, dst: str, proto: int, sport: int, dport: int, payload: bytes, frag: int = 0) -> Packet:
+    return Packet(0.0, None, None, (), 4, packed(src), packed(dst), proto, sport, dport, 0, 60 + len(payload),
+                  payload, frag)  # fmt: skip
+
+
+def inspector() -> Inspector:
+    rules = default_rules()
+    return Inspector(rules, NameBook(), Attribution(rules))
+
+
+def answer(msg_id: int) -> bytes:
+    query = dns.message.make_query("litedev.hik-connect.com", "A")
+    query.id = msg_id
+    response = dns.message.make_response(query)
+    response.answer.append(dns.rrset.from_text("litedev.hik-connect.com.", 60, "IN", "A", "52.28.10.20"))
+    return response.to_wire()
+
+
+def test_dns_answers_name_servers_per_client_and_repeat_messages_are_not_reparsed() -> None:
+    ins = inspector()
+    ins.on_payload(pkt(RESOLVER, CAMERA, 17, 53, 40000, answer(1)))
+    ins.on_payload(pkt(RESOLVER, "10.1.0.6", 17, 53, 40001, answer(2)))  # same answer, another id
+    assert ins.names.names_for(CAMERA, "52.28.10.20") == [("litedev.hik-connect.com", "dns")]
+    assert ins.names.names_for("10.1.0.6", "52.28.10.20") == [("litedev.hik-connect.com", "dns")]
+    assert len(ins._dns_cache) == 1
+
+
+def test_sadp_reply_is_evidence_but_a_client_inquiry_is_not() -> None:
+    ins = inspector()
+    ins.on_payload(pkt("10.1.0.9", "239.255.255.250", 17, 37020, 37020, build_inquiry()))
+    assert "10.1.0.9" not in ins.attribution.evidence
+    ins.on_payload(pkt(CAMERA, "239.255.255.250", 17, 37020, 37020, SADP_REPLY))
+    keys = {e.key for e in ins.attribution.evidence[CAMERA]}
+    assert {"sadp.DeviceDescription", "sadp.SoftwareVersion", "sadp.DeviceSN"} <= keys
+
+
+def test_external_hosts_never_get_device_evidence() -> None:
+    ins = inspector()
+    ins.on_payload(pkt(CHINA, CAMERA, 17, 37020, 37020, SADP_REPLY))
+    ins.on_payload(pkt(CHINA, CAMERA, 6, 80, 40000, b"HTTP/1.1 200 OK\r\nServer: DNVRS-Webs\r\n\r\n"))
+    assert ins.attribution.evidence == {}
+
+
+def test_first_fragments_wait_for_the_whole_datagram() -> None:
+    ins = inspector()
+    ins.on_payload(pkt(CAMERA, "239.255.255.250", 17, 37020, 37020, SADP_REPLY[:600], frag=1))
+    assert ins.attribution.evidence == {} and ins.malformed == {}
+    ins.on_payload(pkt(CAMERA, "239.255.255.250", 17, 37020, 37020, SADP_REPLY, frag=3))
+    assert CAMERA in ins.attribution.evidence
+
+
+def test_hostile_payloads_are_counted_not_raised() -> None:
+    ins = inspector()
+    bomb = b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa">]><ProbeMatch><x>&a;</x></ProbeMatch>'
+    ins.on_payload(pkt(CAMERA, "239.255.255.250", 17, 37020, 37020, bomb))
+    ins.on_payload(
+        pkt(RESOLVER, CAMERA, 17, 53, 40000, b"\x00\x01\x81\x80\x00\x01\x00\x01" + b"\xc0\x0c" * 8)
+    )
+    ins.on_payload(pkt(CAMERA, CHINA, 6, 40000, 443, b"\x16\x03\x01\xff\xff\x01\x00\xff\xff"))
+    assert ins.malformed.get("sadp") == 1 and ins.malformed.get("dns") == 1
+    assert ins.attribution.evidence == {}
+
+
+def test_cloud_signatures_only_towards_external_servers() -> None:
+    ins = inspector()
+    dhget = b"DHGET /probe/p2psrv HTTP/1.1\r\nCSeq: 1\r\n\r\n"
+    ins.on_payload(pkt(CAMERA, "10.1.0.7", 17, 40000, 8800, dhget))
+    assert ins.signature_hits == {}
+    ins.on_payload(pkt(CAMERA, "47.88.10.20", 17, 40000, 8800, dhget))
+    assert list(ins.signature_hits) == [(CAMERA, "47.88.10.20")]
