@@ -14,8 +14,7 @@ import functools
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,286 +23,36 @@ import jsonschema
 import yaml
 
 from hikscan.errors import RuleError
+from hikscan.knowledge.policy import Fleet, Policy, PolicyRule
+from hikscan.knowledge.ruleset import (
+    CloudEndpoint,
+    CveRule,
+    FingerprintRule,
+    IpNet,
+    RuleSet,
+    Signature,
+    Vendor,
+    norm_name,
+)
+
+__all__ = [
+    "CloudEndpoint",
+    "CveRule",
+    "FingerprintRule",
+    "Fleet",
+    "Policy",
+    "PolicyRule",
+    "RuleSet",
+    "Signature",
+    "Vendor",
+    "default_rules",
+    "load_rules",
+    "rules_dir",
+]
 
 MAX_RULE_FILE = 4 * 1024 * 1024
-STATUSES = ("stable", "test", "experimental", "deprecated")
 _FLAGS = {"ignorecase": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL}
 _TRANSPORTS = {"tcp": 6, "udp": 17}
-IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass(frozen=True, slots=True)
-class Vendor:
-    name: str
-    aliases: tuple[str, ...]
-    family: str
-    country: str
-    cctv: bool
-    oem_of: str | None
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class FingerprintRule:
-    id: str
-    status: str
-    description: str
-    key: str  # "http.server", or "sadp.*" for every key of a namespace
-    regex: re.Pattern[str]
-    sets: Mapping[str, str | bool]
-    confidence: float
-    source: str
-    examples: tuple[Mapping[str, Any], ...]
-    order: int  # position in the rule set: first match wins, as in recog
-
-    @property
-    def namespace(self) -> str:
-        return self.key.split(".", 1)[0]
-
-
-@dataclass(frozen=True, slots=True)
-class CloudEndpoint:
-    id: str
-    status: str
-    vendor: str
-    service: str
-    domains: tuple[str, ...]
-    cidrs: tuple[IpNet, ...]
-    ports: tuple[str, ...]
-    confidence: float
-    source: str
-    examples: tuple[Mapping[str, Any], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Signature:
-    id: str
-    status: str
-    vendor: str
-    service: str
-    proto: int | None  # 6, 17, or None for any
-    ports: frozenset[int]  # empty: any port
-    min_length: int
-    markers: tuple[tuple[int, bytes], ...]
-    confidence: float
-    source: str
-    examples: tuple[Mapping[str, Any], ...]
-
-    def matches(self, proto: int, port: int, payload: bytes | memoryview) -> bool:
-        if self.proto is not None and proto != self.proto:
-            return False
-        if self.ports and port not in self.ports:
-            return False
-        if len(payload) < self.min_length:
-            return False
-        return all(bytes(payload[o : o + len(b)]) == b for o, b in self.markers)
-
-
-@dataclass(frozen=True, slots=True)
-class CveRule:
-    id: str
-    status: str
-    cve: str
-    vendor: str
-    description: str
-    model: re.Pattern[str] | None
-    version_min: str | None
-    version_max: str | None
-    build_from: date | None
-    build_before: date | None
-    source: str
-    examples: tuple[Mapping[str, Any], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyRule:
-    id: str
-    status: str
-    severity: str
-    description: str
-    source: str
-    examples: tuple[Mapping[str, Any], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Fleet:
-    min_devices: int
-    window_seconds: int
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    home_country: str
-    high_risk_countries: frozenset[str]
-    internal_cidrs: tuple[IpNet, ...]
-    allow_cidrs: tuple[IpNet, ...]
-    allow_domains: tuple[str, ...]
-    fleet: Fleet
-    rules: Mapping[str, PolicyRule]
-
-    def severity_of(self, rule_id: str) -> str:
-        return self.rules[rule_id].severity
-
-    def title(self, rule_id: str) -> str:
-        return self.rules[rule_id].description
-
-    def with_home_country(self, country: str) -> Policy:
-        return replace(self, home_country=country.upper())
-
-    def classify(
-        self,
-        device_is_cctv: bool,
-        remote_country: str | None,
-        cloud: CloudEndpoint | None,
-        home_country: str | None = None,
-    ) -> tuple[str, str] | None:
-        """The severity table (see rules/policy.yaml): (policy rule id, severity) or None."""
-        home = (home_country or self.home_country).upper()
-        country = remote_country.upper() if remote_country else None
-        high_risk = country is not None and country in self.high_risk_countries and country != home
-        if device_is_cctv:
-            if high_risk:
-                rule = "cctv-to-high-risk-country"
-            elif cloud is not None:
-                rule = "cctv-to-vendor-cloud"
-            elif country is not None and country != home:
-                rule = "cctv-to-overseas"
-            else:
-                return None
-        elif high_risk:
-            rule = "host-to-high-risk-country"
-        else:
-            return None
-        return rule, self.severity_of(rule)
-
-    def fleet_alert(self, device_count: int) -> tuple[str, str] | None:
-        """The Italy pattern: enough devices of one vendor reaching one new destination (in a window)."""
-        if device_count >= self.fleet.min_devices:
-            return "cctv-fleet-new-destination", self.severity_of("cctv-fleet-new-destination")
-        return None
-
-    def is_internal(self, ip: str) -> bool:
-        addr = _ip(ip)
-        return addr is not None and any(
-            addr in net for net in self.internal_cidrs if net.version == addr.version
-        )
-
-    def allowed(self, ip: str | None, name: str | None) -> bool:
-        if ip is not None:
-            addr = _ip(ip)
-            if addr is not None and any(addr in n for n in self.allow_cidrs if n.version == addr.version):
-                return True
-        return name is not None and _suffix_match(_norm_name(name), self.allow_domains) is not None
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    vendors: Mapping[str, Vendor]
-    fingerprints: tuple[FingerprintRule, ...]
-    clouds: tuple[CloudEndpoint, ...]
-    signatures: tuple[Signature, ...]
-    cves: tuple[CveRule, ...]
-    policy: Policy
-    files: tuple[str, ...] = ()
-    _alias: Mapping[str, str] = field(default_factory=dict, repr=False)
-    _by_key: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
-    _by_ns: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
-    _domains: Mapping[str, CloudEndpoint] = field(default_factory=dict, repr=False)
-    _sig_by_proto: Mapping[int, tuple[Signature, ...]] = field(default_factory=dict, repr=False)
-
-    def vendor(self, name: str) -> Vendor:
-        """The vocabulary entry for a canonical name or alias (case-insensitive); KeyError if unknown."""
-        canon = self.canonical_vendor(name)
-        if canon is None:
-            raise KeyError(name)
-        return self.vendors[canon]
-
-    def canonical_vendor(self, name: str | None) -> str | None:
-        return None if name is None else self._alias.get(name.strip().casefold())
-
-    def family_root(self, family: str) -> Vendor:
-        return next(v for v in self.vendors.values() if v.name.casefold() == family)
-
-    def fingerprints_for(self, key: str) -> tuple[FingerprintRule, ...]:
-        """Rules that apply to an evidence key, in rule-set order (exact key and `ns.*` rules)."""
-        exact = self._by_key.get(key, ())
-        wild = self._by_ns.get(key.split(".", 1)[0], ())
-        if not wild:
-            return exact
-        return tuple(sorted(exact + wild, key=lambda r: r.order))
-
-    def cloud_for_name(self, name: str) -> CloudEndpoint | None:
-        return _suffix_match(_norm_name(name), self._domains)
-
-    def cloud_for_ip(self, ip: str) -> CloudEndpoint | None:
-        addr = _ip(ip)
-        if addr is None:
-            return None
-        for cloud in self.clouds:
-            for net in cloud.cidrs:
-                if net.version == addr.version and addr in net:
-                    return cloud
-        return None
-
-    def signature_for(self, proto: int, port: int, payload: bytes | memoryview) -> Signature | None:
-        for sig in self._sig_by_proto.get(proto, ()):
-            if sig.matches(proto, port, payload):
-                return sig
-        return None
-
-    def cloud_for_signature(self, signature: Signature | str) -> CloudEndpoint | None:
-        """A vendor-cloud protocol seen on the wire, as a CloudEndpoint named after the signature."""
-        if isinstance(signature, str):
-            found = next((s for s in self.signatures if s.id == signature), None)
-            if found is None:
-                return None
-            signature = found
-        sig = signature
-        return CloudEndpoint(
-            id=sig.id,
-            status=sig.status,
-            vendor=sig.vendor,
-            service=sig.service,
-            domains=(),
-            cidrs=(),
-            ports=tuple(f"{p}/{'tcp' if sig.proto == 6 else 'udp'}" for p in sorted(sig.ports)),
-            confidence=sig.confidence,
-            source=sig.source,
-            examples=(),
-        )
-
-    def policy_title(self, rule_id: str) -> str:
-        return self.policy.title(rule_id)
-
-    def describe(self) -> str:
-        """One line for `hikscan --version`."""
-        return (
-            f"{len(self.vendors)} vendors, {len(self.fingerprints)} fingerprints, {len(self.clouds)} clouds, "
-            f"{len(self.signatures)} signatures, {len(self.cves)} CVE ranges ({len(self.files)} files)"
-        )
-
-
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return None
-
-
-def _norm_name(name: str) -> str:
-    return name.strip().rstrip(".").casefold()
-
-
-def _suffix_match(name: str, suffixes: Mapping[str, Any] | Iterable[str]) -> Any:
-    """Longest suffix of `name` on a label boundary that is a key of `suffixes`."""
-    table = suffixes if isinstance(suffixes, Mapping) else {s.casefold(): s for s in suffixes}
-    labels = name.split(".")
-    for i in range(len(labels)):
-        hit = table.get(".".join(labels[i:]))
-        if hit is not None:
-            return hit
-    return None
-
 
 # ------------------------------------------------------------------------------------ loading
 
@@ -528,7 +277,7 @@ class _Builder:
             status=raw["status"],
             vendor=self._vendor_name(fname, rid, raw["vendor"]),
             service=raw["service"],
-            domains=tuple(_norm_name(d) for d in raw.get("domains", ())),
+            domains=tuple(norm_name(d) for d in raw.get("domains", ())),
             cidrs=tuple(_net(fname, rid, c) for c in raw.get("cidrs", ())),
             ports=tuple(raw.get("ports", ())),
             confidence=float(raw["confidence"]),
@@ -601,7 +350,7 @@ class _Builder:
             high_risk_countries=frozenset(doc["high_risk_countries"]),
             internal_cidrs=tuple(_net(fname, "internal_cidrs", c) for c in doc["internal_cidrs"]),
             allow_cidrs=tuple(_net(fname, "allow", c) for c in allow.get("cidrs", ())),
-            allow_domains=tuple(_norm_name(d) for d in allow.get("domains", ())),
+            allow_domains=tuple(norm_name(d) for d in allow.get("domains", ())),
             fleet=Fleet(doc["fleet"]["min_devices"], doc["fleet"]["window_seconds"]),
             rules=rules,
         )

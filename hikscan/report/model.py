@@ -35,7 +35,11 @@ class Device:
 
     ip: str | None = None
     mac: str | None = None
+    name: str | None = None  # what the device calls itself (DHCP host name, mDNS instance, SADP name)
+    category: str | None = None  # camera, recorder, doorbell/intercom, iot, computer, phone, unknown
     vendor: str | None = None
+    family: str | None = None  # the maker whose firmware an OEM brand runs (HiLook -> hikvision)
+    vendor_country: str | None = None  # where the vendor's owner is (ISO 3166 alpha-2)
     model: str | None = None
     serial: str | None = None
     firmware: str | None = None
@@ -69,6 +73,10 @@ class Remote:
     asn: int | None = None
     org: str | None = None
     cloud: str | None = None
+    owner: str | None = None  # who owns the network (Alibaba Cloud, China Telecom …), from rules/networks.yaml
+    owner_country: str | None = None  # where that owner is headquartered
+    located: tuple[tuple[str, str], ...] = ()  # (database, country) opinions; `country` is the riskier
+    rtt_ms: float | None = None  # SYN→SYN-ACK round trip seen in the capture, when there was a handshake
 
 
 @dataclass

@@ -13,7 +13,8 @@ import yaml
 
 from hikscan.errors import RuleError
 from hikscan.knowledge.cves import cves_for, parse_firmware
-from hikscan.knowledge.rules import STATUSES, default_rules, load_rules, rules_dir
+from hikscan.knowledge.rules import default_rules, load_rules, rules_dir
+from hikscan.knowledge.ruleset import STATUSES
 
 RULE_FILES = sorted(rules_dir().glob("*.yaml"))
 DATA = Path(__file__).parents[1] / "data"

@@ -1,0 +1,211 @@
+"""The rule set as typed, frozen values: vendors, fingerprints, clouds, signatures, CVE ranges.
+
+`hikscan.knowledge.rules` builds one from `rules/*.yaml`; `hikscan.knowledge.policy` holds the policy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hikscan.knowledge.policy import Policy
+
+STATUSES = ("stable", "test", "experimental", "deprecated")
+IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    name: str
+    aliases: tuple[str, ...]
+    family: str
+    country: str
+    cctv: bool
+    oem_of: str | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintRule:
+    id: str
+    status: str
+    description: str
+    key: str  # "http.server", or "sadp.*" for every key of a namespace
+    regex: re.Pattern[str]
+    sets: Mapping[str, str | bool]
+    confidence: float
+    source: str
+    examples: tuple[Mapping[str, Any], ...]
+    order: int  # position in the rule set: first match wins, as in recog
+
+    @property
+    def namespace(self) -> str:
+        return self.key.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEndpoint:
+    id: str
+    status: str
+    vendor: str
+    service: str
+    domains: tuple[str, ...]
+    cidrs: tuple[IpNet, ...]
+    ports: tuple[str, ...]
+    confidence: float
+    source: str
+    examples: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    id: str
+    status: str
+    vendor: str
+    service: str
+    proto: int | None  # 6, 17, or None for any
+    ports: frozenset[int]  # empty: any port
+    min_length: int
+    markers: tuple[tuple[int, bytes], ...]
+    confidence: float
+    source: str
+    examples: tuple[Mapping[str, Any], ...]
+
+    def matches(self, proto: int, port: int, payload: bytes | memoryview) -> bool:
+        if self.proto is not None and proto != self.proto:
+            return False
+        if self.ports and port not in self.ports:
+            return False
+        if len(payload) < self.min_length:
+            return False
+        return all(bytes(payload[o : o + len(b)]) == b for o, b in self.markers)
+
+
+@dataclass(frozen=True, slots=True)
+class CveRule:
+    id: str
+    status: str
+    cve: str
+    vendor: str
+    description: str
+    model: re.Pattern[str] | None
+    version_min: str | None
+    version_max: str | None
+    build_from: date | None
+    build_before: date | None
+    source: str
+    examples: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    vendors: Mapping[str, Vendor]
+    fingerprints: tuple[FingerprintRule, ...]
+    clouds: tuple[CloudEndpoint, ...]
+    signatures: tuple[Signature, ...]
+    cves: tuple[CveRule, ...]
+    policy: Policy
+    files: tuple[str, ...] = ()
+    _alias: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _by_key: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
+    _by_ns: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
+    _domains: Mapping[str, CloudEndpoint] = field(default_factory=dict, repr=False)
+    _sig_by_proto: Mapping[int, tuple[Signature, ...]] = field(default_factory=dict, repr=False)
+
+    def vendor(self, name: str) -> Vendor:
+        """The vocabulary entry for a canonical name or alias (case-insensitive); KeyError if unknown."""
+        canon = self.canonical_vendor(name)
+        if canon is None:
+            raise KeyError(name)
+        return self.vendors[canon]
+
+    def canonical_vendor(self, name: str | None) -> str | None:
+        return None if name is None else self._alias.get(name.strip().casefold())
+
+    def family_root(self, family: str) -> Vendor:
+        return next(v for v in self.vendors.values() if v.name.casefold() == family)
+
+    def fingerprints_for(self, key: str) -> tuple[FingerprintRule, ...]:
+        """Rules that apply to an evidence key, in rule-set order (exact key and `ns.*` rules)."""
+        exact = self._by_key.get(key, ())
+        wild = self._by_ns.get(key.split(".", 1)[0], ())
+        if not wild:
+            return exact
+        return tuple(sorted(exact + wild, key=lambda r: r.order))
+
+    def cloud_for_name(self, name: str) -> CloudEndpoint | None:
+        return suffix_match(norm_name(name), self._domains)
+
+    def cloud_for_ip(self, ip: str) -> CloudEndpoint | None:
+        addr = ip_of(ip)
+        if addr is None:
+            return None
+        for cloud in self.clouds:
+            for net in cloud.cidrs:
+                if net.version == addr.version and addr in net:
+                    return cloud
+        return None
+
+    def signature_for(self, proto: int, port: int, payload: bytes | memoryview) -> Signature | None:
+        for sig in self._sig_by_proto.get(proto, ()):
+            if sig.matches(proto, port, payload):
+                return sig
+        return None
+
+    def cloud_for_signature(self, signature: Signature | str) -> CloudEndpoint | None:
+        """A vendor-cloud protocol seen on the wire, as a CloudEndpoint named after the signature."""
+        if isinstance(signature, str):
+            found = next((s for s in self.signatures if s.id == signature), None)
+            if found is None:
+                return None
+            signature = found
+        sig = signature
+        return CloudEndpoint(
+            id=sig.id,
+            status=sig.status,
+            vendor=sig.vendor,
+            service=sig.service,
+            domains=(),
+            cidrs=(),
+            ports=tuple(f"{p}/{'tcp' if sig.proto == 6 else 'udp'}" for p in sorted(sig.ports)),
+            confidence=sig.confidence,
+            source=sig.source,
+            examples=(),
+        )
+
+    def policy_title(self, rule_id: str) -> str:
+        return self.policy.title(rule_id)
+
+    def describe(self) -> str:
+        """One line for `hikscan --version`."""
+        return (
+            f"{len(self.vendors)} vendors, {len(self.fingerprints)} fingerprints, {len(self.clouds)} clouds, "
+            f"{len(self.signatures)} signatures, {len(self.cves)} CVE ranges ({len(self.files)} files)"
+        )
+
+
+def ip_of(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def norm_name(name: str) -> str:
+    return name.strip().rstrip(".").casefold()
+
+
+def suffix_match(name: str, suffixes: Mapping[str, Any] | Iterable[str]) -> Any:
+    """Longest suffix of `name` on a label boundary that is a key of `suffixes`."""
+    table = suffixes if isinstance(suffixes, Mapping) else {s.casefold(): s for s in suffixes}
+    labels = name.split(".")
+    for i in range(len(labels)):
+        hit = table.get(".".join(labels[i:]))
+        if hit is not None:
+            return hit
+    return None
