@@ -73,7 +73,7 @@ class Remote:
     asn: int | None = None
     org: str | None = None
     cloud: str | None = None
-    owner: str | None = None  # who owns the network (Alibaba Cloud, China Telecom …), from rules/networks.yaml
+    owner: str | None = None  # network owner (Alibaba Cloud, China Telecom …): rules/networks.yaml
     owner_country: str | None = None  # where that owner is headquartered
     located: tuple[tuple[str, str], ...] = ()  # (database, country) opinions; `country` is the riskier
     rtt_ms: float | None = None  # SYN→SYN-ACK round trip seen in the capture, when there was a handshake
