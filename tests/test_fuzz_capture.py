@@ -22,19 +22,19 @@ from hypothesis import strategies as st
 
 from hikscan.capture import MAX_CAPLEN, Record, open_capture
 from hikscan.capture.base import MAX_TS
-from hikscan.cli.analyze import summarise
+from hikscan.cli.analyze import Totals
 from hikscan.errors import MalformedInput
 from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import load_rules
-from hikscan.passive.analysis import Analysis
 from hikscan.passive.attribution import Attribution
 from hikscan.passive.decode import Decoder, Packet
+from hikscan.passive.engine import Engine
 from hikscan.passive.flows import Flow, FlowTable
 from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import run
-from hikscan.report.render import dumps
+from hikscan.report.output import dumps
 
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ = settings(
@@ -150,16 +150,19 @@ def test_analysis_reports_any_capture(data: bytes) -> None:
     """End to end below the CLI: a mutated capture gives a report that serialises, or MalformedInput."""
     path = _write(data)
     try:
-        analysis = Analysis(RULES, GEO, OUI)
+        engine = Engine(RULES, GEO, OUI)
         try:
-            stats = analysis.run_files([path])
+            stats = engine.run_files([path])
         except MalformedInput:
             return
-        report = analysis.report([str(path)], stats)
-        findings = [f.to_dict() for f in report.findings]
-        devices = [d.to_dict() for d in report.devices]
-        text = dumps({"findings": findings, "devices": devices, "stats": [report.stats]})
-        assert summarise(findings, devices, [report.stats])["packets"] == stats.packets
+        engine.finish()
+        findings = [f.to_dict() for f in engine.findings()]
+        devices = [d.to_dict() for d in engine.cctv_devices()]
+        text = dumps({"findings": findings, "devices": devices, "stats": [stats.to_dict()]})
+        totals = Totals()
+        for record in findings:
+            totals.finding(record)
+        assert totals.summary([stats.to_dict()])["findings"] == len(findings)
         assert text.startswith("{")
     finally:
         path.unlink()

@@ -19,10 +19,15 @@ from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.geo import attribution as geo_attribution
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import RuleSet, load_rules
-from hikscan.passive.analysis import Analysis, Report
 from hikscan.passive.attribution import read_inventory
-from hikscan.report.model import SEVERITIES, severity_rank
-from hikscan.report.render import JsonlWriter, console_for, devices_table, dumps, findings_table, open_output
+from hikscan.passive.engine import Engine
+from hikscan.report.meta import now_iso, report_meta
+from hikscan.report.model import SEVERITIES, Device, Finding, severity_rank
+from hikscan.report.output import open_output
+from hikscan.report.safe import markup
+from hikscan.report.writers import WRITERS, Writer
+from hikscan.report.writers.labels import device_label, server_label, where_label
+from hikscan.report.writers.table import SEVERITY_STYLE, console_for
 
 CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".dmp"}
 
@@ -89,53 +94,95 @@ class AnalyzeRun:
         self.stop = threading.Event()
         self.inventory = read_inventory(request.inventory) if request.inventory is not None else []
 
-    def new_analysis(self) -> Analysis:
-        analysis = Analysis(self.rules, self.geo, self.oui, self.request.home_country)
-        analysis.attribution.add_inventory(self.inventory)
-        return analysis
+    def new_engine(self) -> Engine:
+        engine = Engine(self.rules, self.geo, self.oui, self.request.home_country)
+        engine.attribution.add_inventory(self.inventory)
+        return engine
 
-    def analyse(self, paths: list[Path]) -> Report:
-        analysis = self.new_analysis()
+    def meta(self, command: str, inputs: list[str]) -> dict[str, Any]:
+        return report_meta(
+            command,
+            inputs,
+            self.rules,
+            self.geo.database_info(),
+            home_country=(self.request.home_country or self.rules.policy.home_country).upper(),
+            merge=self.request.merge or None,
+            inventory=str(self.request.inventory) if self.request.inventory else None,
+        )
+
+    def analyse(self, paths: list[Path]) -> tuple[Engine, list[Finding], dict[str, Any]]:
+        engine = self.new_engine()
         label = paths[0].name if len(paths) == 1 else f"{len(paths)} captures"
         with _progress_bar(self.request.progress, label) as progress:
-            stats = analysis.run_files(paths, progress=progress, stop=self.stop)
-        return analysis.report([str(p) for p in paths], stats)
+            stats = engine.run_files(paths, progress=progress, stop=self.stop)
+        engine.finish()
+        findings = engine.findings()
+        return (
+            engine,
+            findings,
+            {"captures": [str(p) for p in paths], **stats.to_dict(), **engine.extra_stats()},
+        )
 
 
-def _report_records(report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    capture = report.captures[0] if len(report.captures) == 1 else None
-    findings, devices = [], []
-    for finding in report.findings:
+class Totals:
+    """What the summary needs, counted as records stream past (nothing else is kept)."""
+
+    def __init__(self) -> None:
+        self.findings = 0
+        self.by_severity: Counter[str] = Counter()
+        self.by_rule: Counter[str] = Counter()
+        self.vendors: Counter[str] = Counter()
+        self.countries: Counter[str] = Counter()
+        self.devices = 0
+        self.worst = -1
+
+    def finding(self, record: dict[str, Any]) -> None:
+        self.findings += 1
+        self.by_severity[record["severity"]] += 1
+        self.by_rule[record["rule"]] += 1
+        self.worst = max(self.worst, severity_rank(record["severity"]))
+        if not record["device"].get("members"):
+            self.countries[record["remote"].get("country") or "??"] += 1
+
+    def device(self, record: dict[str, Any]) -> None:
+        self.devices += 1
+        if record.get("vendor"):
+            self.vendors[record["vendor"]] += 1
+
+    def summary(self, stats: list[dict[str, Any]]) -> dict[str, Any]:
+        sev = ", ".join(f"{self.by_severity[s]} {s}" for s in reversed(SEVERITIES) if self.by_severity[s])
+        return {
+            "findings": self.findings,
+            "by_severity": {s: self.by_severity.get(s, 0) for s in reversed(SEVERITIES)},
+            "by_rule": dict(self.by_rule.most_common()),
+            "cctv_devices": self.devices,
+            "devices_by_vendor": dict(self.vendors.most_common()),
+            "remote_countries": dict(self.countries.most_common()),
+            "captures": len(stats),
+            "packets": sum(s.get("packets", 0) for s in stats),
+            "interrupted": any(s.get("interrupted") for s in stats),
+            "headline": f"{self.findings} findings"
+            + (f" ({sev})" if sev else "")
+            + f" from {len(stats)} capture(s), {sum(s.get('packets', 0) for s in stats)} packets; "
+            + f"{self.devices} CCTV devices",
+        }
+
+
+def emit(
+    writer: Writer, totals: Totals, findings: list[Finding], devices: list[Device], capture: str | None
+) -> None:
+    for finding in findings:
         record = finding.to_dict()
         if capture:
             record["capture"] = capture
-        findings.append(record)
-    for device in report.devices:
+        totals.finding(record)
+        writer.finding(record)
+    for device in devices:
         record = device.to_dict()
         if capture:
             record["capture"] = capture
-        devices.append(record)
-    return findings, devices
-
-
-def summarise(
-    findings: list[dict[str, Any]], devices: list[dict[str, Any]], stats: list[dict[str, Any]]
-) -> dict[str, Any]:
-    by_severity = Counter(f["severity"] for f in findings)
-    vendors = Counter(d["vendor"] for d in devices if d.get("vendor"))
-    countries = Counter(
-        f["remote"]["country"] or "??" for f in findings if f["rule"] != "cctv-fleet-new-destination"
-    )
-    return {
-        "findings": len(findings),
-        "by_severity": {s: by_severity.get(s, 0) for s in reversed(SEVERITIES)},
-        "cctv_devices": len(devices),
-        "devices_by_vendor": dict(vendors.most_common()),
-        "remote_countries": dict(countries.most_common()),
-        "captures": len(stats),
-        "packets": sum(s.get("packets", 0) for s in stats),
-        "interrupted": any(s.get("interrupted") for s in stats),
-    }
+        totals.device(record)
+        writer.device(record)
 
 
 def run_analyze(request: AnalyzeRequest) -> int:
@@ -147,17 +194,17 @@ def run_analyze(request: AnalyzeRequest) -> int:
 
 def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int:
     groups = [paths] if request.merge else [[p] for p in paths]
-    streamed = request.output_format in ("jsonl", "table")
-    all_findings: list[dict[str, Any]] = []
-    all_devices: list[dict[str, Any]] = []
+    writer_cls = WRITERS[request.output_format]
+    totals = Totals()
     all_stats: list[dict[str, Any]] = []
     errors: list[str] = []
-    with open_output(request.output, atomic=not streamed) as out:
-        jsonl = JsonlWriter(out) if request.output_format == "jsonl" else None
-        console = console_for(out) if request.output_format == "table" else None
+    meta = run.meta("analyze", [str(p) for p in paths])
+    with open_output(request.output, atomic=not writer_cls.streamed) as out:
+        writer = writer_cls(out, "analyze")
+        writer.begin(meta)
         for group in groups:
             try:
-                report = run.analyse(group)
+                engine, findings, stats = run.analyse(group)
             except MalformedInput as exc:
                 if len(groups) == 1:
                     raise
@@ -165,86 +212,34 @@ def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int
                 print(f"hikscan: error: {exc}", file=sys.stderr, flush=True)
                 errors.append(str(exc))
                 continue
-            findings, devices = _report_records(report)
-            stats = {"captures": report.captures, **report.stats}
-            all_findings += findings
-            all_devices += devices
+            name = group[0].name if len(group) == 1 else f"{len(group)} captures"
+            writer.section(name, stats)
+            emit(writer, totals, findings, engine.cctv_devices(), str(group[0]) if len(group) == 1 else None)
+            writer.end_section()
             all_stats.append(stats)
-            if jsonl is not None:
-                for record in findings:
-                    jsonl.write("finding", record)
-                for record in devices:
-                    jsonl.write("device", record)
-                jsonl.write("stats", stats)
-            elif console is not None:
-                _print_table(console, report.captures, findings, devices, stats)
             if stats["interrupted"]:
                 break
-        summary = summarise(all_findings, all_devices, all_stats)
+        summary = totals.summary(all_stats)
+        notes = [run.geo_attribution] if run.geo_attribution else []
         if run.geo_attribution:
             summary["attribution"] = run.geo_attribution
         if errors:
             summary["errors"] = errors
-        if jsonl is not None:
-            jsonl.write("summary", summary)
-        elif console is not None:
-            console.print(_headline(summary))
-            if run.geo_attribution:
-                console.print(f"[dim]{run.geo_attribution}[/]")
-        else:
-            record = {
-                "findings": all_findings,
-                "devices": all_devices,
-                "summary": summary,
-                "stats": all_stats,
-            }
-            out.write(dumps(record) + "\n")
+        summary["notes"] = notes
+        meta["finished"] = now_iso()
+        writer.end(summary, all_stats, meta)
     if summary["interrupted"]:
         return 130
     if errors:
         return 2
-    return exit_code(all_findings, request.fail_on)
+    return exit_code(totals.worst, request.fail_on)
 
 
-def exit_code(findings: list[dict[str, Any]], fail_on: str) -> int:
+def exit_code(worst: int, fail_on: str) -> int:
+    """1 when the worst finding (severity rank, -1 for none) is at or above --fail-on."""
     if fail_on == "none":
         return 0
-    threshold = severity_rank(fail_on)
-    return 1 if any(severity_rank(f["severity"]) >= threshold for f in findings) else 0
-
-
-def _print_table(
-    console: Any,
-    captures: list[str],
-    findings: list[dict[str, Any]],
-    devices: list[dict[str, Any]],
-    stats: dict[str, Any],
-) -> None:
-    name = captures[0] if len(captures) == 1 else f"{len(captures)} captures"
-    console.print(
-        f"\n[bold]{name}[/]: {stats.get('packets', 0)} packets"
-        + (", [yellow]truncated[/]" if stats.get("truncated") else "")
-        + (f", {stats['malformed']} malformed" if stats.get("malformed") else "")
-    )
-    for warning in stats.get("warnings", [])[:5]:
-        console.print(f"  [yellow]warning:[/] {warning}")
-    if findings:
-        console.print(findings_table(findings, "Findings"))
-    else:
-        console.print("  no findings")
-    if devices:
-        console.print(devices_table(devices, "CCTV devices seen"))
-    console.file.flush()
-
-
-def _headline(summary: dict[str, Any]) -> str:
-    sev = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
-    return (
-        f"\n[bold]{summary['findings']} findings[/]"
-        + (f" ({sev})" if sev else "")
-        + f" from {summary['captures']} capture(s), {summary['packets']} packets; "
-        + f"{summary['cctv_devices']} CCTV devices"
-    )
+    return 1 if worst >= severity_rank(fail_on) else 0
 
 
 def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration: float | None) -> int:
@@ -252,50 +247,45 @@ def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration
     from hikscan.passive.live import Watcher, open_listener
 
     run = AnalyzeRun(request)
-    analysis = run.new_analysis()
+    engine = run.new_engine()
     listener = open_listener(interface)
-    found: list[dict[str, Any]] = []
+    totals = Totals()
+    capture = f"live:{interface}"
+    meta = run.meta("watch", [capture])
+    fmt = request.output_format if request.output_format in ("jsonl", "csv") else "table"
     with graceful_stop(run.stop), open_output(request.output, atomic=False) as out:
-        jsonl = JsonlWriter(out) if request.output_format == "jsonl" else None
+        writer = WRITERS[fmt](out, "watch")
+        writer.begin(meta)
         console = console_for(out)
 
-        def emit(finding: Any) -> None:
+        def on_finding(finding: Finding) -> None:
             record = finding.to_dict()
-            record["capture"] = f"live:{interface}"
-            found.append(record)
-            if jsonl is not None:
-                jsonl.write("finding", record)
-            else:
+            record["capture"] = capture
+            totals.finding(record)
+            if fmt == "table":
                 console.print(finding_line(record))
                 out.flush()
+            else:
+                writer.finding(record)
 
         try:
-            stats = Watcher(analysis, emit).run(listener, run.stop, interval, duration)
+            stats = Watcher(engine, on_finding).run(listener, run.stop, interval, duration)
         finally:
             listener.close()
-        stats_record = {"captures": [f"live:{interface}"], **stats.to_dict()}
-        summary = summarise(
-            found, [d.to_dict() for d in analysis.devices().values() if analysis.is_cctv(d)], [stats_record]
-        )
-        if jsonl is not None:
-            jsonl.write("stats", stats_record)
-            jsonl.write("summary", summary)
-        else:
-            console.print(_headline(summary))
-    return exit_code(found, request.fail_on)
+        stats_record = {"captures": [capture], **stats.to_dict(), **engine.extra_stats()}
+        for device in engine.cctv_devices():
+            totals.device(device.to_dict())
+        summary = totals.summary([stats_record])
+        meta["finished"] = now_iso()
+        writer.end(summary, [stats_record], meta)
+    return exit_code(totals.worst, request.fail_on)
 
 
 def finding_line(f: dict[str, Any]) -> str:
-    """One finding on one line, for live output."""
-    device, remote = f["device"], f["remote"]
-    who = " ".join(str(x) for x in (device.get("ip"), device.get("vendor"), device.get("model")) if x)
-    where = " ".join(
-        str(x)
-        for x in (remote.get("country"), remote.get("asn") and f"AS{remote['asn']}", remote.get("org"))
-        if x
-    )
-    name = f" {remote['name']}" if remote.get("name") else ""
+    """One finding on one line, for live output (every value escaped)."""
+    style = SEVERITY_STYLE.get(f["severity"], "")
     return (
-        f"{f['first_seen']} [bold]{f['severity'].upper()}[/] {f['rule']}: {who} → "
-        f"{remote['ip']}:{remote['port']}/{remote['proto']}{name} ({where})"
+        f"{markup(f['first_seen'])} [{style}]{f['severity'].upper()}[/] {markup(f['rule'])}: "
+        f"{markup(device_label(f['device']))} → {markup(server_label(f['remote']))} "
+        f"({markup(where_label(f['remote']))})"
     )

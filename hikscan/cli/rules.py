@@ -19,7 +19,7 @@ from rich.table import Table
 from hikscan.errors import RuleError
 from hikscan.knowledge.rulecheck import check_examples, summary, user_rule_ids
 from hikscan.knowledge.rules import RuleSet, load_rules
-from hikscan.report.render import console_for
+from hikscan.report.writers.table import console_for
 
 EXIT_FAILED = 1
 EXIT_ERROR = 2

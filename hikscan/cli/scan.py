@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hikscan.active.fusion import summarise
 from hikscan.interrupt import graceful_stop
+from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import Device
-from hikscan.report.render import JsonlWriter, console_for, devices_table, dumps, open_output
-
-CSV_FIELDS = ("ip", "mac", "vendor", "model", "serial", "firmware", "activated", "cloud_enabled", "cves",
-              "confidence", "hostile", "conflicts")  # fmt: skip
+from hikscan.report.output import open_output
+from hikscan.report.writers import WRITERS
+from hikscan.report.writers.table import console_for
 
 
 @dataclass
@@ -36,30 +33,6 @@ class ScanRequest:
     rules_dir: Path | None = None
 
 
-class CsvWriter:
-    """One row per device, flushed as found; lists joined with ';'."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-        self.writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        self.writer.writeheader()
-
-    def write(self, record: dict[str, Any]) -> None:
-        row = {k: ";".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()}
-        self.writer.writerow(row)
-        self.out.flush()
-
-
-def _stream(request: ScanRequest, out: IO[str]) -> Callable[[Device], None]:
-    if request.output_format == "jsonl":
-        jsonl = JsonlWriter(out)
-        return lambda device: jsonl.write("device", device.to_dict())
-    if request.output_format == "csv":
-        rows = CsvWriter(out)
-        return lambda device: rows.write(device.to_dict())
-    return lambda device: None
-
-
 def run_scan_command(request: ScanRequest) -> int:
     from hikscan.active.scan import run_scan
     from hikscan.knowledge.rules import load_rules
@@ -67,13 +40,18 @@ def run_scan_command(request: ScanRequest) -> int:
     rules = load_rules(request.rules_dir)
     stop = threading.Event()
     found: list[Device] = []
-    streamed = request.output_format in ("jsonl", "csv", "table")
-    with graceful_stop(stop), open_output(request.output, atomic=not streamed) as out:
-        write = _stream(request, out)
+    writer_cls = WRITERS[request.output_format]
+    meta = report_meta(
+        "scan", list(request.targets), rules, [], interface=request.interface, rate=request.rate
+    )
+    with graceful_stop(stop), open_output(request.output, atomic=not writer_cls.streamed) as out:
+        writer = writer_cls(out, "scan")
+        writer.begin(meta)
+        writer.section("scan " + " ".join(request.targets or [request.interface or ""]), {})
 
         def on_device(device: Device) -> None:
             found.append(device)
-            write(device)
+            writer.device(device.to_dict())
 
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn())  # fmt: skip
@@ -103,26 +81,16 @@ def run_scan_command(request: ScanRequest) -> int:
                 devices, stats = list(found), {}
         interrupted = stop.is_set()
         summary = {**summarise(devices), "interrupted": interrupted}
-        _finish(request, out, devices, summary, stats)
-    return 130 if interrupted else 0
-
-
-def _finish(request: ScanRequest, out: IO[str], devices: list[Device], summary: dict[str, Any],
-            stats: dict[str, Any]) -> None:  # fmt: skip
-    records = [d.to_dict() for d in devices]
-    if request.output_format == "json":
-        out.write(dumps({"devices": records, "summary": summary, "stats": stats}) + "\n")
-    elif request.output_format == "jsonl":
-        JsonlWriter(out).write("summary", {**summary, "stats": stats})
-    elif request.output_format == "table":
-        console = console_for(out)
-        console.print(devices_table(records, "Devices"))
-        for d in devices:
-            for note in d.conflicts + [f"hostile: {h}" for h in d.hostile]:
-                console.print(f"  [yellow]{d.ip}[/]: {note}")
+        summary["notes"] = [f"{d.ip}: {note}" for d in devices for note in d.conflicts] + [
+            f"{d.ip}: hostile: {h}" for d in devices for h in d.hostile
+        ]
         by_vendor = ", ".join(f"{n} {v}" for v, n in summary["by_vendor"].items())
-        console.print(
-            f"\n[bold]{summary['headline']}[/] ({by_vendor}); unactivated {summary['unactivated']}, "
+        summary["headline"] = (
+            f"{summary['headline']} ({by_vendor}); unactivated {summary['unactivated']}, "
             f"cloud enabled {summary['cloud_enabled']}, with CVEs {summary['with_cves']}, "
             f"hostile {summary['hostile']}"
         )
+        writer.end_section()
+        meta["finished"] = now_iso()
+        writer.end(summary, [stats] if stats else [], meta)
+    return 130 if interrupted else 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hikscan.knowledge.ruleset import CloudEndpoint, IpNet, ip_of, norm_name, suffix_match
@@ -17,6 +17,8 @@ class PolicyRule:
     description: str
     source: str
     examples: tuple[Mapping[str, Any], ...]
+    detector: str = "destination"  # the module in hikscan/passive/detectors/ that emits it
+    when: Mapping[str, str] = field(default_factory=dict)  # destination rules: {device, remote} conditions
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,10 @@ class Policy:
     def with_home_country(self, country: str) -> Policy:
         return replace(self, home_country=country.upper())
 
+    def rules_for(self, detector: str) -> list[PolicyRule]:
+        """The rules a detector emits, in file order; deprecated ones are never used."""
+        return [r for r in self.rules.values() if r.detector == detector and r.status != "deprecated"]
+
     def classify(
         self,
         device_is_cctv: bool,
@@ -51,29 +57,29 @@ class Policy:
         cloud: CloudEndpoint | None,
         home_country: str | None = None,
     ) -> tuple[str, str] | None:
-        """The severity table (see rules/policy.yaml): (policy rule id, severity) or None."""
+        """The first destination rule (file order) whose `when` holds: (rule id, severity) or None."""
         home = (home_country or self.home_country).upper()
         country = remote_country.upper() if remote_country else None
-        high_risk = country is not None and country in self.high_risk_countries and country != home
-        if device_is_cctv:
-            if high_risk:
-                rule = "cctv-to-high-risk-country"
-            elif cloud is not None:
-                rule = "cctv-to-vendor-cloud"
-            elif country is not None and country != home:
-                rule = "cctv-to-overseas"
-            else:
-                return None
-        elif high_risk:
-            rule = "host-to-high-risk-country"
-        else:
-            return None
-        return rule, self.severity_of(rule)
+        facts = {
+            "high-risk-located": country is not None
+            and country in self.high_risk_countries
+            and country != home,
+            "vendor-cloud": cloud is not None,
+            "abroad": country is not None and country != home,
+        }
+        for rule in self.rules_for("destination"):
+            device = rule.when.get("device", "any")
+            if device != "any" and (device == "cctv") != device_is_cctv:
+                continue
+            if facts.get(rule.when.get("remote", ""), False):
+                return rule.id, rule.severity
+        return None
 
     def fleet_alert(self, device_count: int) -> tuple[str, str] | None:
         """The Italy pattern: enough devices of one vendor reaching one new destination (in a window)."""
-        if device_count >= self.fleet.min_devices:
-            return "cctv-fleet-new-destination", self.severity_of("cctv-fleet-new-destination")
+        rules = self.rules_for("fleet")
+        if rules and device_count >= self.fleet.min_devices:
+            return rules[0].id, rules[0].severity
         return None
 
     def is_internal(self, ip: str) -> bool:

@@ -11,6 +11,7 @@ file and the rule id.
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 import json
 import re
@@ -141,8 +142,10 @@ class _Builder:
         self.vendors: dict[str, Vendor] = {}
         self.alias: dict[str, str] = {}
         self.ids: dict[str, str] = {}
+        self.digest = hashlib.sha256()
 
     def add(self, fname: str, text: str, replace_policy: bool) -> None:
+        self.digest.update(f"{len(fname)}:{fname}{len(text)}:".encode() + text.encode())
         doc = _parse(fname, text)
         if doc["kind"] == "policy" and replace_policy:
             self.docs = [(f, d) for f, d in self.docs if d["kind"] != "policy"]
@@ -204,6 +207,7 @@ class _Builder:
                 cves=tuple(cves),
                 policy=policies[0],
                 files=tuple(f for f, _ in docs),
+                digest=self.digest.hexdigest(),
                 _alias=dict(self.alias),
             )
         )
@@ -343,6 +347,8 @@ class _Builder:
                 description=raw["description"],
                 source=raw["source"],
                 examples=tuple(raw["examples"]),
+                detector=raw["detector"],
+                when=dict(raw.get("when") or {}),
             )
         allow = doc.get("allow") or {}
         return Policy(

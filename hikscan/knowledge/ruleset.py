@@ -111,6 +111,7 @@ class RuleSet:
     cves: tuple[CveRule, ...]
     policy: Policy
     files: tuple[str, ...] = ()
+    digest: str = ""  # sha256 over the rule files' names and texts, as loaded: reports carry it
     _alias: Mapping[str, str] = field(default_factory=dict, repr=False)
     _by_key: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
     _by_ns: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)

@@ -34,6 +34,8 @@ class Flow:
         "client_mac",
         "client_port",
         "first_seen",
+        "folded_bytes",
+        "folded_packets",
         "inspected",
         "key",
         "last_seen",
@@ -73,6 +75,7 @@ class Flow:
         self.packets_c2s = self.packets_s2c = self.bytes_c2s = self.bytes_s2c = 0
         self.tcp_flags = 0
         self.inspected = 0  # payload packets handed to the inspectors (see pipeline.INSPECT_PER_FLOW)
+        self.folded_packets = self.folded_bytes = 0  # already counted into a contact (passive.contacts)
 
     @property
     def packets(self) -> int:

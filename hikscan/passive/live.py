@@ -1,8 +1,8 @@
 """`hikscan watch`: the passive analysis on live traffic, findings streamed as they appear.
 
-Frames come raw from scapy's L2 listening socket (AF_PACKET) and go through the same decoder, flow
-table and payload inspection as a capture file; no per-packet scapy dissection. Every `interval`
-seconds the flows seen so far are folded and any finding not reported before is written at once.
+Frames come raw from scapy's L2 listening socket (AF_PACKET) and go through the same Engine as a
+capture file (one per-packet path); no per-packet scapy dissection. Every `interval` seconds the open
+flows are folded (not closed) and any finding not reported before is written at once.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import Any
 
 from hikscan.capture.base import LINKTYPE_ETHERNET
 from hikscan.errors import UsageError
-from hikscan.passive.analysis import Analysis
-from hikscan.passive.decode import Decoder
+from hikscan.passive.engine import Engine
 from hikscan.passive.pipeline import Stats
 from hikscan.report.model import Finding
 
@@ -34,37 +33,32 @@ def open_listener(interface: str) -> Any:
 
 
 def finding_key(f: Finding) -> tuple[Any, ...]:
-    return (f.rule, f.device.get("ip"), f.remote.ip, f.remote.port, f.remote.proto)
+    return (f.rule, f.device.get("ip"), f.remote.ip)
 
 
 class Watcher:
-    """Feeds live frames to an Analysis and reports each finding once, when it first appears."""
+    """Feeds live frames to the Engine and reports each finding once, when it first appears."""
 
-    def __init__(self, analysis: Analysis, on_finding: Callable[[Finding], None]) -> None:
-        self.analysis = analysis
+    def __init__(self, engine: Engine, on_finding: Callable[[Finding], None]) -> None:
+        self.engine = engine
         self.on_finding = on_finding
-        self.decoder = Decoder()
         self.stats = Stats()
         self.reported: set[tuple[Any, ...]] = set()
 
-    def feed(self, ts: float, frame: bytes) -> None:
+    def feed(self, ts: float, frame: bytes, linktype: int = LINKTYPE_ETHERNET) -> None:
         self.stats.packets += 1
         self.stats.bytes += len(frame)
-        pkt = self.decoder.decode_frame(ts, LINKTYPE_ETHERNET, frame, len(frame))
-        if pkt is None:
-            return
-        self.stats.ip_packets += 1
-        self.analysis.flows.add(pkt)
-        if pkt.payload and pkt.frag != 2:
-            self.stats.payload_packets += 1
-            self.analysis.inspector.on_payload(pkt)
+        if self.engine.feed(ts, linktype, frame, len(frame)):
+            self.stats.ip_packets += 1
 
-    def report_new(self) -> list[Finding]:
-        """Fold the flows so far and report the findings not reported before."""
-        self.analysis.flows.flush()
-        self.analysis._place_unplaced()
+    def report_new(self, final: bool = False) -> list[Finding]:
+        """Fold the traffic so far (closing every flow when final) and report findings not reported before."""
+        if final:
+            self.engine.finish()
+        else:
+            self.engine.sync()
         fresh = []
-        for finding in self.analysis.findings(self.analysis.devices()):
+        for finding in self.engine.findings():
             key = finding_key(finding)
             if key not in self.reported:
                 self.reported.add(key)
@@ -87,10 +81,11 @@ class Watcher:
             _cls, frame, ts = listener.recv_raw(MAX_FRAME)
             if frame:
                 self.feed(ts if ts is not None else time.time(), frame)
-        self.report_new()
-        self.stats.malformed = self.decoder.malformed
-        self.stats.fragments = self.decoder.fragments
-        self.stats.non_ip = self.decoder.non_ip
+        self.report_new(final=True)
+        decoder = self.engine.decoder
+        self.stats.malformed = decoder.malformed
+        self.stats.fragments = decoder.fragments
+        self.stats.non_ip = decoder.non_ip
         self.stats.seconds = round(time.monotonic() - started, 3)
         self.stats.interrupted = stop.is_set()
         return self.stats

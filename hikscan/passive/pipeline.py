@@ -137,13 +137,18 @@ def run(
     return stats
 
 
+def should_inspect(flow: Flow, sport: int, dport: int) -> bool:
+    """The one rule for which payloads the inspectors see (the fast loop below inlines it)."""
+    return flow.inspected < INSPECT_PER_FLOW or sport in ALWAYS_INSPECT or dport in ALWAYS_INSPECT
+
+
 def _hand_over(pkt: Packet, flow: Flow, on_payload: Callable[[Packet], object] | None) -> int:
     """Give pkt to on_payload if it carries data the inspectors should see; 1 if it was given."""
     if (
         pkt.payload
         and pkt.frag != 2
         and on_payload is not None
-        and (flow.inspected < INSPECT_PER_FLOW or pkt.sport in ALWAYS_INSPECT or pkt.dport in ALWAYS_INSPECT)
+        and should_inspect(flow, pkt.sport, pkt.dport)
     ):
         flow.inspected += 1
         on_payload(pkt)

@@ -77,6 +77,7 @@ class Remote:
     owner_country: str | None = None  # where that owner is headquartered
     located: tuple[tuple[str, str], ...] = ()  # (database, country) opinions; `country` is the riskier
     rtt_ms: float | None = None  # SYN→SYN-ACK round trip seen in the capture, when there was a handshake
+    ports: tuple[str, ...] = ()  # every server port of the contact, most used first ("443/tcp")
 
 
 @dataclass
@@ -91,6 +92,7 @@ class Finding:
     packets: int
     bytes: int
     evidence: list[str] = field(default_factory=list)
+    flows: int = 0  # connections (or UDP conversations) folded into this finding
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

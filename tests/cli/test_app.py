@@ -58,7 +58,7 @@ def test_json_contract(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     main(["analyze", str(INCIDENT), "-f", "json", "-o", str(out), "--fail-on", "none"])
     report = json.loads(out.read_text())
-    assert set(report) == {"findings", "devices", "summary", "stats"}
+    assert set(report) == {"schema_version", "meta", "findings", "devices", "summary", "stats"}
     finding = report["findings"][0]
     for key in (
         "severity",

@@ -171,10 +171,19 @@ def test_bad_status_and_confidence_are_rejected(rule_copy: Path) -> None:
         load_rules(rule_copy, include_default=False)
 
 
-def test_unknown_policy_rule_id_is_rejected(rule_copy: Path) -> None:
-    _edit(rule_copy / "policy.yaml", lambda d: d["rules"][0].update(id="cctv-to-china"))
-    with pytest.raises(RuleError, match=r"policy\.yaml: rule cctv-to-china: schema"):
+def test_policy_rule_without_detector_is_rejected(rule_copy: Path) -> None:
+    _edit(rule_copy / "policy.yaml", lambda d: d["rules"][0].pop("detector"))
+    with pytest.raises(RuleError, match=r"policy\.yaml: rule cctv-to-high-risk-country: schema"):
         load_rules(rule_copy, include_default=False)
+
+
+def test_deprecated_policy_rule_is_never_used(rule_copy: Path) -> None:
+    """A deprecated destination rule gives way to the next one in file order (here: vendor cloud)."""
+    _edit(rule_copy / "policy.yaml", lambda d: d["rules"][0].update(status="deprecated"))
+    rules = load_rules(rule_copy, include_default=False)
+    cloud = next(c for c in rules.clouds if c.id == "hik-connect")
+    assert rules.policy.classify(True, "CN", None) == ("cctv-to-overseas", "low")
+    assert rules.policy.classify(True, "CN", cloud) == ("cctv-to-vendor-cloud", "medium")
 
 
 # ------------------------------------------------------------------ user directories

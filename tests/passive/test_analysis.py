@@ -96,6 +96,8 @@ def test_oem_rebrand_is_hikvision_by_its_sadp_reply(tmp_path: Path) -> None:
     assert finding["device"] == {
         "ip": "10.1.0.5",
         "mac": OEM_MAC,
+        "name": None,
+        "category": None,
         "vendor": "Hikvision",
         "model": "DS-2CD2385G1-I",
     }

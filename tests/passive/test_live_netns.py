@@ -69,7 +69,8 @@ def test_watch_streams_a_finding_from_live_traffic(tmp_path: Path) -> None:
         while time.monotonic() < deadline and not early:  # streamed: there before watch ends
             time.sleep(0.5)
             if out.exists():
-                early = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+                lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+                early = [record for record in lines if record["type"] != "meta"]
         assert watch.poll() is None, "watch ended before its duration"
         assert early and early[0]["type"] == "finding"
         _, err = watch.communicate(timeout=30)
@@ -81,6 +82,8 @@ def test_watch_streams_a_finding_from_live_traffic(tmp_path: Path) -> None:
     assert high[0]["device"] == {
         "ip": "10.77.0.10",
         "mac": CAMERA_MAC,
+        "name": None,
+        "category": None,
         "vendor": "Hikvision",
         "model": "DS-2CD2385G1-I",
     }

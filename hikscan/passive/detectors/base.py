@@ -1,0 +1,59 @@
+"""The detector interface: a detector sees flows as they close and the engine's view at report time.
+
+A detector is one module in this folder with one class, listed in `hikscan.passive.detectors.DETECTORS`.
+The policy rules it may emit are those in `rules/policy.yaml` whose `detector:` names it; their ids,
+severities and titles come from there, and a rule with `status: deprecated` is never emitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hikscan.knowledge.policy import Policy, PolicyRule
+from hikscan.knowledge.rules import CloudEndpoint, RuleSet
+from hikscan.passive.contacts import Contact
+from hikscan.passive.flows import Flow
+from hikscan.report.model import Device, Finding, Remote
+
+
+@dataclass(frozen=True, slots=True)
+class CloudMatch:
+    """What names and payload signatures say about a contact's remote: its best name and vendor cloud."""
+
+    name: str | None = None
+    cloud: CloudEndpoint | None = None
+    signature: str | None = None
+    names: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (name, where it came from)
+
+
+class EngineView(Protocol):
+    """What a detector may consult: contacts, devices, names, clouds and remote enrichment."""
+
+    rules: RuleSet
+    policy: Policy
+    home_country: str
+
+    def contacts(self) -> Iterable[Contact]: ...
+    def device(self, ip: str) -> Device | None: ...
+    def is_cctv(self, device: Device | None) -> bool: ...
+    def host_text(self, packed: bytes) -> str: ...
+    def is_local(self, ip: str) -> bool: ...
+    def cloud(self, contact: Contact) -> CloudMatch: ...
+    def remote(self, contact: Contact, cloud: CloudMatch) -> Remote: ...
+    def allowed(self, contact: Contact, cloud: CloudMatch) -> bool: ...
+    def finding(
+        self, rule: PolicyRule, contact: Contact, device: Device | None, remote: Remote, evidence: list[str]
+    ) -> Finding: ...
+
+
+class Detector(Protocol):
+    """One kind of finding. `on_flow` is optional work per closed flow; `findings` runs at report time
+    (and every few seconds in `watch`), after the detectors listed before it."""
+
+    name: str
+
+    def on_flow(self, flow: Flow, view: EngineView) -> None: ...
+
+    def findings(self, view: EngineView, earlier: list[Finding]) -> Iterator[Finding]: ...

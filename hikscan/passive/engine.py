@@ -1,0 +1,288 @@
+"""The one passive engine: capture files and live frames go through the same per-packet path.
+
+    records/frames → decode → flow table → payload inspection (first packets of each flow, see
+    pipeline.should_inspect) → flows folded into contacts → detectors → findings
+
+`run_files` streams capture files through the hot loop in `pipeline`; `feed` takes one frame (live
+capture, or any record) through the same decoder, flow table and inspection rule. `findings()` can be
+called at any time (live monitoring calls it every few seconds): open flows are folded without being
+closed, so nothing is counted twice and the final report is the same whichever way the packets came.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from hikscan.knowledge.geo import GeoInfo, GeoLookup
+from hikscan.knowledge.oui import OuiTable
+from hikscan.knowledge.policy import PolicyRule
+from hikscan.knowledge.rules import RuleSet
+from hikscan.passive.attribution import Attribution
+from hikscan.passive.contacts import Contact, ContactTable
+from hikscan.passive.decode import Decoder, mac_text
+from hikscan.passive.detectors import build_detectors
+from hikscan.passive.detectors.base import CloudMatch
+from hikscan.passive.flows import Flow, FlowTable
+from hikscan.passive.naming import NameBook
+from hikscan.passive.payload import Inspector
+from hikscan.passive.pipeline import Stats, run, should_inspect
+from hikscan.report.model import Device, Finding, Remote, severity_rank
+
+MAX_FLOWS = 250_000
+MAX_REMOTES_CACHED = 100_000
+MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
+ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
+
+
+class Engine:
+    """Everything learnt from one traffic set. Feed it (`run_files` or `feed`), then ask `findings()`."""
+
+    def __init__(
+        self, rules: RuleSet, geo: GeoLookup, oui: OuiTable | None, home_country: str | None = None
+    ) -> None:
+        self.rules = rules
+        self.geo = geo
+        self.policy = rules.policy
+        self.home_country = (home_country or self.policy.home_country).upper()
+        self.detectors = build_detectors(self.policy)
+        self.names = NameBook()
+        self.attribution = Attribution(rules, oui)
+        self.inspector = Inspector(rules, self.names, self.attribution)
+        self.decoder = Decoder()
+        self.flows = FlowTable(MAX_FLOWS, self._close)
+        self.contact_table = ContactTable()
+        # Flows where neither address is internal by policy (global IPv6 on the LAN, public IPv4 LANs),
+        # kept by (client, server) until the MAC they were sent from places their local side.
+        self.unplaced = ContactTable()
+        self.unplaced_macs: dict[tuple[str, str], tuple[bytes | None, bytes | None]] = {}
+        self.fronted: dict[bytes, set[str]] = defaultdict(set)  # MAC → remote addresses behind it
+        self.folded_findings: dict[str, int] = {}
+        self._remotes: dict[str, GeoInfo] = {}
+        self._devices: dict[str, Device] = {}
+
+    # -- input ------------------------------------------------------------------------------------
+    def run_files(
+        self,
+        paths: Sequence[Path],
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Stats:
+        """Stream capture files through the hot loop (the same path `feed` takes, inlined for speed)."""
+        return run(
+            paths, self.inspector.on_payload, self.flows, progress=progress, stop=stop, decoder=self.decoder
+        )
+
+    def feed(self, ts: float, linktype: int, frame: bytes, wirelen: int) -> bool:
+        """One frame through decode → flows → inspection. False if it was not an IP packet."""
+        pkt = self.decoder.decode_frame(ts, linktype, frame, wirelen)
+        if pkt is None:
+            return False
+        flow = self.flows.add(pkt)
+        if pkt.payload and pkt.frag != 2 and should_inspect(flow, pkt.sport, pkt.dport):
+            flow.inspected += 1
+            self.inspector.on_payload(pkt)
+        return True
+
+    # -- flows → contacts ---------------------------------------------------------------------------
+    def _close(self, flow: Flow) -> None:
+        """A flow leaves the table (evicted or at the end): fold its rest and show it to the detectors."""
+        contact = self._fold(flow)
+        if contact is not None and flow.packets_c2s and flow.packets_s2c:
+            self.contact_table.mark_answered(contact)
+        for detector in self.detectors:
+            detector.on_flow(flow, self)
+
+    def _fold(self, flow: Flow) -> Contact | None:
+        packets, nbytes = flow.packets - flow.folded_packets, flow.bytes - flow.folded_bytes
+        first_fold = flow.folded_packets == 0
+        if not packets:
+            return None
+        flow.folded_packets, flow.folded_bytes = flow.packets, flow.bytes
+        text, internal = self.inspector.text, self.inspector.is_internal
+        client, server = text(flow.client), text(flow.server)
+        client_in, server_in = internal(client), internal(server)
+        if first_fold:
+            if client_in and flow.client_mac:
+                self.attribution.add_mac(client, mac_text(flow.client_mac))
+            if server_in and flow.server_mac:
+                self.attribution.add_mac(server, mac_text(flow.server_mac))
+        if client_in and server_in:
+            return None
+        port = (flow.server_port, flow.proto) if first_fold else None
+        if not client_in and not server_in:
+            if (
+                first_fold
+                and (client, server) not in self.unplaced_macs
+                and len(self.unplaced_macs) < 100_000
+            ):
+                self.unplaced_macs[(client, server)] = (flow.client_mac, flow.server_mac)
+            self.unplaced.fold(client, server, flow.first_seen, flow.last_seen, packets, nbytes, port, True)
+            return None
+        host, remote = (client, server) if client_in else (server, client)
+        remote_mac = flow.server_mac if client_in else flow.client_mac
+        if first_fold and remote_mac and len(self.fronted[remote_mac]) < ROUTER_MIN_REMOTES:
+            self.fronted[remote_mac].add(remote)
+        return self.contact_table.fold(
+            host, remote, flow.first_seen, flow.last_seen, packets, nbytes, port, client_in
+        )
+
+    def _place_unplaced(self) -> None:
+        """A global address is local if it sends from the MAC of exactly one internal host (not a router)."""
+        owners: dict[str, set[str]] = defaultdict(set)
+        for ip, host_mac in self.attribution.macs.items():
+            owners[host_mac].add(ip)
+        routers = {mac_text(m) for m, remotes in self.fronted.items() if len(remotes) >= ROUTER_MIN_REMOTES}
+        twin_of = {m: next(iter(ips)) for m, ips in owners.items() if len(ips) == 1 and m not in routers}
+        for contact in list(self.unplaced):
+            client_mac, server_mac = self.unplaced_macs.get((contact.host, contact.remote), (None, None))
+            sides = ((contact.host, contact.remote, client_mac), (contact.remote, contact.host, server_mac))
+            for local, remote, mac in sides:
+                twin = twin_of.get(mac_text(mac)) if mac else None
+                if twin is not None:
+                    self.attribution.alias(local, twin)
+                    self.contact_table.merge(local, remote, contact)
+                    self.unplaced.remove(contact)  # its MACs stay known: later traffic is placed the same way
+                    break
+
+    def sync(self) -> None:
+        """Fold what the open flows carried since the last call, without closing them."""
+        for flow in self.flows:
+            self._fold(flow)
+        self._place_unplaced()
+
+    def finish(self) -> None:
+        """Close every flow (the end of the input)."""
+        self.flows.flush()
+        self._place_unplaced()
+
+    # -- the view detectors use (detectors.base.EngineView) -----------------------------------------
+    def contacts(self) -> Iterable[Contact]:
+        return self.contact_table
+
+    def device(self, ip: str) -> Device | None:
+        device = self._devices.get(ip)
+        if device is None and (ip in self.attribution.hosts() or ip in self.attribution.aliases):
+            device = self._devices[ip] = self.attribution.device(ip)
+        return device
+
+    def is_cctv(self, device: Device | None) -> bool:
+        return bool(device and device.vendor and self.rules.vendor(device.vendor).cctv)
+
+    def host_text(self, packed: bytes) -> str:
+        return self.inspector.text(packed)
+
+    def is_local(self, ip: str) -> bool:
+        return self.inspector.is_internal(ip)
+
+    def cloud(self, contact: Contact) -> CloudMatch:
+        """The name to report (the first that is a vendor cloud's, else the strongest) and the cloud."""
+        names = tuple(self.names.names_for(contact.host, contact.remote))
+        signature = self.inspector.signature_hits.get((contact.host, contact.remote))
+        for name, _source in names:
+            cloud = self.rules.cloud_for_name(name)
+            if cloud is not None:
+                return CloudMatch(name, cloud, signature, names)
+        cloud = self.rules.cloud_for_ip(contact.remote)
+        if cloud is None and signature is not None:
+            cloud = self.rules.cloud_for_signature(signature)
+        return CloudMatch(names[0][0] if names else None, cloud, signature, names)
+
+    def allowed(self, contact: Contact, match: CloudMatch) -> bool:
+        policy = self.policy
+        return policy.allowed(contact.remote, None) or any(
+            policy.allowed(contact.remote, n) for n, _ in match.names
+        )
+
+    def _geo(self, ip: str) -> GeoInfo:
+        result = self._remotes.get(ip)
+        if result is None:
+            result = self.geo.lookup(ip)
+            if len(self._remotes) < MAX_REMOTES_CACHED:
+                self._remotes[ip] = result
+        return result
+
+    def remote(self, contact: Contact, match: CloudMatch) -> Remote:
+        geo = self._geo(contact.remote)
+        port, proto = contact.main_port() if contact.ports else (0, "?")
+        return Remote(
+            ip=contact.remote,
+            port=port,
+            proto=proto,
+            name=match.name,
+            country=geo.country,
+            asn=geo.asn,
+            org=geo.org,
+            cloud=match.cloud.service if match.cloud is not None else None,
+            ports=tuple(contact.port_list()),
+        )
+
+    def finding(
+        self, rule: PolicyRule, contact: Contact, device: Device | None, remote: Remote, evidence: list[str]
+    ) -> Finding:
+        return Finding(
+            severity=rule.severity,
+            rule=rule.id,
+            title=rule.description,
+            device=device_ref(contact.host, device),
+            remote=remote,
+            first_seen=contact.first,
+            last_seen=contact.last,
+            packets=contact.packets,
+            bytes=contact.bytes,
+            evidence=evidence,
+            flows=contact.flows,
+        )
+
+    # -- output -------------------------------------------------------------------------------------
+    def devices(self) -> list[Device]:
+        """Every host with evidence, by address."""
+        return [d for ip in sorted(self.attribution.hosts()) if (d := self.device(ip)) is not None]
+
+    def cctv_devices(self) -> list[Device]:
+        return [d for d in self.devices() if self.is_cctv(d)]
+
+    def findings(self) -> list[Finding]:
+        """Every detector's findings, most severe first; at most MAX_FINDINGS_PER_DEVICE per device."""
+        self._devices = {}
+        found: list[Finding] = []
+        for detector in self.detectors:
+            found.extend(detector.findings(self, list(found)))
+        found.sort(key=lambda f: (-severity_rank(f.severity), f.first_seen, f.device.get("ip") or ""))
+        kept: list[Finding] = []
+        per_device: dict[Any, int] = defaultdict(int)
+        self.folded_findings = {}
+        for finding in found:
+            ip = finding.device.get("ip")
+            per_device[ip] += 1
+            if ip is not None and per_device[ip] > MAX_FINDINGS_PER_DEVICE:
+                self.folded_findings[ip] = self.folded_findings.get(ip, 0) + 1
+                continue
+            kept.append(finding)
+        return kept
+
+    def extra_stats(self) -> dict[str, Any]:
+        return {
+            "flows": self.flows.total_flows,
+            "contacts": len(self.contact_table),
+            "contacts_dropped": sum(self.contact_table.dropped.values()),
+            "findings_folded": dict(self.folded_findings),
+            "malformed_payloads": dict(self.inspector.malformed),
+        }
+
+
+def device_ref(ip: str, device: Device | None) -> dict[str, Any]:
+    """How a finding names its device."""
+    if device is None:
+        return {"ip": ip, "mac": None, "name": None, "vendor": None, "model": None, "category": None}
+    return {
+        "ip": ip,
+        "mac": device.mac,
+        "name": device.name,
+        "vendor": device.vendor,
+        "model": device.model,
+        "category": device.category,
+    }

@@ -1,0 +1,18 @@
+"""Output formats: one module each, listed here. Adding a format is one module plus its tests."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from hikscan.report.writers.base import Writer
+from hikscan.report.writers.csv import CsvWriter
+from hikscan.report.writers.json import JsonWriter
+from hikscan.report.writers.jsonl import JsonlWriter
+from hikscan.report.writers.table import TableWriter
+
+WRITERS: dict[str, type[Writer]] = {w.name: w for w in (TableWriter, JsonWriter, JsonlWriter, CsvWriter)}
+FORMATS = tuple(WRITERS)
+
+
+def make_writer(fmt: str, out: IO[str], command: str) -> Writer:
+    return WRITERS[fmt](out, command)

@@ -1,0 +1,25 @@
+"""The writer interface: a report is written as it is produced, record by record.
+
+    begin(meta) → [section(name, stats)] → finding(record)… device(record)… → end(summary, stats)
+
+Records are the JSON-ready dicts of the report model (see report/schema/report.schema.json). A writer
+never holds more than it must: streamed formats write and flush each record; JSON writes findings
+as they come and keeps only devices (bounded by the host caps) until the end.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any, Protocol
+
+
+class Writer(Protocol):
+    name: str
+    streamed: bool  # False: the output file is written under a temporary name, renamed at the end
+
+    def __init__(self, out: IO[str], command: str) -> None: ...
+    def begin(self, meta: dict[str, Any]) -> None: ...
+    def section(self, name: str, stats: dict[str, Any]) -> None: ...
+    def finding(self, record: dict[str, Any]) -> None: ...
+    def device(self, record: dict[str, Any]) -> None: ...
+    def end_section(self) -> None: ...
+    def end(self, summary: dict[str, Any], stats: list[dict[str, Any]], meta: dict[str, Any]) -> None: ...

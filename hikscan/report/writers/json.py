@@ -1,0 +1,54 @@
+"""One JSON document: {"schema_version", "meta", "findings", "devices", "summary", "stats"}.
+
+Findings are written as they come (the file is renamed into place only when complete); devices are
+kept until the end, bounded by the engine's host caps.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from hikscan.report.meta import SCHEMA_VERSION
+from hikscan.report.output import dumps
+from hikscan.report.schema import validate_document, validating
+
+
+class JsonWriter:
+    name = "json"
+    streamed = False
+
+    def __init__(self, out: IO[str], command: str = "analyze") -> None:
+        self.out = out
+        self.check: list[str] | None = [] if validating() else None  # under test: the text, to validate
+        self.command = command
+        self.devices: list[dict[str, Any]] = []
+        self.first = True
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        if self.check is not None:
+            self.check.append(text)
+
+    def begin(self, meta: dict[str, Any]) -> None:
+        self._write(f'{{"schema_version": {dumps(SCHEMA_VERSION)}, "findings": [')
+
+    def section(self, name: str, stats: dict[str, Any]) -> None:
+        return None
+
+    def finding(self, record: dict[str, Any]) -> None:
+        self._write(("\n" if self.first else ",\n") + dumps(record))
+        self.first = False
+
+    def device(self, record: dict[str, Any]) -> None:
+        self.devices.append(record)
+
+    def end_section(self) -> None:
+        return None
+
+    def end(self, summary: dict[str, Any], stats: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+        self._write('],\n"devices": [')
+        self._write(",\n".join(dumps(d) for d in self.devices))
+        self._write(f'],\n"summary": {dumps(summary)},\n"stats": {dumps(stats)},\n"meta": {dumps(meta)}}}\n')
+        if self.check is not None:
+            validate_document(json.loads("".join(self.check)))

@@ -1,0 +1,45 @@
+"""JSON lines: one object per record, flushed as written, so a killed run loses at most one line."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from hikscan.report.output import dumps
+from hikscan.report.schema import validate_line, validating
+
+
+class JsonlWriter:
+    name = "jsonl"
+    streamed = True
+
+    def __init__(self, out: IO[str], command: str = "analyze") -> None:
+        self.out = out
+        self.check = validating()
+
+    def write(self, kind: str, record: dict[str, Any]) -> None:
+        line = {"type": kind, **record}
+        if self.check:
+            validate_line(json.loads(dumps(line)))
+        self.out.write(dumps(line) + "\n")
+        self.out.flush()
+
+    def begin(self, meta: dict[str, Any]) -> None:
+        self.write("meta", meta)
+
+    def section(self, name: str, stats: dict[str, Any]) -> None:
+        return None
+
+    def finding(self, record: dict[str, Any]) -> None:
+        self.write("finding", record)
+
+    def device(self, record: dict[str, Any]) -> None:
+        self.write("device", record)
+
+    def end_section(self) -> None:
+        return None
+
+    def end(self, summary: dict[str, Any], stats: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+        for record in stats:
+            self.write("stats", record)
+        self.write("summary", {**summary, "finished": meta.get("finished")})

@@ -1,0 +1,123 @@
+"""Writers: every format from the registry, hostile strings as data, output valid against the schema."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hikscan.report.schema import validate_document, validate_line
+from hikscan.report.writers import WRITERS
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTILE = "[/]\x1b[31m=cmd|' /C calc'!A0\x00\u202e[bold]"
+
+
+def _meta() -> dict[str, Any]:
+    return {
+        "schema_version": "2.0", "tool": "hikscan", "version": "0.1.0", "command": "analyze", "inputs": ["x"],
+        "rules": {"sha256": "0" * 64, "files": 1, "count": 1}, "databases": [], "settings": {},
+        "started": "2026-01-01T00:00:00Z", "finished": "2026-01-01T00:00:01Z",
+    }  # fmt: skip
+
+
+def _finding(text: str) -> dict[str, Any]:
+    return {
+        "severity": "high", "rule": "cctv-to-high-risk-country", "title": text,
+        "device": {"ip": "10.0.0.5", "mac": None, "name": text, "vendor": text, "model": text, "category": None},
+        "remote": {"ip": "203.0.113.9", "port": 443, "proto": "tcp", "name": text, "country": "CN", "asn": 1,
+                   "org": text, "cloud": None, "owner": text, "owner_country": "CN", "located": [], "rtt_ms": None,
+                   "ports": ["443/tcp"]},
+        "first_seen": "2026-01-01T00:00:00.000Z", "last_seen": "2026-01-01T00:00:01.000Z", "packets": 3,
+        "bytes": 300, "evidence": [text], "flows": 1, "capture": text,
+    }  # fmt: skip
+
+
+def _device(text: str) -> dict[str, Any]:
+    return {
+        "ip": "10.0.0.5", "mac": "58:50:ed:00:00:01", "name": text, "category": "camera", "vendor": text,
+        "family": None, "vendor_country": None, "model": text, "serial": text, "firmware": text, "activated": None,
+        "cloud_enabled": None, "cves": [], "confidence": 0.5, "evidence": [{"source": "x", "key": "k", "value": text}],
+        "matched_rules": [], "conflicts": [text], "hostile": [],
+    }  # fmt: skip
+
+
+def _write(fmt: str, text: str, width: int = 100) -> str:
+    out = io.StringIO()
+    writer = WRITERS[fmt](out, "analyze")
+    writer.begin(_meta())
+    writer.section(text, {"packets": 1, "warnings": [text]})
+    writer.finding(_finding(text))
+    writer.device(_device(text))
+    writer.end_section()
+    writer.end({"headline": text, "notes": [text]}, [{"packets": 1}], _meta())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_hostile_text_is_data_in_every_format(fmt: str) -> None:
+    text = _write(fmt, HOSTILE)
+    if fmt in ("table", "csv"):
+        assert "\x1b" not in text and "\x00" not in text and "\u202e" not in text
+        assert "\\x1b" in text  # shown, not swallowed
+    if fmt == "table":
+        assert "[/]" in text and "[bold]" in text  # printed literally, not taken as markup
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        assert all(not c.startswith(("=", "+", "-", "@")) for row in rows[1:] for c in row)
+    if fmt == "json":
+        validate_document(json.loads(text))
+        assert json.loads(text)["findings"][0]["device"]["name"] == HOSTILE  # JSON keeps the exact value
+    if fmt == "jsonl":
+        for line in text.splitlines():
+            validate_line(json.loads(line))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=80))
+def test_any_unicode_through_every_writer(text: str) -> None:
+    for fmt in WRITERS:
+        out = _write(fmt, text)
+        if fmt in ("table", "csv"):
+            assert not any(ord(c) < 0x20 and c not in "\r\n" for c in out)
+
+
+def test_the_schema_rejects_a_broken_report() -> None:
+    doc = json.loads(_write("json", "x"))
+    doc["findings"][0]["severity"] = "catastrophic"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_document(doc)
+
+
+def test_table_is_readable_at_80_columns_without_splitting_addresses() -> None:
+    out = io.StringIO()
+    writer = WRITERS["table"](out, "analyze")
+    writer.console.width = 80
+    record = _finding("name")
+    record["device"]["ip"] = "2001:db8:70:0:4619:b6ff:fe31:1f16"
+    writer.finding(record)
+    writer.end_section()
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert any("2001:db8:70:0:4619:b6ff:fe31:1f16" in line for line in lines)
+
+
+def test_cli_json_output_is_schema_valid(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    subprocess.run(
+        [sys.executable, "-m", "hikscan", "analyze", str(ROOT / "pcaps"), "-f", "json", "-o", str(out),
+         "--fail-on", "none"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    doc = json.loads(out.read_text())
+    validate_document(doc)
+    assert doc["meta"]["rules"]["sha256"] and doc["meta"]["finished"] and doc["meta"]["databases"]
