@@ -33,10 +33,11 @@ def _meta() -> dict[str, Any]:
 def _finding(text: str) -> dict[str, Any]:
     return {
         "severity": "high", "rule": "cctv-to-high-risk-country", "title": text,
-        "device": {"ip": "10.0.0.5", "mac": None, "name": text, "vendor": text, "model": text, "category": None},
+        "device": {"ip": "10.0.0.5", "mac": None, "name": text, "vendor": text, "model": text,
+                   "category": None},
         "remote": {"ip": "203.0.113.9", "port": 443, "proto": "tcp", "name": text, "country": "CN", "asn": 1,
-                   "org": text, "cloud": None, "owner": text, "owner_country": "CN", "located": [], "rtt_ms": None,
-                   "ports": ["443/tcp"]},
+                   "org": text, "cloud": None, "owner": text, "owner_country": "CN", "located": [],
+                   "rtt_ms": None, "ports": ["443/tcp"]},
         "first_seen": "2026-01-01T00:00:00.000Z", "last_seen": "2026-01-01T00:00:01.000Z", "packets": 3,
         "bytes": 300, "evidence": [text], "flows": 1, "capture": text,
     }  # fmt: skip
@@ -45,8 +46,9 @@ def _finding(text: str) -> dict[str, Any]:
 def _device(text: str) -> dict[str, Any]:
     return {
         "ip": "10.0.0.5", "mac": "58:50:ed:00:00:01", "name": text, "category": "camera", "vendor": text,
-        "family": None, "vendor_country": None, "model": text, "serial": text, "firmware": text, "activated": None,
-        "cloud_enabled": None, "cves": [], "confidence": 0.5, "evidence": [{"source": "x", "key": "k", "value": text}],
+        "family": None, "vendor_country": None, "model": text, "serial": text, "firmware": text,
+        "activated": None, "cloud_enabled": None, "cves": [], "confidence": 0.5,
+        "evidence": [{"source": "x", "key": "k", "value": text}],
         "matched_rules": [], "conflicts": [text], "hostile": [],
     }  # fmt: skip
 
