@@ -3,12 +3,13 @@
 `hikscan rules check` and tests/test_rule_examples.py both call `check_examples()`, so a responder
 can check a rule directory of their own without the test suite. One ExampleResult per example,
 named `<kind>:<rule id>#<index>`:
-- fingerprint: a positive example must be matched FIRST by its own rule among the rules for its key
-  and yield the expected fields; `expect: {vendor: null}` is a counter-example the rule must not match.
+- fingerprint: a positive example must be matched by its own rule, and the engine's verdict on that
+  observation (identify(), which ranks every matching rule) must have the expected fields;
+  `expect: {vendor: null}` is a counter-example the rule must not match.
 - cloud / signature: the example must resolve to this rule; with `expect: null` it must not.
 - cve: `rule_applies()` must equal `expect`, and a covered device must get the CVE from `cves_for()`.
 - policy: `Policy.classify()` (or `fleet_alert()` for `device_count`) must give (rule id, severity).
-Deprecated fingerprint and CVE rules are loaded but never used, so their examples are reported as
+Deprecated rules of every kind are loaded but never used, so their examples are reported as
 passed-and-skipped rather than failing. A malformed example is a failed check, never an exception.
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hikscan.knowledge.cves import cves_for, rule_applies
-from hikscan.knowledge.fingerprint import match_value
+from hikscan.knowledge.fingerprint import identify, match_evidence, match_value
 from hikscan.knowledge.rules import (
     CloudEndpoint,
     CveRule,
@@ -29,8 +30,10 @@ from hikscan.knowledge.rules import (
     Signature,
     default_rules,
 )
+from hikscan.report.model import Evidence
 
 KINDS = ("fingerprint", "cloud", "signature", "cve", "policy")
+VERDICT_FIELDS = ("vendor", "family", "model", "serial", "firmware", "activated", "cloud_enabled")
 Example = Mapping[str, Any]
 
 
@@ -64,28 +67,31 @@ def _fields(values: Mapping[str, Any]) -> str:
 
 
 def _check_fingerprint(rule: FingerprintRule, ex: Example, rules: RuleSet) -> str:
+    """A positive example passes only if the ENGINE's verdict on that one observation is what it expects
+    (the verdict ranks every matching rule, so another rule cannot silently win the model or vendor)."""
     if rule.status == "deprecated":
         return "skipped: rule is deprecated (loaded but not used)"
     key = ex.get("key", rule.key)
     value = ex["value"]
-    matches = match_value(key, value, rules)
-    ids = [m.rule_id for m in matches]
+    ids = [m.rule_id for m in match_value(key, value, rules)]
     expect = ex["expect"]
     if isinstance(expect, Mapping) and "vendor" in expect and expect["vendor"] is None:
         _require(rule.id not in ids, f"counter-example {value!r} matched {rule.id}")
         return f"counter-example {value!r} not matched"
-    _require(bool(ids), f"{value!r} matched no rule for {key}")
-    _require(ids[0] == rule.id, f"{value!r} matched {ids[0]} before its own rule {rule.id}")
-    got = dict(matches[0].sets)
-    vendor = got.get("vendor")
-    if "family" in expect and "family" not in got and isinstance(vendor, str):
-        got["family"] = rules.vendor(vendor).family
+    _require(rule.id in ids, f"{value!r} is not matched by its own rule {rule.id} (matched: {ids})")
+    verdict = identify([Evidence("example", key, str(value))], rules)
+    got: dict[str, Any] = {name: getattr(verdict, name) for name in VERDICT_FIELDS}
+    own = next(m for m in match_evidence(Evidence("example", key, str(value)), rules) if m.rule_id == rule.id)
+    for name, set_value in own.sets.items():  # fields the verdict does not carry (e.g. category)
+        got.setdefault(name, set_value)
     wrong = [f"{n} = {got.get(n)!r}, expected {w!r}" for n, w in expect.items() if got.get(n) != w]
-    _require(not wrong, f"{value!r}: " + "; ".join(wrong))
-    return f"{value!r} -> {_fields(got)}"
+    _require(not wrong, f"{value!r}: the engine reports " + "; ".join(wrong))
+    return f"{value!r} -> {_fields({n: got.get(n) for n in expect})}"
 
 
 def _check_cloud(rule: CloudEndpoint, ex: Example, rules: RuleSet) -> str:
+    if rule.status == "deprecated":
+        return "skipped: rule is deprecated (loaded but not used)"
     what = ex["name"] if "name" in ex else ex["ip"]
     hit = rules.cloud_for_name(what) if "name" in ex else rules.cloud_for_ip(what)
     got = hit.id if hit is not None else None
@@ -97,6 +103,8 @@ def _check_cloud(rule: CloudEndpoint, ex: Example, rules: RuleSet) -> str:
 
 
 def _check_signature(rule: Signature, ex: Example, rules: RuleSet) -> str:
+    if rule.status == "deprecated":
+        return "skipped: rule is deprecated (loaded but not used)"
     proto = rule.proto or 17
     port = ex.get("port", min(rule.ports) if rule.ports else 0)
     hit = rules.signature_for(proto, port, bytes.fromhex(ex["hex"]))

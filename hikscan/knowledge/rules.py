@@ -379,12 +379,16 @@ def _index(rs: RuleSet) -> RuleSet:
             by_key.setdefault(r.key, []).append(r)
     domains: dict[str, CloudEndpoint] = {}
     for c in rs.clouds:
+        if c.status == "deprecated":  # loaded (ids stay reserved) but never used: every rule kind alike
+            continue
         for d in c.domains:
             if d in domains:
                 raise RuleError(f"clouds: rule {c.id}: domain {d} already listed by {domains[d].id}")
             domains[d] = c
     sig_by_proto: dict[int, list[Signature]] = {6: [], 17: []}
     for s in rs.signatures:
+        if s.status == "deprecated":
+            continue
         for proto in (6, 17) if s.proto is None else (s.proto,):
             sig_by_proto[proto].append(s)
     return replace(

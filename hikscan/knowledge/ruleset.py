@@ -147,6 +147,8 @@ class RuleSet:
         if addr is None:
             return None
         for cloud in self.clouds:
+            if cloud.status == "deprecated":
+                continue
             for net in cloud.cidrs:
                 if net.version == addr.version and addr in net:
                     return cloud

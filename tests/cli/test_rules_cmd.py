@@ -106,7 +106,7 @@ def test_check_failing_example_exits_1_naming_the_rule(
     assert out.splitlines()[-1].endswith(" passed, 1 failed")
 
 
-def test_check_fingerprint_shadowed_by_default_rule(
+def test_check_fingerprint_overruled_by_default_rule(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rule = {
@@ -115,19 +115,21 @@ def test_check_fingerprint_shadowed_by_default_rule(
         "description": "Acme OEM NVR web server",
         "key": "http.server",
         "pattern": "^(?:DNVRS|Acme)-Webs$",
-        "sets": {"vendor": "Hikvision"},
+        "sets": {"vendor": "Dahua"},
         "confidence": 0.6,
         "source": "site survey (test)",
         "examples": [
-            {"value": "Acme-Webs", "expect": {"vendor": "Hikvision"}},
-            {"value": "DNVRS-Webs", "expect": {"vendor": "Hikvision"}},
+            {"value": "Acme-Webs", "expect": {"vendor": "Dahua"}},
+            {"value": "DNVRS-Webs", "expect": {"vendor": "Dahua"}},
         ],
     }
     mine = _write(tmp_path / "my-rules", "fingerprints", [rule])
     code, out, _ = run(capsys, "check", "--rules", str(mine), "--only-user")
     assert code == 1
-    shadowed = "'DNVRS-Webs' matched hikvision-http-server-webs before its own rule acme-webs"
-    assert f"FAIL fingerprint:acme-webs#1: {shadowed}\n" in out
+    # the default Hikvision rule outranks it for this banner: the engine would report Hikvision
+    overruled = "'DNVRS-Webs': the engine reports vendor = 'Hikvision', expected 'Dahua'"
+    assert f"FAIL fingerprint:acme-webs#1: {overruled}" in out
+    assert "FAIL fingerprint:acme-webs#0" not in out  # Acme-Webs: only this rule matches, Dahua it is
     assert out.splitlines()[-1] == "2 examples, 1 passed, 1 failed"
 
 

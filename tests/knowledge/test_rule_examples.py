@@ -40,8 +40,8 @@ def test_every_example_of_every_kind_is_checked() -> None:
     assert len({r.case_id for r in RESULTS}) == len(RESULTS)
 
 
-def _user_dir(tmp_path: Path, kind: str, rule: dict[str, object]) -> Path:
-    (tmp_path / f"{kind}.yaml").write_text(yaml.safe_dump({"kind": kind, "rules": [rule]}))
+def _user_dir(tmp_path: Path, kind: str, *rules: dict[str, object]) -> Path:
+    (tmp_path / f"{kind}.yaml").write_text(yaml.safe_dump({"kind": kind, "rules": list(rules)}))
     return tmp_path
 
 
@@ -72,7 +72,10 @@ def test_good_user_fingerprint_passes(tmp_path: Path) -> None:
             {"value": "Acme NVR-7608", "expect": {"model": "NVR-7616"}},
             "model = 'NVR-7608', expected 'NVR-7616'",
         ),
-        ({"value": "Acme DVR-7608", "expect": {"family": "hikvision"}}, "matched no rule for http.title"),
+        (
+            {"value": "Acme DVR-7608", "expect": {"family": "hikvision"}},
+            "is not matched by its own rule acme-nvr-title",
+        ),
         ({"value": "Acme NVR-7608", "expect": {"vendor": None}}, "counter-example 'Acme NVR-7608' matched"),
     ],
 )
@@ -83,19 +86,25 @@ def test_wrong_expectation_fails(tmp_path: Path, example: dict[str, object], com
     assert summary(check_examples(rules)).endswith(", 1 failed")
 
 
-def test_rule_shadowed_by_an_earlier_rule_fails(tmp_path: Path) -> None:
-    # Recog's ordering rule: the default `Hikvision-Webs` rule is first for this banner.
-    rule = {
+def test_an_example_passes_only_if_the_engine_reports_it(tmp_path: Path) -> None:
+    """Two rules match one title; the engine ranks by confidence, not file order. The first rule's
+    example (its own model) fails because the reported device has the second rule's model."""
+    first = {**NVR_TITLE, "examples": [{"value": "Acme NVR-7608", "expect": {"model": "NVR-7608"}}]}
+    second = {
         **NVR_TITLE,
-        "id": "acme-webs",
-        "key": "http.server",
-        "pattern": "^Hikvision-Webs$",
-        "sets": {"vendor": "Hikvision"},
-        "examples": [{"value": "Hikvision-Webs", "expect": {"vendor": "Hikvision"}}],
+        "id": "acme-nvr-title-precise",
+        "pattern": "^Acme NVR-7608$",
+        "sets": {"vendor": "Hikvision", "model": "NVR-7608-PRO"},
+        "confidence": 0.9,
+        "examples": [{"value": "Acme NVR-7608", "expect": {"model": "NVR-7608-PRO"}}],
     }
-    rules = load_rules(_user_dir(tmp_path, "fingerprints", rule))
-    (result,) = check_examples(rules, only={"acme-webs"})
-    assert not result.ok and "before its own rule acme-webs" in result.message
+    rules = load_rules(_user_dir(tmp_path, "fingerprints", first, second))
+    results = {r.rule_id: r for r in check_examples(rules, only={"acme-nvr-title", "acme-nvr-title-precise"})}
+    assert results["acme-nvr-title-precise"].ok
+    assert not results["acme-nvr-title"].ok
+    assert (
+        "the engine reports model = 'NVR-7608-PRO', expected 'NVR-7608'" in results["acme-nvr-title"].message
+    )
 
 
 def test_foreign_domain_in_cloud_example_fails(tmp_path: Path) -> None:

@@ -337,3 +337,26 @@ def test_cves_for_vendor_families() -> None:
     assert cves_for("Hikvision", None, None, rs) == []
     assert cves_for(None, "DS-2CD2032F-I", "V5.3.0 build 151016", rs) == []
     assert cves_for("Dahua", "IPC-HDW1431T1-S4", "2.800.0000000.13.R", rs) == []  # no build date: unknown
+
+
+@pytest.mark.parametrize(
+    ("fname", "rid"), [("clouds.yaml", "hik-connect-device-registration"), ("signatures.yaml", "hik-p2p-v3")]
+)
+def test_deprecated_clouds_and_signatures_are_never_used(rule_copy: Path, fname: str, rid: str) -> None:
+    before = load_rules(rule_copy, include_default=False)
+    _edit(
+        rule_copy / fname,
+        lambda d: next(r for r in d["rules"] if r["id"] == rid).update(status="deprecated"),
+    )
+    after = load_rules(rule_copy, include_default=False)
+    if fname == "clouds.yaml":
+        assert before.cloud_for_name("litedev.hik-connect.com").id == rid  # type: ignore[union-attr]
+        hit = after.cloud_for_name("litedev.hik-connect.com")
+        assert hit is None or hit.id != rid
+    else:
+        sig = next(s for s in before.signatures if s.id == rid)
+        payload = bytes.fromhex(sig.examples[0]["hex"])
+        port = min(sig.ports) if sig.ports else 0
+        assert before.signature_for(sig.proto or 17, port, payload).id == rid  # type: ignore[union-attr]
+        hit = after.signature_for(sig.proto or 17, port, payload)
+        assert hit is None or hit.id != rid
