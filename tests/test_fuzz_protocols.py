@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from samples import client_hello, mutated
 
 from hikscan.errors import MalformedInput
-from hikscan.protocols import dhip, dns, http, onvif, rtsp, sadp, sdk8000, tls, wsdiscovery
-from hikscan.protocols.xml import parse_xml
+from hikscan.protocols import dhip, dns, httpmsg, onvif, rtsp, sadp, sdk8000, tls, wsdiscovery
+from hikscan.protocols.safexml import parse_xml
 from hikscan.report.model import Evidence
 
 DATA = Path(__file__).parent / "data" / "active"
@@ -79,8 +79,8 @@ CASES: list[tuple[str, Callable[[bytes], Any], Callable[[Any], list[Evidence]] |
     ("dns-tcp-raw", lambda b: dns.parse_dns(b, tcp=True), dns.evidence, DNS_SEEDS),
     ("tls", tls.parse_client_hello_sni, tls.evidence, TLS_SEEDS),
     ("tls-partial", lambda b: tls.parse_client_hello_sni(b, allow_partial=True), tls.evidence, TLS_SEEDS),
-    ("http-request", http.parse_request, http.request_evidence, HTTP_SEEDS),
-    ("http-response", http.parse_response, http.evidence, HTTP_SEEDS),
+    ("http-request", httpmsg.parse_request, httpmsg.request_evidence, HTTP_SEEDS),
+    ("http-response", httpmsg.parse_response, httpmsg.evidence, HTTP_SEEDS),
     ("rtsp", rtsp.parse_rtsp_response, rtsp.evidence, HTTP_SEEDS),
     ("dhip", dhip.parse_dhip, dhip.evidence, DHIP_SEEDS),
     ("dhip-legacy", dhip.parse_legacy, dhip.evidence, LEGACY_SEEDS),

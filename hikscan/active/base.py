@@ -101,7 +101,7 @@ def register(cls: type[Probe]) -> type[Probe]:
 
 def load_probes() -> dict[str, type[Probe]]:
     """Import every probe module (each registers itself) and return the registry."""
-    from hikscan.active import arp, dhip, http, nmap, rtsp, sadp, sdk8000, wsd  # noqa: F401
+    from hikscan.active import arp, dhip, nmap, rtsp, sadp, sdk8000, web, wsd  # noqa: F401
 
     return dict(PROBES)
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from hikscan.active.base import Kind, Observation, ProbeContext, classify_failure, hostile, register
-from hikscan.active.http import response_complete
 from hikscan.active.net import MAX_HEAD
+from hikscan.active.web import response_complete
 from hikscan.errors import MalformedInput
 from hikscan.protocols import rtsp as rtspp
 from hikscan.report.model import Evidence

@@ -21,8 +21,8 @@ from hikscan.active.base import (
     multicast_round,
     register,
 )
-from hikscan.active.http import USER_AGENT, body_of, looks_like_xml, response_complete
 from hikscan.active.net import MAX_HEAD
+from hikscan.active.web import USER_AGENT, body_of, looks_like_xml, response_complete
 from hikscan.errors import MalformedInput
 from hikscan.protocols import onvif, wsdiscovery
 from hikscan.protocols.sadp import normalise_mac

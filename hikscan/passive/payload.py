@@ -15,7 +15,7 @@ from hikscan.knowledge.rules import RuleSet
 from hikscan.passive.attribution import Attribution
 from hikscan.passive.decode import Packet, ip_text
 from hikscan.passive.naming import NameBook
-from hikscan.protocols import dhip, dns, http, rtsp, sadp, tls, wsdiscovery
+from hikscan.protocols import dhip, dns, httpmsg, rtsp, sadp, tls, wsdiscovery
 from hikscan.report.model import Evidence
 
 TCP, UDP = 6, 17
@@ -175,7 +175,7 @@ class Inspector:
 
     def _http_request(self, pkt: Packet, payload: bytes | memoryview) -> None:
         try:
-            request = http.parse_request(payload)
+            request = httpmsg.parse_request(payload)
         except MalformedInput:
             self._bad("http")
             return
@@ -191,7 +191,9 @@ class Inspector:
         server = self.text(pkt.src)
         try:
             if kind == "http":
-                self.attribution.add(server, http.evidence(http.parse_response(payload), source="capture"))
+                self.attribution.add(
+                    server, httpmsg.evidence(httpmsg.parse_response(payload), source="capture")
+                )
             else:
                 self.attribution.add(
                     server, rtsp.evidence(rtsp.parse_rtsp_response(payload), source="capture")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from hikscan.errors import MalformedInput
-from hikscan.protocols.xml import child_text, find_local, parse_xml
+from hikscan.protocols.safexml import child_text, find_local, parse_xml
 from hikscan.report.model import Evidence
 
 MAX_ONVIF_BYTES = 64 * 1024

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from hikscan.errors import MalformedInput
-from hikscan.protocols import http
+from hikscan.protocols import httpmsg
 from hikscan.report.model import Evidence
 
 USER_AGENT = "hikscan"
@@ -38,7 +38,7 @@ class RtspResponse:
     reason: str
     server: str | None
     realms: tuple[str, ...]
-    auth: tuple[http.AuthChallenge, ...]
+    auth: tuple[httpmsg.AuthChallenge, ...]
     public: tuple[str, ...]
     cseq: int | None
     headers: tuple[tuple[str, str], ...]
@@ -50,7 +50,7 @@ class RtspResponse:
 
 def parse_rtsp_response(data: bytes | memoryview) -> RtspResponse:
     """Parse an RTSP/1.0 response head; MalformedInput when it is not one."""
-    resp = http.parse_response(data, protocols=("RTSP",))
+    resp = httpmsg.parse_response(data, protocols=("RTSP",))
     public = resp.header("public")
     methods = tuple(m.strip().upper() for m in public.split(",") if m.strip()) if public else ()
     cseq_text = (resp.header("cseq") or "").split(" ", 1)[0]

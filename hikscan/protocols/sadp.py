@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from hikscan.errors import MalformedInput
-from hikscan.protocols.xml import local, parse_xml
+from hikscan.protocols.safexml import local, parse_xml
 from hikscan.report.model import Evidence
 
 SADP_GROUP = "239.255.255.250"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from hikscan.errors import MalformedInput
-from hikscan.protocols.xml import child_text, find_local, local, parse_xml
+from hikscan.protocols.safexml import child_text, find_local, local, parse_xml
 from hikscan.report.model import Evidence
 
 WSD_GROUP = "239.255.255.250"

@@ -9,9 +9,9 @@ import time
 import mmh3
 from active_helpers import DATA, Responder, closed_port, make_ctx
 
-from hikscan.active.http import HttpProbe
 from hikscan.active.rtsp import RtspProbe
 from hikscan.active.sdk8000 import Sdk8000Probe
+from hikscan.active.web import HttpProbe
 from hikscan.active.wsd import OnvifProbe
 
 FAVICON = bytes(range(256)) * 3

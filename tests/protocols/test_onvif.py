@@ -10,7 +10,7 @@ import pytest
 
 from hikscan.errors import MalformedInput
 from hikscan.protocols import onvif, wsdiscovery
-from hikscan.protocols.xml import parse_xml
+from hikscan.protocols.safexml import parse_xml
 
 DATA = Path(__file__).parents[1] / "data" / "active"
 

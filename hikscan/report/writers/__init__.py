@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import IO
 
 from hikscan.report.writers.base import Writer
-from hikscan.report.writers.csv import CsvWriter
-from hikscan.report.writers.json import JsonWriter
+from hikscan.report.writers.csv_rows import CsvWriter
+from hikscan.report.writers.json_doc import JsonWriter
 from hikscan.report.writers.jsonl import JsonlWriter
 from hikscan.report.writers.table import TableWriter
 

@@ -6,7 +6,7 @@ import pytest
 
 from hikscan.errors import MalformedInput
 from hikscan.protocols import onvif, sadp, wsdiscovery
-from hikscan.protocols.xml import MAX_XML_BYTES, local, parse_xml
+from hikscan.protocols.safexml import MAX_XML_BYTES, local, parse_xml
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">

@@ -9,7 +9,7 @@ import mmh3
 import pytest
 
 from hikscan.errors import MalformedInput
-from hikscan.protocols import http, rtsp, sdk8000
+from hikscan.protocols import httpmsg, rtsp, sdk8000
 
 DATA = Path(__file__).parents[1] / "data" / "active"
 
@@ -37,45 +37,45 @@ HIK_RTSP_OPTIONS = (
 
 
 def test_real_request_from_the_dlink_capture() -> None:
-    req = http.parse_request((DATA / "pcap_dlinkcam_http_request_hnap_165.bin").read_bytes())
+    req = httpmsg.parse_request((DATA / "pcap_dlinkcam_http_request_hnap_165.bin").read_bytes())
     assert (req.method, req.path, req.version) == ("POST", "/HNAP1/", "1.1")
     assert req.host == "10.10.10.37"
     assert req.user_agent == "ksoap2-android/2.6.0+"
-    assert {e.key: e.value for e in http.request_evidence(req)} == {
+    assert {e.key: e.value for e in httpmsg.request_evidence(req)} == {
         "http.host": "10.10.10.37",
         "http.user_agent": "ksoap2-android/2.6.0+",
     }
 
 
 def test_real_response_from_the_dlink_capture() -> None:
-    resp = http.parse_response((DATA / "pcap_dlinkcam_http_response_hnap_167.bin").read_bytes())
+    resp = httpmsg.parse_response((DATA / "pcap_dlinkcam_http_response_hnap_167.bin").read_bytes())
     assert (resp.status, resp.reason, resp.server, resp.realm, resp.title) == (200, "OK", None, None, None)
     assert resp.header("content-type") == "text/xml; charset=UTF-8"
 
 
 def test_hikvision_redirect() -> None:
-    resp = http.parse_response(HIK_DVR)
+    resp = httpmsg.parse_response(HIK_DVR)
     assert resp.status == 302 and resp.server == "Hikvision-Webs"
     assert resp.location == "http://192.0.2.10:80/index.asp"
-    keys = {e.key: e.value for e in http.evidence(resp)}
+    keys = {e.key: e.value for e in httpmsg.evidence(resp)}
     assert keys == {"http.server": "Hikvision-Webs", "http.location": "http://192.0.2.10:80/index.asp"}
 
 
 def test_dahua_title_case_insensitive_headers() -> None:
-    resp = http.parse_response(DAHUA_PAGE)
+    resp = httpmsg.parse_response(DAHUA_PAGE)
     assert resp.title == "WEB SERVICE"
     assert resp.header("Content-Length") == "120"
 
 
 def test_realms_digest_and_basic() -> None:
-    resp = http.parse_response(HIK_RTSP.replace(b"RTSP/1.0", b"HTTP/1.1"))
+    resp = httpmsg.parse_response(HIK_RTSP.replace(b"RTSP/1.0", b"HTTP/1.1"))
     assert [(c.scheme, c.realm) for c in resp.auth] == [("Digest", "Hikvision"), ("Basic", "/")]
     assert resp.realm == "Hikvision"
 
 
 def test_lf_only_and_head_without_end() -> None:
-    assert http.parse_response(b"HTTP/1.1 200 OK\nServer: App-webs/\n\n").server == "App-webs/"
-    assert http.parse_request(b"GET / HTTP/1.1\r\nHost: cam.example").host == "cam.example"
+    assert httpmsg.parse_response(b"HTTP/1.1 200 OK\nServer: App-webs/\n\n").server == "App-webs/"
+    assert httpmsg.parse_request(b"GET / HTTP/1.1\r\nHost: cam.example").host == "cam.example"
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_lf_only_and_head_without_end() -> None:
 )
 def test_broken_responses(data: bytes) -> None:
     with pytest.raises(MalformedInput):
-        http.parse_response(data)
+        httpmsg.parse_response(data)
 
 
 def test_favicon_hash_is_shodans() -> None:
@@ -101,10 +101,10 @@ def test_favicon_hash_is_shodans() -> None:
     text = base64.encodebytes(icon)
     lines = text.split(b"\n")
     assert lines[-1] == b"" and len(lines) > 3 and all(len(line) == 76 for line in lines[:-2])
-    assert http.favicon_mmh3(icon) == mmh3.hash(text)
-    assert http.favicon_mmh3(icon) != mmh3.hash(base64.b64encode(icon))
-    assert -(2**31) <= http.favicon_mmh3(b"") < 2**31
-    (ev,) = http.favicon_evidence(icon)
+    assert httpmsg.favicon_mmh3(icon) == mmh3.hash(text)
+    assert httpmsg.favicon_mmh3(icon) != mmh3.hash(base64.b64encode(icon))
+    assert -(2**31) <= httpmsg.favicon_mmh3(b"") < 2**31
+    (ev,) = httpmsg.favicon_evidence(icon)
     assert (ev.key, ev.value) == ("http.favicon_mmh3", str(mmh3.hash(text)))
 
 
@@ -115,7 +115,7 @@ def test_rtsp_builders() -> None:
     describe = rtsp.build_describe("rtsp://192.0.2.10/Streaming/Channels/101", 2)
     assert describe.startswith(b"DESCRIBE rtsp://192.0.2.10/Streaming/Channels/101 RTSP/1.0\r\n")
     assert b"Accept: application/sdp\r\n" in describe and describe.endswith(b"\r\n\r\n")
-    req = http.parse_request(describe, protocols=("RTSP",))
+    req = httpmsg.parse_request(describe, protocols=("RTSP",))
     assert req.header("cseq") == "2"
     with pytest.raises(ValueError):
         rtsp.build_options("rtsp://x/\r\nInjected: 1")

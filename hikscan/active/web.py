@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from hikscan.active.base import Kind, Observation, ProbeContext, classify_failure, hostile, register
 from hikscan.active.net import MAX_BODY, MAX_HEAD, Exchange, cert_subject
 from hikscan.errors import MalformedInput
-from hikscan.protocols import http as httpp
-from hikscan.protocols.xml import local, parse_xml
+from hikscan.protocols import httpmsg as httpp
+from hikscan.protocols.safexml import local, parse_xml
 from hikscan.report.model import Evidence
 
 USER_AGENT = "hikscan"
