@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
+import signal
 import sys
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ from hikscan.knowledge.rules import RuleSet, load_rules
 from hikscan.passive.attribution import read_inventory
 from hikscan.passive.engine import Engine
 from hikscan.report.meta import now_iso, report_meta
-from hikscan.report.model import SEVERITIES, Device, Finding, severity_rank
+from hikscan.report.model import SEVERITIES, Finding, severity_rank
 from hikscan.report.output import open_output
 from hikscan.report.safe import markup
 from hikscan.report.writers import WRITERS, Writer
@@ -45,6 +49,7 @@ class AnalyzeRequest:
     rules_dir: Path | None = None
     inventory: Path | None = None
     progress: bool = False
+    jobs: int | None = None  # worker processes for several captures; None: one per core
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -110,18 +115,76 @@ class AnalyzeRun:
             inventory=str(self.request.inventory) if self.request.inventory else None,
         )
 
-    def analyse(self, paths: list[Path]) -> tuple[Engine, list[Finding], dict[str, Any]]:
+    def analyse(self, paths: list[Path], progress_bar: bool | None = None) -> Result:
+        """One traffic set → its report records (plain data, so a worker process can send them back)."""
         engine = self.new_engine()
         label = paths[0].name if len(paths) == 1 else f"{len(paths)} captures"
-        with _progress_bar(self.request.progress, label) as progress:
+        show = self.request.progress if progress_bar is None else progress_bar
+        with _progress_bar(show, label) as progress:
             stats = engine.run_files(paths, progress=progress, stop=self.stop)
         engine.finish()
-        findings = engine.findings()
-        return (
-            engine,
-            findings,
-            {"captures": [str(p) for p in paths], **stats.to_dict(), **engine.extra_stats()},
+        extra = {"capture": str(paths[0])} if len(paths) == 1 else {}
+        return Result(
+            findings=[{**f.to_dict(), **extra} for f in engine.findings()],
+            devices=[{**d.to_dict(), **extra} for d in engine.cctv_devices()],
+            stats={"captures": [str(p) for p in paths], **stats.to_dict(), **engine.extra_stats()},
         )
+
+
+@dataclass
+class Result:
+    findings: list[dict[str, Any]]
+    devices: list[dict[str, Any]]
+    stats: dict[str, Any]
+
+
+_WORKER: AnalyzeRun | None = None
+
+
+def _init_worker(request: AnalyzeRequest) -> None:
+    """Each worker loads rules, databases and OUI once; Ctrl-C is the parent's to handle."""
+    global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER = AnalyzeRun(request)
+
+
+def _work(paths: list[Path]) -> Result | str:
+    assert _WORKER is not None
+    try:
+        return _WORKER.analyse(paths, progress_bar=False)
+    except MalformedInput as exc:
+        return str(exc)
+
+
+def results(run: AnalyzeRun, groups: list[list[Path]]) -> Iterator[tuple[list[Path], Result | str]]:
+    """Each group's result in input order; several groups run in worker processes (one per core).
+
+    At most 2 x jobs groups are in flight, so results waiting to be written stay bounded."""
+    jobs = run.request.jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(groups) <= 1:
+        for group in groups:
+            try:
+                yield group, run.analyse(group)
+            except MalformedInput as exc:
+                yield group, str(exc)
+            if run.stop.is_set():
+                return
+        return
+    workers = min(jobs, len(groups))
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(run.request,)) as pool:
+        pending: deque[tuple[list[Path], Future[Result | str]]] = deque()
+        todo = iter(groups)
+        for group in itertools.islice(todo, 2 * workers):
+            pending.append((group, pool.submit(_work, group)))
+        while pending:
+            group, future = pending.popleft()
+            if run.stop.is_set():
+                for _group, waiting in pending:
+                    waiting.cancel()
+                return
+            yield group, future.result()
+            for nxt in itertools.islice(todo, 1):
+                pending.append((nxt, pool.submit(_work, nxt)))
 
 
 class Totals:
@@ -168,19 +231,11 @@ class Totals:
         }
 
 
-def emit(
-    writer: Writer, totals: Totals, findings: list[Finding], devices: list[Device], capture: str | None
-) -> None:
-    for finding in findings:
-        record = finding.to_dict()
-        if capture:
-            record["capture"] = capture
+def emit(writer: Writer, totals: Totals, result: Result) -> None:
+    for record in result.findings:
         totals.finding(record)
         writer.finding(record)
-    for device in devices:
-        record = device.to_dict()
-        if capture:
-            record["capture"] = capture
+    for record in result.devices:
         totals.device(record)
         writer.device(record)
 
@@ -202,22 +257,20 @@ def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int
     with open_output(request.output, atomic=not writer_cls.streamed) as out:
         writer = writer_cls(out, "analyze")
         writer.begin(meta)
-        for group in groups:
-            try:
-                engine, findings, stats = run.analyse(group)
-            except MalformedInput as exc:
+        for group, result in results(run, groups):
+            if isinstance(result, str):
                 if len(groups) == 1:
-                    raise
+                    raise MalformedInput(result)
                 # One unreadable file among many: say so, keep going, exit 2 at the end.
-                print(f"hikscan: error: {exc}", file=sys.stderr, flush=True)
-                errors.append(str(exc))
+                print(f"hikscan: error: {result}", file=sys.stderr, flush=True)
+                errors.append(result)
                 continue
             name = group[0].name if len(group) == 1 else f"{len(group)} captures"
-            writer.section(name, stats)
-            emit(writer, totals, findings, engine.cctv_devices(), str(group[0]) if len(group) == 1 else None)
+            writer.section(name, result.stats)
+            emit(writer, totals, result)
             writer.end_section()
-            all_stats.append(stats)
-            if stats["interrupted"]:
+            all_stats.append(result.stats)
+            if result.stats["interrupted"]:
                 break
         summary = totals.summary(all_stats)
         notes = [run.geo_attribution] if run.geo_attribution else []

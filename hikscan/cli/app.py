@@ -102,6 +102,16 @@ def analyze(
     rules_dir: RulesDir = None,
     inventory: Inventory = None,
     progress: ShowProgress = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            max=64,
+            help="Worker processes for several captures (default: one per core).",
+        ),
+    ] = None,
 ) -> None:
     """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
     from hikscan.cli.analyze import AnalyzeRequest, run_analyze
@@ -118,6 +128,7 @@ def analyze(
         rules_dir=rules_dir,
         inventory=inventory,
         progress=sys.stderr.isatty() if progress is None else progress,
+        jobs=jobs,
     )
     raise typer.Exit(run_analyze(request))
 

@@ -155,3 +155,20 @@ def test_one_bad_file_in_a_directory_does_not_hide_the_others(tmp_path: Path) ->
     assert done.stderr.count("\n") == 1 and "a_bad.pcap is not a pcap or pcapng file" in done.stderr
     report = json.loads(out.read_text())
     assert report["findings"] and report["summary"]["errors"]
+
+
+def test_several_captures_on_several_cores_give_the_serial_report(tmp_path: Path) -> None:
+    """--jobs 2 runs captures in worker processes; the report is the same as one process's, in order."""
+    docs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"r{jobs}.json"
+        proc = run_cli(
+            "analyze", str(PCAPS), "-f", "json", "-o", str(out), "--fail-on", "none", "--jobs", jobs
+        )
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(out.read_text())
+        for stats in doc["stats"]:
+            stats.pop("seconds")
+        docs.append({k: doc[k] for k in ("findings", "devices", "summary", "stats")})
+    assert docs[0] == docs[1]
+    assert len(docs[0]["stats"]) >= 10 and docs[0]["findings"]
