@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from hikscan.knowledge.enrich import Enricher
 from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import CloudEndpoint, RuleSet
@@ -66,6 +67,7 @@ class Analysis:
         self.geo = geo
         self.policy = rules.policy
         self.home_country = (home_country or self.policy.home_country).upper()
+        self.enrich = Enricher(geo, rules.networks, self.policy, self.home_country)
         self.names = NameBook()
         self.attribution = Attribution(rules, oui)
         self.inspector = Inspector(rules, self.names, self.attribution)
@@ -174,9 +176,14 @@ class Analysis:
             signature = self.inspector.signature_hits.get((host, remote_ip))
             if cloud is None and signature is not None:
                 cloud = self.rules.cloud_for_signature(signature)
-            geo = self.geo.lookup(remote_ip)
+            geo = self.enrich.info(remote_ip)
             verdict = self.policy.classify(
-                self.is_cctv(device), geo.country, cloud, home_country=self.home_country
+                self.is_cctv(device),
+                geo.country,
+                cloud,
+                home_country=self.home_country,
+                owner_country=geo.owner_country,
+                cloud_is_cctv=cloud is None or self.rules.vendor(cloud.vendor).cctv,
             )
             if verdict is None:
                 continue
@@ -188,6 +195,10 @@ class Analysis:
                 evidence.append(f"payload signature {signature}")
             if device is not None and device.vendor:
                 evidence.append(f"device {device.vendor} by {', '.join(device.matched_rules) or 'rules'}")
+            evidence.extend(geo.evidence())
+            if rule_id == "client-to-vendor-cloud" and device is not None:
+                agents = sorted({e.value for e in device.evidence if e.key == "http.user_agent"})
+                evidence.extend(f"client software (User-Agent): {ua}" for ua in agents[:3])
             if not pair.outbound:
                 evidence.append("inbound: the external host opened the connection")
             findings.append(
@@ -205,6 +216,9 @@ class Analysis:
                         asn=geo.asn,
                         org=geo.org,
                         cloud=cloud.service if cloud is not None else None,
+                        owner=geo.owner,
+                        owner_country=geo.owner_country,
+                        located=geo.located,
                     ),
                     first_seen=pair.first,
                     last_seen=pair.last,
@@ -233,7 +247,7 @@ class Analysis:
         groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
         for finding in findings:
             vendor = finding.device.get("vendor")
-            if vendor and finding.rule != "host-to-high-risk-country":
+            if vendor and not finding.rule.startswith(("host-", "client-")):
                 family = self.rules.vendor(vendor).family
                 groups[(family, finding.remote.ip)].append(finding)
         out = []
