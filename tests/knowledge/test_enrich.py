@@ -253,7 +253,7 @@ def test_non_cctv_hosts_on_cn_owned_clouds_abroad_are_info(
 
 
 def test_camera_capture_keeps_the_riskier_country(tmp_path: Path) -> None:
-    """xiaobai_Y2camera_setup.pcap: what DB-IP places in the US/DE is reported in China, both opinions kept."""
+    """xiaobai_Y2camera_setup.pcap: what DB-IP places in the US/DE is reported in China, both shown."""
     report = _analyze(
         tmp_path, "NKUHack4FGroup__Lifecycle-Based-Traffic-Dataset__xiaobai_Y2camera_setup.pcap"
     )
