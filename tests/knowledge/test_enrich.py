@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from samples import client_hello
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+from scapy.utils import wrpcap
 from typer.testing import CliRunner
 
 from hikscan.cli.app import app, main
@@ -264,3 +268,54 @@ def test_camera_capture_keeps_the_riskier_country(tmp_path: Path) -> None:
         assert by_ip[ip]["owner"] == "China Telecom"
     assert by_ip["120.92.65.240"]["owner"] == "Kingsoft Cloud"
     assert all(r["owner_country"] == "CN" for r in by_ip.values())
+
+
+# --- vendor client software, end to end on a generated capture ----------------------------------------
+
+
+def _tls_session(src: str, dst: str, sni: str, t: float, user_agent: str | None = None) -> list[Any]:
+    """A workstation's TLS session (real OpenSSL ClientHello) and, optionally, a plain HTTP request."""
+    ws_mac, gw_mac = "3c:52:82:00:00:01", "00:00:5e:00:01:fe"  # an HP OUI, the VRRP gateway MAC
+
+    def frame(a: str, b: str, sa: str, sb: str, sp: int, dp: int, flags: str, data: bytes = b"") -> Any:
+        return Ether(src=a, dst=b) / IP(src=sa, dst=sb) / TCP(sport=sp, dport=dp, flags=flags) / data
+
+    packets = [
+        frame(ws_mac, gw_mac, src, dst, 50000, 443, "S"),
+        frame(gw_mac, ws_mac, dst, src, 443, 50000, "SA"),
+        frame(ws_mac, gw_mac, src, dst, 50000, 443, "PA", client_hello(sni)),
+    ]
+    if user_agent is not None:
+        request = f"GET /api HTTP/1.1\r\nHost: {sni}\r\nUser-Agent: {user_agent}\r\n\r\n".encode()
+        packets += [
+            frame(ws_mac, gw_mac, src, dst, 50001, 80, "S"),
+            frame(gw_mac, ws_mac, dst, src, 80, 50001, "SA"),
+            frame(ws_mac, gw_mac, src, dst, 50001, 80, "PA", request),
+        ]
+    for i, p in enumerate(packets):
+        p.time = t + i * 0.01
+    return packets
+
+
+@pytest.mark.parametrize(
+    ("server", "severity", "owner"),
+    [
+        ("52.28.10.20", "low", None),  # AWS Frankfurt: a vendor cloud where they usually are
+        ("47.89.226.20", "medium", "Alibaba Cloud"),  # the same name served from Alibaba Cloud US: CN-owned
+    ],
+)
+def test_workstation_running_vendor_client_software(
+    tmp_path: Path, server: str, severity: str, owner: str | None
+) -> None:
+    capture = tmp_path / "client.pcap"
+    ua = "HikCentral-Client/2.3 (Windows NT 10.0)"  # made up: no real client User-Agent is on record
+    wrpcap(str(capture), _tls_session("10.9.0.5", server, "apiieu.hik-connect.com", 1_772_442_000.0, ua))
+    out = tmp_path / "r.json"
+    assert main(["analyze", str(capture), "-f", "json", "-o", str(out), "--fail-on", "none"]) == 0
+    findings = json.loads(out.read_text())["findings"]
+    tls = [f for f in findings if f["remote"]["port"] == 443]
+    assert [(f["rule"], f["severity"]) for f in tls] == [("client-to-vendor-cloud", severity)]
+    assert tls[0]["remote"]["owner"] == owner
+    assert tls[0]["remote"]["cloud"] == "Hik-Connect cloud API and portal"
+    assert any("apiieu.hik-connect.com" in e for e in tls[0]["evidence"])
+    assert f"client software (User-Agent): {ua}" in tls[0]["evidence"]
