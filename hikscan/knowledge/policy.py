@@ -1,8 +1,12 @@
-"""The policy: home country, high-risk countries, internal and allowed networks, severities."""
+"""The policy: home country, high-risk countries, internal and allowed networks, severities.
+
+Pure data and functions that the passive detectors call: `Policy.classify()` (location, ownership, vendor
+cloud, client software) and `located_country()` (which database's country the policy uses).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +23,7 @@ class PolicyRule:
     examples: tuple[Mapping[str, Any], ...]
     detector: str = "destination"  # the module in hikscan/passive/detectors/ that emits it
     when: Mapping[str, str] = field(default_factory=dict)  # destination rules: {device, remote} conditions
+    severity_high_risk: str | None = None  # used instead when the server is located in/owned from one
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,24 +61,52 @@ class Policy:
         remote_country: str | None,
         cloud: CloudEndpoint | None,
         home_country: str | None = None,
+        owner_country: str | None = None,
+        cloud_is_cctv: bool = True,
     ) -> tuple[str, str] | None:
-        """The first destination rule (file order) whose `when` holds: (rule id, severity) or None."""
+        """The destination table (rules/policy.yaml): (rule id, severity) or None.
+
+        Every destination rule whose `when` holds is a candidate; the most severe wins (a rule's
+        `severity_high_risk` applies when the server is located in or owned from a high-risk country),
+        on a tie the earlier rule in the file. Deprecated rules, and rules a user's policy left out,
+        never fire.
+        remote_country: where the server is (the riskier of the databases' opinions, `located_country`);
+        owner_country: where the network's owner is headquartered (rules/networks.yaml), if known;
+        cloud: the vendor cloud or P2P service reached; cloud_is_cctv: whether that cloud's vendor makes
+        CCTV (a non-CCTV host reaching it runs the vendor's client software).
+        """
         home = (home_country or self.home_country).upper()
-        country = remote_country.upper() if remote_country else None
+        located_hr = self.is_high_risk(remote_country, home)
+        owned_hr = self.is_high_risk(owner_country, home)
         facts = {
-            "high-risk-located": country is not None
-            and country in self.high_risk_countries
-            and country != home,
+            "high-risk-located": located_hr,
+            "high-risk-owned": owned_hr,
             "vendor-cloud": cloud is not None,
-            "abroad": country is not None and country != home,
+            "cctv-vendor-cloud": cloud is not None and cloud_is_cctv,
+            "abroad": remote_country is not None and remote_country.upper() != home,
         }
-        for rule in self.rules_for("destination"):
+        best: tuple[int, int, str, str] | None = None
+        for order, rule in enumerate(self.rules_for("destination")):
             device = rule.when.get("device", "any")
             if device != "any" and (device == "cctv") != device_is_cctv:
                 continue
-            if facts.get(rule.when.get("remote", ""), False):
-                return rule.id, rule.severity
-        return None
+            if not facts.get(rule.when.get("remote", ""), False):
+                continue
+            severity = rule.severity
+            raised = rule.severity_high_risk
+            if raised is not None and (located_hr or owned_hr) and _RANK[raised] > _RANK[severity]:
+                severity = raised
+            candidate = (_RANK[severity], -order, rule.id, severity)
+            if best is None or candidate[:2] > best[:2]:
+                best = candidate
+        return (best[2], best[3]) if best is not None else None
+
+    def is_high_risk(self, country: str | None, home_country: str | None = None) -> bool:
+        """A high-risk country that is not the home country."""
+        if country is None:
+            return False
+        code = country.upper()
+        return code in self.high_risk_countries and code != (home_country or self.home_country).upper()
 
     def fleet_alert(self, device_count: int) -> tuple[str, str] | None:
         """The Italy pattern: enough devices of one vendor reaching one new destination (in a window)."""
@@ -94,3 +127,19 @@ class Policy:
             if addr is not None and any(addr in n for n in self.allow_cidrs if n.version == addr.version):
                 return True
         return name is not None and suffix_match(norm_name(name), self.allow_domains) is not None
+
+
+_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+
+def located_country(
+    opinions: Iterable[tuple[str, str]], high_risk: Iterable[str], home_country: str | None = None
+) -> str | None:
+    """The country a policy uses when the databases disagree: the first opinion naming a high-risk
+    country (other than home), else the primary (first) opinion; None without any opinion."""
+    risky = {c.upper() for c in high_risk} - {(home_country or "").upper()}
+    ordered = [country.upper() for _label, country in opinions]
+    for country in ordered:
+        if country in risky:
+            return country
+    return ordered[0] if ordered else None

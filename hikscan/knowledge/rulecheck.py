@@ -8,7 +8,10 @@ named `<kind>:<rule id>#<index>`:
   `expect: {vendor: null}` is a counter-example the rule must not match.
 - cloud / signature: the example must resolve to this rule; with `expect: null` it must not.
 - cve: `rule_applies()` must equal `expect`, and a covered device must get the CVE from `cves_for()`.
-- policy: `Policy.classify()` (or `fleet_alert()` for `device_count`) must give (rule id, severity).
+- policy: `Policy.classify()` (or `fleet_alert()` for `device_count`) must give (rule id, severity); a
+  `remote_ip` is first enriched (both country databases, ASN, networks.yaml) as the analysis does.
+- network: an `ip` (through the ASN database) or an `{asn, org}` pair must resolve to this networks.yaml
+  entry; with `expect: null` it must not.
 Deprecated rules of every kind are loaded but never used, so their examples are reported as
 passed-and-skipped rather than failing. A malformed example is a failed check, never an exception.
 """
@@ -21,6 +24,7 @@ from typing import Any, Protocol
 
 from hikscan.knowledge.cves import cves_for, rule_applies
 from hikscan.knowledge.fingerprint import identify, match_evidence, match_value
+from hikscan.knowledge.networks import Network
 from hikscan.knowledge.rules import (
     CloudEndpoint,
     CveRule,
@@ -32,7 +36,7 @@ from hikscan.knowledge.rules import (
 )
 from hikscan.report.model import Evidence
 
-KINDS = ("fingerprint", "cloud", "signature", "cve", "policy")
+KINDS = ("fingerprint", "cloud", "signature", "cve", "policy", "network")
 VERDICT_FIELDS = ("vendor", "family", "model", "serial", "firmware", "activated", "cloud_enabled")
 Example = Mapping[str, Any]
 
@@ -144,10 +148,47 @@ def _check_policy(rule: PolicyRule, ex: Example, rules: RuleSet) -> str:
     if ex.get("cloud"):
         cloud = next((c for c in rules.clouds if c.id == ex["cloud"]), None)
         _require(cloud is not None, f"unknown cloud id {ex['cloud']!r}")
-    got = policy.classify(cctv, ex.get("remote_country"), cloud)
-    case = f"cctv={cctv} country={ex.get('remote_country')} cloud={ex.get('cloud')}"
+    country, owner_country = ex.get("remote_country"), ex.get("owner_country")
+    if "remote_ip" in ex:
+        info = _enricher(rules).info(ex["remote_ip"])
+        country, owner_country = info.country, info.owner_country
+    cloud_cctv = cloud is None or rules.vendor(cloud.vendor).cctv
+    got = policy.classify(cctv, country, cloud, owner_country=owner_country, cloud_is_cctv=cloud_cctv)
+    case = f"cctv={cctv} country={country} owner={owner_country} cloud={ex.get('cloud')}"
+    if "remote_ip" in ex:
+        case = f"{ex['remote_ip']} ({case})"
     _require(got == want, f"{case} -> {got}, expected {want}")
     return f"{case} -> {got}"
+
+
+def _enricher(rules: RuleSet) -> Any:
+    """The analysis' enrichment on the embedded databases (opened once per rule set)."""
+    from hikscan.knowledge.enrich import Enricher
+    from hikscan.knowledge.geo import GeoLookup
+
+    cached = _ENRICHERS.get(id(rules))
+    if cached is None or cached[0] is not rules:
+        cached = _ENRICHERS[id(rules)] = (rules, Enricher(GeoLookup(), rules.networks, rules.policy))
+    return cached[1]
+
+
+_ENRICHERS: dict[int, tuple[RuleSet, Any]] = {}
+
+
+def _check_network(rule: Network, ex: Example, rules: RuleSet) -> str:
+    if rule.status == "deprecated":
+        return "skipped: rule is deprecated (loaded but not used)"
+    if "ip" in ex:
+        info = _enricher(rules).info(ex["ip"])
+        what, got = f"{ex['ip']} (AS{info.asn} {info.org})", info.network_id
+    else:
+        hit = rules.networks.owner_of(ex.get("asn"), ex["org"])
+        what, got = f"AS{ex.get('asn')} {ex['org']!r}", hit.id if hit is not None else None
+    if "expect" in ex:
+        _require(got != rule.id, f"counter-example {what} resolved to {rule.id}")
+        return f"counter-example {what} -> {got}"
+    _require(got == rule.id, f"{what} resolved to {got}, expected {rule.id}")
+    return f"{what} -> {rule.id}"
 
 
 def _run(
@@ -185,6 +226,7 @@ def check_examples(rules: RuleSet, only: Iterable[str] | None = None) -> list[Ex
         *_run("signature", pick(rules.signatures), _check_signature, rules),
         *_run("cve", pick(rules.cves), _check_cve, rules),
         *_run("policy", pick(rules.policy.rules.values()), _check_policy, rules),
+        *_run("network", pick(rules.networks.networks), _check_network, rules),
     ]
 
 
@@ -198,7 +240,13 @@ def user_rule_ids(rules: RuleSet) -> frozenset[str]:
 
 
 def _ids(rules: RuleSet) -> set[str]:
-    items: list[_HasExamples] = [*rules.fingerprints, *rules.clouds, *rules.signatures, *rules.cves]
+    items: list[_HasExamples] = [
+        *rules.fingerprints,
+        *rules.clouds,
+        *rules.signatures,
+        *rules.cves,
+        *rules.networks.networks,
+    ]
     return {r.id for r in items}
 
 

@@ -2,7 +2,7 @@
 
 Every file has a top-level `kind:` and is validated against `rules/schema.json` (draft 2020-12).
 A user directory given to `load_rules(path)` is loaded *in addition to* the default set: its
-vendors, fingerprints, clouds, signatures and CVE ranges extend the defaults (ids must stay unique
+vendors, fingerprints, clouds, signatures, CVE ranges and networks extend the defaults (ids must stay unique
 across both), and a `kind: policy` file there replaces the default policy. Pass
 `include_default=False` to use the user directory alone. Any problem raises RuleError naming the
 file and the rule id.
@@ -24,6 +24,7 @@ import jsonschema
 import yaml
 
 from hikscan.errors import RuleError
+from hikscan.knowledge.networks import build_networks
 from hikscan.knowledge.policy import Fleet, Policy, PolicyRule
 from hikscan.knowledge.ruleset import (
     CloudEndpoint,
@@ -198,6 +199,7 @@ class _Builder:
                     cves.append(self._cve(fname, raw))
         if len(policies) != 1:
             raise RuleError(f"rules: expected exactly one policy file, found {len(policies)}")
+        networks = build_networks((f, d) for f, d in docs if d["kind"] == "networks")
         return _index(
             RuleSet(
                 vendors=dict(self.vendors),
@@ -208,6 +210,7 @@ class _Builder:
                 policy=policies[0],
                 files=tuple(f for f, _ in docs),
                 digest=self.digest.hexdigest(),
+                networks=networks,
                 _alias=dict(self.alias),
             )
         )
@@ -349,6 +352,7 @@ class _Builder:
                 examples=tuple(raw["examples"]),
                 detector=raw["detector"],
                 when=dict(raw.get("when") or {}),
+                severity_high_risk=raw.get("severity_high_risk"),
             )
         allow = doc.get("allow") or {}
         return Policy(

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from hikscan.knowledge.networks import NetworkTable
+
 if TYPE_CHECKING:
     from hikscan.knowledge.policy import Policy
 
@@ -112,6 +114,7 @@ class RuleSet:
     policy: Policy
     files: tuple[str, ...] = ()
     digest: str = ""  # sha256 over the rule files' names and texts, as loaded: reports carry it
+    networks: NetworkTable = field(default_factory=NetworkTable)  # rules/networks.yaml: ASN → owner
     _alias: Mapping[str, str] = field(default_factory=dict, repr=False)
     _by_key: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
     _by_ns: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
@@ -188,7 +191,8 @@ class RuleSet:
         """One line for `hikscan --version`."""
         return (
             f"{len(self.vendors)} vendors, {len(self.fingerprints)} fingerprints, {len(self.clouds)} clouds, "
-            f"{len(self.signatures)} signatures, {len(self.cves)} CVE ranges ({len(self.files)} files)"
+            f"{len(self.signatures)} signatures, {len(self.cves)} CVE ranges, {len(self.networks)} networks "
+            f"({self.networks.asn_count} ASNs) ({len(self.files)} files)"
         )
 
 

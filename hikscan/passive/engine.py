@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hikscan.knowledge.geo import GeoInfo, GeoLookup
+from hikscan.knowledge.enrich import Enricher, RemoteInfo
+from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.policy import PolicyRule
 from hikscan.knowledge.rules import RuleSet
@@ -33,7 +34,6 @@ from hikscan.passive.pipeline import Stats, run, should_inspect
 from hikscan.report.model import Device, Finding, Remote, severity_rank
 
 MAX_FLOWS = 250_000
-MAX_REMOTES_CACHED = 100_000
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
 ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
 
@@ -49,6 +49,7 @@ class Engine:
         self.policy = rules.policy
         self.home_country = (home_country or self.policy.home_country).upper()
         self.detectors = build_detectors(self.policy)
+        self.enricher = Enricher(geo, rules.networks, self.policy, self.home_country)
         self.names = NameBook()
         self.attribution = Attribution(rules, oui)
         self.inspector = Inspector(rules, self.names, self.attribution)
@@ -61,7 +62,6 @@ class Engine:
         self.unplaced_macs: dict[tuple[str, str], tuple[bytes | None, bytes | None]] = {}
         self.fronted: dict[bytes, set[str]] = defaultdict(set)  # MAC → remote addresses behind it
         self.folded_findings: dict[str, int] = {}
-        self._remotes: dict[str, GeoInfo] = {}
         self._devices: dict[str, Device] = {}
 
     # -- input ------------------------------------------------------------------------------------
@@ -197,26 +197,24 @@ class Engine:
             policy.allowed(contact.remote, n) for n, _ in match.names
         )
 
-    def _geo(self, ip: str) -> GeoInfo:
-        result = self._remotes.get(ip)
-        if result is None:
-            result = self.geo.lookup(ip)
-            if len(self._remotes) < MAX_REMOTES_CACHED:
-                self._remotes[ip] = result
-        return result
+    def remote_info(self, ip: str) -> RemoteInfo:
+        return self.enricher.info(ip)
 
     def remote(self, contact: Contact, match: CloudMatch) -> Remote:
-        geo = self._geo(contact.remote)
+        info = self.enricher.info(contact.remote)
         port, proto = contact.main_port() if contact.ports else (0, "?")
         return Remote(
             ip=contact.remote,
             port=port,
             proto=proto,
             name=match.name,
-            country=geo.country,
-            asn=geo.asn,
-            org=geo.org,
+            country=info.country,
+            asn=info.asn,
+            org=info.org,
             cloud=match.cloud.service if match.cloud is not None else None,
+            owner=info.owner,
+            owner_country=info.owner_country,
+            located=info.located,
             ports=tuple(contact.port_list()),
         )
 

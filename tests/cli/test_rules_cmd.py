@@ -71,7 +71,14 @@ def test_check_default_rules_passes(capsys: pytest.CaptureFixture[str]) -> None:
     n = sum(
         len(r.examples)
         for rs in [default_rules()]
-        for r in (*rs.fingerprints, *rs.clouds, *rs.signatures, *rs.cves, *rs.policy.rules.values())
+        for r in (
+            *rs.fingerprints,
+            *rs.clouds,
+            *rs.signatures,
+            *rs.cves,
+            *rs.policy.rules.values(),
+            *rs.networks.networks,
+        )
     )
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == f"{n} examples, {n} passed, 0 failed"

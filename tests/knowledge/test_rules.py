@@ -35,12 +35,19 @@ def test_rule_file_validates(path: Path) -> None:
 
 def test_every_kind_is_present_once() -> None:
     kinds = sorted(yaml.safe_load(p.read_text())["kind"] for p in RULE_FILES)
-    assert kinds == ["clouds", "cves", "fingerprints", "policy", "signatures", "vendors"]
+    assert kinds == ["clouds", "cves", "fingerprints", "networks", "policy", "signatures", "vendors"]
 
 
 def test_lint_ids_status_source_examples() -> None:
     rs = default_rules()
-    every = [*rs.fingerprints, *rs.clouds, *rs.signatures, *rs.cves, *rs.policy.rules.values()]
+    every = [
+        *rs.fingerprints,
+        *rs.clouds,
+        *rs.signatures,
+        *rs.cves,
+        *rs.policy.rules.values(),
+        *rs.networks.networks,
+    ]
     ids = [r.id for r in every]
     assert len(ids) == len(set(ids))
     for r in every:
@@ -267,7 +274,10 @@ def test_policy_table_and_home_country_override() -> None:
     assert pol.classify(True, "FR", None, home_country="FR") is None
     assert pol.with_home_country("fr").classify(True, "GB", None) == ("cctv-to-overseas", "low")
     assert pol.classify(False, "CN", None) == ("host-to-high-risk-country", "info")
-    assert pol.classify(False, "FR", hik) is None
+    # a workstation or phone reaching a CCTV vendor cloud runs the vendor's client software
+    assert pol.classify(False, "FR", hik) == ("client-to-vendor-cloud", "low")
+    assert pol.classify(False, "FR", hik, owner_country="CN") == ("client-to-vendor-cloud", "medium")
+    assert pol.classify(False, "FR", hik, cloud_is_cctv=False) is None
     assert pol.fleet_alert(140) == ("cctv-fleet-new-destination", "high")
     assert pol.fleet.window_seconds == 3600
 

@@ -168,7 +168,10 @@ def test_fleet_pattern_needs_enough_devices_at_once(tmp_path: Path) -> None:
 def test_scan_inventory_attributes_a_device_the_capture_cannot(tmp_path: Path) -> None:
     """A camera whose traffic has no vendor clue (non-vendor MAC, no announcements) is known from the scan."""
     packets = tcp_session(OEM_MAC, "10.1.0.9", "47.88.10.20", 443, b"\x17\x03\x03\x00\x10" + bytes(16), T0)
-    assert analyse(tmp_path, packets)["findings"] == []  # a plain host to the US: nothing to say
+    # a plain host to Alibaba Cloud US: context only (info, owner named)
+    [before] = analyse(tmp_path, packets)["findings"]
+    assert (before["rule"], before["severity"]) == ("host-to-high-risk-owned-network", "info")
+    assert before["remote"]["owner"] == "Alibaba Cloud"
     scan = {
         "devices": [
             {
@@ -188,7 +191,7 @@ def test_scan_inventory_attributes_a_device_the_capture_cannot(tmp_path: Path) -
     report = analyse(tmp_path, packets, "--inventory", str(inventory))
     [finding] = report["findings"]
     assert finding["device"]["vendor"] == "Hikvision" and finding["device"]["model"] == "DS-2CD2385G1-I"
-    assert finding["rule"] == "cctv-to-overseas"
+    assert (finding["rule"], finding["severity"]) == ("cctv-to-high-risk-owned-network", "medium")
     assert {d["ip"]: d["vendor"] for d in report["devices"]} == {
         "10.1.0.9": "Hikvision",
         "10.1.0.10": "Dahua",

@@ -7,6 +7,7 @@ One finding per (device, remote) at most: the first rule of `rules/policy.yaml` 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from hikscan.passive.detectors.base import EngineView
 from hikscan.passive.flows import Flow
@@ -26,11 +27,23 @@ class Destination:
             if view.allowed(contact, match):
                 continue
             device = view.device(contact.host)
-            remote = view.remote(contact, match)
-            verdict = policy.classify(view.is_cctv(device), remote.country, match.cloud, view.home_country)
+            info = view.remote_info(contact.remote)
+            cloud = match.cloud
+            verdict = policy.classify(
+                view.is_cctv(device),
+                info.country,
+                cloud,
+                view.home_country,
+                owner_country=info.owner_country,
+                cloud_is_cctv=cloud is None or view.rules.vendor(cloud.vendor).cctv,
+            )
             if verdict is None:
                 continue
-            rule = policy.rules[verdict[0]]
+            rule_id, severity = verdict
+            rule = policy.rules[rule_id]
+            if severity != rule.severity:  # severity_high_risk applied
+                rule = replace(rule, severity=severity)
+            remote = view.remote(contact, match)
             evidence = [f"name {n} from {source}" for n, source in match.names]
             if match.cloud is not None:
                 evidence.append(f"vendor cloud {match.cloud.service} (rule {match.cloud.id})")
@@ -40,6 +53,10 @@ class Destination:
                 evidence.append(
                     f"device {device.vendor} by {', '.join(dict.fromkeys(device.matched_rules)) or 'rules'}"
                 )
+            evidence.extend(info.evidence())
+            if rule.when.get("remote") == "cctv-vendor-cloud" and device is not None:
+                agents = sorted({e.value for e in device.evidence if e.key == "http.user_agent"})
+                evidence.extend(f"client software (User-Agent): {ua}" for ua in agents[:3])
             if not contact.outbound:
                 evidence.append("inbound: the external host opened the connection")
             yield view.finding(rule, contact, device, remote, evidence)

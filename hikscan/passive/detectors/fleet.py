@@ -29,7 +29,11 @@ class Fleet:
         groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
         for finding in earlier:
             vendor = finding.device.get("vendor")
-            if vendor and finding.device.get("ip") and finding.rule.startswith("cctv-"):
+            if (
+                vendor
+                and finding.device.get("ip")
+                and policy.rules[finding.rule].when.get("device") == "cctv"
+            ):
                 family = view.rules.vendor(vendor).family
                 groups[(family, finding.remote.ip)].append(finding)
         for (family, remote_ip), members in groups.items():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hikscan.knowledge.enrich import describe_remote
+
 
 def device_label(device: dict[str, Any]) -> str:
     """ "chuangmi_camera (Xiaomi camera) 192.168.1.165"; a fleet: "8 × Hikvision"."""
@@ -28,18 +30,12 @@ def server_label(remote: dict[str, Any]) -> str:
 
 
 def where_label(remote: dict[str, Any]) -> str:
-    """ "US · Alibaba Cloud (CN-owned) AS45102"; both opinions when the databases disagree."""
-    located = {c for _db, c in remote.get("located") or () if c}
-    country = remote.get("country") or "??"
-    if len(located) > 1:
-        country = "/".join(sorted(located)) + f" (using {country})"
-    owner = remote.get("owner")
-    if owner:
-        who = f"{owner} ({remote['owner_country']}-owned)" if remote.get("owner_country") else owner
-    else:
-        who = (remote.get("org") or "")[:32]
+    """ "Alibaba Cloud (CN-owned) · US AS45102"; every database's opinion when they disagree; else the org."""
+    located = [tuple(pair) for pair in remote.get("located") or ()]
+    where = describe_remote(remote.get("owner"), remote.get("owner_country"), remote.get("country"), located)
+    org = "" if remote.get("owner") else (remote.get("org") or "")[:32]
     asn = f"AS{remote['asn']}" if remote.get("asn") else ""
-    return " · ".join(x for x in (country, " ".join(y for y in (who, asn) if y)) if x)
+    return " ".join(x for x in (where, org, asn) if x)
 
 
 def when_label(first: str, last: str) -> str:
