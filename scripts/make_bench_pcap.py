@@ -1,11 +1,13 @@
 """Write a realistic classic-pcap benchmark capture quickly, with struct only.
 
-    python scripts/make_bench_pcap.py OUT --packets 1000000 [--seed 1]
+    python scripts/make_bench_pcap.py OUT --packets 1000000 [--seed 1] [--profile lan|many-findings]
 
-The mix: a /16 of LAN hosts (a third of them cameras with the Hikvision OUI 58:50:ed), TCP and UDP
-flows, DNS queries and answers, TLS ClientHellos with SNI, RTSP on 554, HTTP, and some flows to
-external addresses. Frames are built once per flow as templates, then replayed with rising
-timestamps, so a million packets take a few seconds to write.
+`lan` (the default): a /16 of LAN hosts (a third of them cameras with the Hikvision OUI 58:50:ed), TCP
+and UDP flows, DNS queries and answers, TLS ClientHellos with SNI, RTSP on 554, HTTP, and some flows to
+external addresses. `many-findings`: 300 hosts (two thirds of them Hikvision cameras) talking to 300
+external addresses in CN, US, DE and elsewhere, most flows leaving the LAN — so most flows become
+findings, the case where the report, not the packet loop, decides memory. Frames are built once per
+flow as templates, then replayed with rising timestamps, so a million packets take a few seconds.
 """
 
 from __future__ import annotations
@@ -144,10 +146,55 @@ def build_templates(rng: random.Random, n_hosts: int = 2000, n_flows: int = 2000
     return flows
 
 
-def write_capture(out: Path, packets: int, seed: int = 1) -> int:
+def external_pool(rng: random.Random, n: int) -> list[bytes]:
+    """n external addresses: Alibaba CN/US, Kingsoft CN, Tencent, AWS DE/US, documentation ranges."""
+    prefixes = [
+        "120.55",
+        "47.88",
+        "110.43",
+        "43.130",
+        "52.58",
+        "3.220",
+        "198.51",
+        "203.0",
+        "8.209",
+        "114.114",
+    ]
+    return [
+        _ip4(f"{prefixes[i % len(prefixes)]}.{rng.randrange(256)}.{rng.randrange(1, 255)}") for i in range(n)
+    ]
+
+
+def build_many_findings(rng: random.Random, n_hosts: int = 300, n_remotes: int = 300,
+                        n_flows: int = 50_000) -> list[list[bytes]]:  # fmt: skip
+    """Per flow, its frames: most flows go from a camera to an external address (a finding each)."""
+    hosts = []
+    for i in range(n_hosts):
+        oui = HIK_OUI if i % 3 else OTHER_OUIS[i % len(OTHER_OUIS)]
+        hosts.append((oui + i.to_bytes(3, "big"), bytes((192, 168, (i >> 8) & 0xFF, i & 0xFF or 1))))
+    remotes = external_pool(rng, n_remotes)
+    flows: list[list[bytes]] = []
+    for _ in range(n_flows):
+        cmac, cip = rng.choice(hosts)
+        cport = rng.randrange(32768, 61000)
+        sip = rng.choice(remotes)
+        if rng.random() < 0.6:
+            hello = _client_hello(rng.choice(SNI_NAMES))
+            flows.append(_tcp_flow(rng, (cmac, cip, cport), (GATEWAY_MAC, sip, rng.choice((443, 8443, 7661))),
+                                   hello, bytes(rng.randrange(100, 1400))))  # fmt: skip
+        else:
+            sport = rng.choice((6800, 8800, 32100, 10000 + rng.randrange(5000)))
+            flows.append(
+                [_frame(cmac, GATEWAY_MAC, cip, sip, 17, _udp(cport, sport, bytes(rng.randrange(20, 600))), i)
+                 for i in range(4)]
+            )  # fmt: skip
+    return flows
+
+
+def write_capture(out: Path, packets: int, seed: int = 1, profile: str = "lan") -> int:
     """Write `packets` records to `out`; returns the file size."""
     rng = random.Random(seed)
-    flows = build_templates(rng)
+    flows = build_many_findings(rng) if profile == "many-findings" else build_templates(rng)
     cursor = [0] * len(flows)
     weights = [rng.paretovariate(1.2) for _ in flows]
     ts_us = 1_700_000_000 * 1_000_000
@@ -177,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", choices=("lan", "many-findings"), default="lan")
     args = ap.parse_args(argv)
-    size = write_capture(args.out, args.packets, args.seed)
+    size = write_capture(args.out, args.packets, args.seed, args.profile)
     print(f"wrote {args.packets} packets, {size / 2**20:.1f} MiB to {args.out}", file=sys.stderr)
     return 0
 

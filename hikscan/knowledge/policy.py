@@ -122,6 +122,8 @@ class Policy:
         )
 
     def allowed(self, ip: str | None, name: str | None) -> bool:
+        if not self.allow_cidrs and not self.allow_domains:
+            return False
         if ip is not None:
             addr = ip_of(ip)
             if addr is not None and any(addr in n for n in self.allow_cidrs if n.version == addr.version):

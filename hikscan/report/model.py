@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,7 +57,10 @@ class Device:
         return self.vendor is not None
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        """JSON-ready, field by field (no deep copy: the report is written at the speed of the loop)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("cves", "matched_rules", "conflicts", "hostile"):
+            out[name] = list(out[name])
         out["evidence"] = [e.to_dict() for e in self.evidence]
         out["confidence"] = round(self.confidence, 2)
         return out
@@ -79,6 +82,12 @@ class Remote:
     rtt_ms: float | None = None  # SYN→SYN-ACK round trip seen in the capture, when there was a handshake
     ports: tuple[str, ...] = ()  # every server port of the contact, most used first ("443/tcp")
 
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["located"] = [list(pair) for pair in self.located]
+        out["ports"] = list(self.ports)
+        return out
+
 
 @dataclass
 class Finding:
@@ -95,7 +104,10 @@ class Finding:
     flows: int = 0  # connections (or UDP conversations) folded into this finding
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["device"] = dict(self.device)
+        out["remote"] = self.remote.to_dict()
+        out["evidence"] = list(self.evidence)
         out["first_seen"] = iso_time(self.first_seen)
         out["last_seen"] = iso_time(self.last_seen)
         return out
