@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hikscan.errors import RuleError
@@ -101,7 +102,7 @@ def rule_rows(rules: RuleSet) -> list[dict[str, Any]]:
             )
         )
     for c in rules.clouds:
-        where = ", ".join([*c.domains, *(str(n) for n in c.cidrs)])
+        where = ", ".join([*c.domains, *(p.pattern for p in c.name_patterns), *(str(n) for n in c.cidrs)])
         rows.append(_row(c.id, "cloud", c.status, c.vendor, c.service, where, len(c.examples)))
     for s in rules.signatures:
         proto = {6: "tcp", 17: "udp"}.get(s.proto or 0, "any")
@@ -157,7 +158,8 @@ def list_rules(
     table.add_column("description")
     for r in rows:
         who = " / ".join(x for x in (r["vendor"], r["service"]) if x)
-        table.add_row(r["id"], r["kind"], r["status"], who, r["description"])
+        # escape: name patterns and regexes hold [..] that rich would read as markup
+        table.add_row(*(escape(str(x)) for x in (r["id"], r["kind"], r["status"], who, r["description"])))
     console_for(sys.stdout).print(table)
 
 

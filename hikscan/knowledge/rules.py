@@ -34,6 +34,7 @@ from hikscan.knowledge.ruleset import (
     RuleSet,
     Signature,
     Vendor,
+    family_id,
     norm_name,
 )
 
@@ -176,7 +177,7 @@ class _Builder:
                         self._vendor_name(fname, v["name"], v["oem_of"])
         families = {v.family for v in self.vendors.values()}
         for fam in families:
-            if not any(v.name.casefold() == fam for v in self.vendors.values()):
+            if not any(family_id(v.name) == fam for v in self.vendors.values()):
                 raise RuleError(f"vendors: family {fam!r} has no root vendor named like it")
         fps: list[FingerprintRule] = []
         clouds: list[CloudEndpoint] = []
@@ -225,6 +226,10 @@ class _Builder:
             cctv=raw["cctv"],
             oem_of=raw.get("oem_of"),
             source=raw["source"],
+            owner=raw.get("owner"),
+            owner_country=raw.get("owner_country", raw["country"]),
+            category=raw.get("category"),
+            ndaa889=raw.get("ndaa889", False),
         )
         for label in (name, *vendor.aliases):
             key = label.casefold()
@@ -279,10 +284,17 @@ class _Builder:
 
     def _cloud(self, fname: str, raw: dict[str, Any]) -> CloudEndpoint:
         rid = raw["id"]
+        vendor = self._vendor_name(fname, rid, raw["vendor"])
+        patterns = []
+        for text in raw.get("name_patterns", ()):
+            try:
+                patterns.append(re.compile(text))
+            except re.error as exc:
+                raise RuleError(f"{fname}: rule {rid}: bad name pattern {text!r}: {exc}") from None
         return CloudEndpoint(
             id=rid,
             status=raw["status"],
-            vendor=self._vendor_name(fname, rid, raw["vendor"]),
+            vendor=vendor,
             service=raw["service"],
             domains=tuple(norm_name(d) for d in raw.get("domains", ())),
             cidrs=tuple(_net(fname, rid, c) for c in raw.get("cidrs", ())),
@@ -290,6 +302,11 @@ class _Builder:
             confidence=float(raw["confidence"]),
             source=raw["source"],
             examples=tuple(raw["examples"]),
+            owner_country=raw.get("owner_country", self.vendors[vendor].owner_country),
+            used_by=tuple(raw.get("used_by", ("device",))),
+            implies_category=raw.get("implies_category"),
+            implies_vendor=bool(raw.get("implies_vendor", False)),
+            name_patterns=tuple(patterns),
         )
 
     def _signature(self, fname: str, raw: dict[str, Any]) -> Signature:
@@ -382,6 +399,7 @@ def _index(rs: RuleSet) -> RuleSet:
         else:
             by_key.setdefault(r.key, []).append(r)
     domains: dict[str, CloudEndpoint] = {}
+    patterns = tuple((rx, c) for c in rs.clouds if c.status != "deprecated" for rx in c.name_patterns)
     for c in rs.clouds:
         if c.status == "deprecated":  # loaded (ids stay reserved) but never used: every rule kind alike
             continue
@@ -400,6 +418,7 @@ def _index(rs: RuleSet) -> RuleSet:
         _by_key={k: tuple(v) for k, v in by_key.items()},
         _by_ns={k: tuple(v) for k, v in by_ns.items()},
         _domains=domains,
+        _name_patterns=patterns,
         _sig_by_proto={k: tuple(v) for k, v in sig_by_proto.items()},
     )
 

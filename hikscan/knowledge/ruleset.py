@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from hikscan.knowledge.policy import Policy
 
 STATUSES = ("stable", "test", "experimental", "deprecated")
+CATEGORIES = ("camera", "recorder", "doorbell/intercom", "iot", "computer", "phone", "network", "unknown")
+CLOUD_USERS = ("device", "client")
 IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -26,10 +28,18 @@ class Vendor:
     name: str
     aliases: tuple[str, ...]
     family: str
-    country: str
+    country: str  # the brand's country
     cctv: bool
     oem_of: str | None
     source: str
+    owner: str | None = None  # who owns the vendor today
+    owner_country: str = ""  # where that owner is; the loader defaults it to `country`
+    category: str | None = None  # default device category of a single-purpose vendor
+    ndaa889: bool = False  # named in (or produced by a company named in) NDAA FY2019 §889(f)(3)
+
+    @property
+    def chinese_owned(self) -> bool:
+        return (self.owner_country or self.country) in ("CN", "HK", "MO")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,19 @@ class CloudEndpoint:
     confidence: float
     source: str
     examples: tuple[Mapping[str, Any], ...]
+    owner_country: str | None = None  # of the service's owner; the loader defaults it to the vendor's
+    used_by: tuple[str, ...] = ("device",)  # "device" (cameras phone home) and/or "client" (apps, VMS)
+    implies_category: str | None = None  # a device (not a client) contacting it is of this category
+    implies_vendor: bool = False  # a device (not a client) contacting it is made or sold by `vendor`
+    name_patterns: tuple[re.Pattern[str], ...] = ()  # full-name regexes, tried before `domains`
+
+    @property
+    def for_clients(self) -> bool:
+        return "client" in self.used_by
+
+    @property
+    def for_devices(self) -> bool:
+        return "device" in self.used_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +142,7 @@ class RuleSet:
     _by_key: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
     _by_ns: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
     _domains: Mapping[str, CloudEndpoint] = field(default_factory=dict, repr=False)
+    _name_patterns: tuple[tuple[re.Pattern[str], CloudEndpoint], ...] = field(default=(), repr=False)
     _sig_by_proto: Mapping[int, tuple[Signature, ...]] = field(default_factory=dict, repr=False)
 
     def vendor(self, name: str) -> Vendor:
@@ -132,7 +156,7 @@ class RuleSet:
         return None if name is None else self._alias.get(name.strip().casefold())
 
     def family_root(self, family: str) -> Vendor:
-        return next(v for v in self.vendors.values() if v.name.casefold() == family)
+        return next(v for v in self.vendors.values() if family_id(v.name) == family)
 
     def fingerprints_for(self, key: str) -> tuple[FingerprintRule, ...]:
         """Rules that apply to an evidence key, in rule-set order (exact key and `ns.*` rules)."""
@@ -143,7 +167,12 @@ class RuleSet:
         return tuple(sorted(exact + wild, key=lambda r: r.order))
 
     def cloud_for_name(self, name: str) -> CloudEndpoint | None:
-        return suffix_match(norm_name(name), self._domains)
+        """The endpoint of a DNS name: a full-name pattern first (in rule order), else the longest suffix."""
+        norm = norm_name(name)
+        for regex, cloud in self._name_patterns:
+            if regex.fullmatch(norm):
+                return cloud
+        return suffix_match(norm, self._domains)
 
     def cloud_for_ip(self, ip: str) -> CloudEndpoint | None:
         addr = ip_of(ip)
@@ -171,6 +200,7 @@ class RuleSet:
                 return None
             signature = found
         sig = signature
+        vendor = self.vendors.get(sig.vendor)
         return CloudEndpoint(
             id=sig.id,
             status=sig.status,
@@ -182,6 +212,8 @@ class RuleSet:
             confidence=sig.confidence,
             source=sig.source,
             examples=(),
+            owner_country=vendor.owner_country if vendor else None,
+            used_by=CLOUD_USERS,
         )
 
     def policy_title(self, rule_id: str) -> str:
@@ -194,6 +226,11 @@ class RuleSet:
             f"{len(self.signatures)} signatures, {len(self.cves)} CVE ranges, {len(self.networks)} networks "
             f"({self.networks.asn_count} ASNs) ({len(self.files)} files)"
         )
+
+
+def family_id(name: str) -> str:
+    """The family id a root vendor's name stands for: "Hanwha Vision" -> "hanwha-vision"."""
+    return "-".join(name.casefold().split())
 
 
 def ip_of(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
