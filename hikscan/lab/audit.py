@@ -142,10 +142,10 @@ def http(p: DeviceProfile, method: str, path: str, headers: dict[str, str], stat
             state.attempts += 1
         if settings.behaviour == UNAUTHORIZED_FOREVER:
             return _challenge(p, state, *_unauthorized_body(p, settings, state))
+        if state.locked_until > now:  # the lock status is shown before any login is tried
+            return _challenge(p, state, *_locked_body(p, int(state.locked_until - now)))
         if not header:
             return _challenge(p, state, services._html("Document Error: Unauthorized"), "text/html")
-        if state.locked_until > now:
-            return _challenge(p, state, *_locked_body(p, int(state.locked_until - now)))
         if not digest_ok(header, method, settings, services.realm(p), state):
             state.failures += 1
             if settings.lock_after and state.failures >= settings.lock_after:
