@@ -13,7 +13,7 @@ from hikscan.lab.profiles import LAB_PASSWORD, LAB_USER, DeviceProfile
 EXPECTED_VERDICTS: dict[str, dict[str, str]] = {
     # Hik-Connect on and registered; time.windows.com; admin; V5.6.2 build 190701 is in CVE-2021-36260's range
     "hik-cam-1": {"C": "fail", "N": "fail", "D": "pass", "U": "pass", "A": "fail", "F": "fail"},
-    # internal NTP, no cloud/DDNS/UPnP, one non-default admin; V5.5.6 build 180326 is in CVE-2021-36260's range
+    # internal NTP, no cloud/DDNS/UPnP, one non-default admin; V5.5.6 build 180326: CVE-2021-36260 range
     "hik-cam-2": {"C": "pass", "N": "pass", "D": "pass", "U": "pass", "A": "pass", "F": "fail"},
     # cloud on (not registered), DDNS, UPnP with 3 mappings, admin + installer; NVR model outside the ranges
     "hik-nvr": {"C": "fail", "N": "fail", "D": "fail", "U": "fail", "A": "fail", "F": "pass"},
@@ -22,15 +22,28 @@ EXPECTED_VERDICTS: dict[str, dict[str, str]] = {
     # ONVIF only: no cloud or UPnP setting exists (unknown); NPL time; `root` administrator
     "axis-cam": {"C": "unknown", "N": "pass", "D": "pass", "U": "unknown", "A": "fail", "F": "pass"},
 }
-CHECK_LETTER = {"cloud_off": "C", "ntp_trusted": "N", "ddns_off": "D", "upnp_off": "U", "no_default_admin": "A",
-                "firmware_not_vulnerable": "F"}  # fmt: skip
+CHECK_LETTER = {
+    "cloud_off": "C",
+    "ntp_trusted": "N",
+    "ddns_off": "D",
+    "upnp_off": "U",
+    "no_default_admin": "A",
+    "firmware_not_vulnerable": "F",
+}
 EXPECTED_STATUS = {
-    "hik-cam-1": "ok", "hik-cam-2": "ok", "hik-nvr": "ok", "dahua-cam": "ok", "axis-cam": "ok",
+    "hik-cam-1": "ok",
+    "hik-cam-2": "ok",
+    "hik-nvr": "ok",
+    "dahua-cam": "ok",
+    "axis-cam": "ok",
     "hik-old-unactivated": "auth_failed",  # no audit account: every login is refused
-    "oem-lts": "auth_failed", "cpplus-cam": "failed",
-    "audit-wrong-password": "auth_failed", "audit-lockout": "auth_failed",
-    "audit-401-forever": "auth_failed", "audit-endless-xml": "hostile",
-}  # fmt: skip
+    "oem-lts": "auth_failed",
+    "cpplus-cam": "failed",
+    "audit-wrong-password": "auth_failed",
+    "audit-lockout": "auth_failed",
+    "audit-401-forever": "auth_failed",
+    "audit-endless-xml": "hostile",
+}
 
 
 def credentials_file(path: Path) -> Path:
@@ -85,14 +98,24 @@ def read_log(path: Path) -> list[dict[str, Any]]:
 
 
 READ_PATHS = (
-    "/ISAPI/System/deviceInfo", "/ISAPI/System/Network/EZVIZ", "/ISAPI/System/time",
-    "/ISAPI/System/time/ntpServers", "/ISAPI/System/Network/DDNS", "/ISAPI/System/Network/UPnP",
-    "/ISAPI/System/Network/UPnP/ports/status", "/ISAPI/Security/users", "/ISAPI/System/Network/interfaces",
-    "/cgi-bin/magicBox.cgi?action=getDeviceType", "/cgi-bin/magicBox.cgi?action=getSoftwareVersion",
-    "/cgi-bin/magicBox.cgi?action=getSerialNo", "/cgi-bin/configManager.cgi?action=getConfig&name=T2UServer",
-    "/cgi-bin/configManager.cgi?action=getConfig&name=NTP", "/cgi-bin/configManager.cgi?action=getConfig&name=DDNS",
-    "/cgi-bin/configManager.cgi?action=getConfig&name=UPnP", "/cgi-bin/userManager.cgi?action=getUserInfoAll",
-)  # fmt: skip
+    "/ISAPI/System/deviceInfo",
+    "/ISAPI/System/Network/EZVIZ",
+    "/ISAPI/System/time",
+    "/ISAPI/System/time/ntpServers",
+    "/ISAPI/System/Network/DDNS",
+    "/ISAPI/System/Network/UPnP",
+    "/ISAPI/System/Network/UPnP/ports/status",
+    "/ISAPI/Security/users",
+    "/ISAPI/System/Network/interfaces",
+    "/cgi-bin/magicBox.cgi?action=getDeviceType",
+    "/cgi-bin/magicBox.cgi?action=getSoftwareVersion",
+    "/cgi-bin/magicBox.cgi?action=getSerialNo",
+    "/cgi-bin/configManager.cgi?action=getConfig&name=T2UServer",
+    "/cgi-bin/configManager.cgi?action=getConfig&name=NTP",
+    "/cgi-bin/configManager.cgi?action=getConfig&name=DDNS",
+    "/cgi-bin/configManager.cgi?action=getConfig&name=UPnP",
+    "/cgi-bin/userManager.cgi?action=getUserInfoAll",
+)
 
 
 def check_read_only(entries: list[dict[str, Any]], also: frozenset[str] = frozenset()) -> None:

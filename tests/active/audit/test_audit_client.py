@@ -23,9 +23,14 @@ def client(port: int, budget: float = 10.0, timeout: float = 2.0, max_bytes: int
 
 
 def challenge(body: bytes = b"") -> bytes:
-    return (b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest qop=\"auth\", realm=\"" + REALM.encode()
-            + b"\", nonce=\"abc123\", stale=\"FALSE\"\r\nContent-Length: " + str(len(body)).encode()
-            + b"\r\nConnection: close\r\n\r\n" + body)  # fmt: skip
+    return (
+        b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest qop="auth", realm="'
+        + REALM.encode()
+        + b'", nonce="abc123", stale="FALSE"\r\nContent-Length: '
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )
 
 
 def ok(body: bytes) -> bytes:
@@ -60,39 +65,40 @@ def test_digest_round_trip_and_the_password_never_on_the_wire() -> None:
 
 
 def test_one_attempt_then_stop_on_401() -> None:
-    with Responder(lambda r: challenge()) as srv:
-        with pytest.raises(HostStop) as info:
-            client(srv.port).get("/ISAPI/System/deviceInfo")
+    with Responder(lambda r: challenge()) as srv, pytest.raises(HostStop) as info:
+        client(srv.port).get("/ISAPI/System/deviceInfo")
     assert info.value.kind == "auth_failed"
     assert len(srv.requests) == 2 and b"Authorization: Digest" in srv.requests[1]
 
 
 def test_basic_only_device_never_gets_the_password() -> None:
     reply = b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="x"\r\nContent-Length: 0\r\n\r\n'
-    with Responder(lambda r: reply) as srv:
-        with pytest.raises(HostStop) as info:
-            client(srv.port).get("/cgi-bin/magicBox.cgi?action=getDeviceType")
+    with Responder(lambda r: reply) as srv, pytest.raises(HostStop) as info:
+        client(srv.port).get("/cgi-bin/magicBox.cgi?action=getDeviceType")
     assert info.value.kind == "refused"
     assert len(srv.requests) == 1 and b"Authorization" not in srv.requests[0]
 
 
 def test_hikvision_lock_status_stops_with_the_wait() -> None:
-    lock = (b'<?xml version="1.0" encoding="UTF-8"?><userCheck><statusValue>401</statusValue>'
-            b"<lockStatus>lock</lockStatus><unlockTime>1795</unlockTime></userCheck>")  # fmt: skip
-    with Responder(lambda r: challenge(lock)) as srv:
-        with pytest.raises(HostStop) as info:
-            client(srv.port).get("/ISAPI/System/deviceInfo")
+    lock = (
+        b'<?xml version="1.0" encoding="UTF-8"?><userCheck><statusValue>401</statusValue>'
+        b"<lockStatus>lock</lockStatus><unlockTime>1795</unlockTime></userCheck>"
+    )
+    with Responder(lambda r: challenge(lock)) as srv, pytest.raises(HostStop) as info:
+        client(srv.port).get("/ISAPI/System/deviceInfo")
     assert (info.value.kind, info.value.retry_after) == ("locked", 1795)
     assert len(srv.requests) == 1, "a locked account gets no credential at all"
 
 
 @pytest.mark.parametrize("status", [b"403 Forbidden", b"429 Too Many Requests"])
 def test_forbidden_and_too_many_back_off(status: bytes) -> None:
-    with Responder(
-        lambda r: b"HTTP/1.1 " + status + b"\r\nRetry-After: 60\r\nContent-Length: 0\r\n\r\n"
-    ) as srv:
-        with pytest.raises(HostStop) as info:
-            client(srv.port).get("/ISAPI/System/deviceInfo")
+    with (
+        Responder(
+            lambda r: b"HTTP/1.1 " + status + b"\r\nRetry-After: 60\r\nContent-Length: 0\r\n\r\n"
+        ) as srv,
+        pytest.raises(HostStop) as info,
+    ):
+        client(srv.port).get("/ISAPI/System/deviceInfo")
     assert info.value.kind == "locked" and info.value.retry_after == 60
 
 

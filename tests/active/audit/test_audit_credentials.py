@@ -65,7 +65,7 @@ def test_nothing_redacted_ever_prints() -> None:
         str(cred.password),
         f"{cred.password}",  # type: ignore[union-attr]
         f"{cred.password!r}",
-        "%s" % cred.password,
+        f"{cred.password}",
         repr([cred]),
     ):  # type: ignore[union-attr]
         assert PASSWORD not in text and "admin" not in text, text

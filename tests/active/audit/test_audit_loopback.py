@@ -69,8 +69,9 @@ def inventory(path: Path, names: set[str] | None = None) -> Path:
 
 
 def hikscan(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*HIKSCAN, *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [*HIKSCAN, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+    )
 
 
 def test_audit_reads_every_setting_and_judges_it(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -79,8 +80,21 @@ def test_audit_reads_every_setting_and_judges_it(lab, tmp_path: Path) -> None:  
     creds = credentials_file(tmp_path / "creds.toml")
     out = tmp_path / "audit.json"
     began = time.monotonic()
-    proc = hikscan("audit", "--inventory", str(inventory(tmp_path / "inv.json")), "--credentials", str(creds),
-                   "--format", "json", "-o", str(out), "--rate", "50", "--timeout", "2")  # fmt: skip
+    proc = hikscan(
+        "audit",
+        "--inventory",
+        str(inventory(tmp_path / "inv.json")),
+        "--credentials",
+        str(creds),
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        "--rate",
+        "50",
+        "--timeout",
+        "2",
+    )
     elapsed = time.monotonic() - began
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
@@ -98,11 +112,19 @@ def test_audit_reads_every_setting_and_judges_it(lab, tmp_path: Path) -> None:  
     assert by_ip[BASE + "10"]["cloud_enabled"] is True and by_ip[BASE + "11"]["cloud_enabled"] is False
     headline = next(h for h in doc["summary"]["headlines"] if "Hikvision" in h)
     hik = [p for p in PROFILES if p.kind.startswith("hikvision")]
-    on = [p for p in hik if p.audit and p.audit.cloud_enabled and not p.audit.behaviour and p.name in EXPECTED_STATUS
-          and EXPECTED_STATUS[p.name] == "ok"]  # fmt: skip
+    on = [
+        p
+        for p in hik
+        if p.audit
+        and p.audit.cloud_enabled
+        and not p.audit.behaviour
+        and p.name in EXPECTED_STATUS
+        and EXPECTED_STATUS[p.name] == "ok"
+    ]
     registered = [p for p in on if p.audit and p.audit.cloud_registered]
-    assert headline.startswith(f"{len(on)} of {len(hik)} Hikvision devices have Hik-Connect enabled; "
-                               f"{len(registered)} registered"), headline  # fmt: skip
+    assert headline.startswith(
+        f"{len(on)} of {len(hik)} Hikvision devices have Hik-Connect enabled; {len(registered)} registered"
+    ), headline
     entries = read_log(log)[start:]
     check_read_only(entries)
     # one credential attempt for a wrong password, none repeated; hostile devices bounded
