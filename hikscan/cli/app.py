@@ -189,6 +189,13 @@ def audit(
         ),
     ] = None,
     inventory: Inventory = None,
+    interface: Annotated[
+        str | None,
+        typer.Option("--interface", "-i", help="Scan phase: multicast discovery and ARP on this interface."),
+    ] = None,
+    scan_rate: Annotated[
+        float, typer.Option(min=1, max=10000, help="Scan phase: packets per second (as `scan --rate`).")
+    ] = 50.0,
     output_format: Annotated[
         AuditFormat, typer.Option("--format", "-f", help="Output format.")
     ] = AuditFormat.table,
@@ -217,6 +224,8 @@ def audit(
         rules_dir=rules_dir,
         fail_on=fail_on.value,
         port=port,
+        interface=interface,
+        scan_rate=scan_rate,
     )
     raise typer.Exit(run_audit_command(request))
 

@@ -29,6 +29,8 @@ class AuditRequest:
     rules_dir: Path | None = None
     fail_on: str = "none"
     port: int = 80
+    interface: str | None = None  # for the scan phase (multicast discovery, ARP), as `hikscan scan -i`
+    scan_rate: float = 50.0
 
 
 def _select(devices: list[Device], targets: list[str]) -> list[Device]:
@@ -76,9 +78,10 @@ def run_audit_command(request: AuditRequest) -> int:
 
             scanned = run_scan(
                 request.targets,
-                rate=max(request.rate, 20.0),
+                interface=request.interface,
+                rate=request.scan_rate,
                 timeout=min(request.timeout, 2.0),
-                probes=SCAN_PROBES,
+                probes=SCAN_PROBES | ({"sadp", "wsd", "dhip", "arp"} if request.interface else set()),
                 rules=rules,
                 stop=stop,
             )

@@ -249,7 +249,7 @@ class Lab:
             raise ValueError("request body too large")
         body = await asyncio.wait_for(reader.readexactly(length), READ_TIMEOUT) if length else b""
         is_soap = ONVIF in p.services and path.split("?")[0] == "/onvif/device_service" and method == "POST"
-        action = responses.onvif_action(body) if is_soap else None
+        action = responses.onvif_action(body) if method == "POST" and body else None
         self._log_request(
             p, method, path, action, bool(headers.get("authorization")) or audit.has_token(body)
         )

@@ -167,6 +167,8 @@ class _BoundedDigest(HTTPDigestAuth):
         if 400 <= r.status_code < 500 and "digest" in challenge.lower() and calls < 2:
             r._content, _ = _read_body(r, self._max)  # what super() reads unbounded as r.content
             r._content_consumed = True  # type: ignore[attr-defined]
+            if _LOCK_XML.search(r._content) or _LOCK_TEXT.search(r._content):
+                return r  # locked already: no credential is sent at all
             self._before_send()
         return super().handle_401(r, **kwargs)  # type: ignore[no-any-return]
 
