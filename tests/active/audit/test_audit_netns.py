@@ -37,10 +37,31 @@ def test_audit_of_the_lab_reads_judges_and_only_reads(tmp_path: Path) -> None:
     with lab_namespaces(n_addresses=len(PROFILES)) as net:
         net.start_lab("--audit", "--request-log", str(log), "--stream-limit", "20", timeout=60)
         began = time.monotonic()
-        proc = net.run_in(net.scan_ns, [net.python, "-c", CLI, "audit", f"{net.base}0/24", "--credentials",
-                                        str(creds), "-f", "json", "-o", str(out), "--rate", "50", "--timeout", "2",
-                                        "--interface", net.scan_if, "--scan-rate", "100"],
-                          timeout=180)  # fmt: skip
+        proc = net.run_in(
+            net.scan_ns,
+            [
+                net.python,
+                "-c",
+                CLI,
+                "audit",
+                f"{net.base}0/24",
+                "--credentials",
+                str(creds),
+                "-f",
+                "json",
+                "-o",
+                str(out),
+                "--rate",
+                "50",
+                "--timeout",
+                "2",
+                "--interface",
+                net.scan_if,
+                "--scan-rate",
+                "100",
+            ],
+            timeout=180,
+        )
         elapsed = time.monotonic() - began
         assert proc.returncode == 0, proc.stderr[-2000:]
         first_run = read_log(log)
@@ -49,8 +70,24 @@ def test_audit_of_the_lab_reads_judges_and_only_reads(tmp_path: Path) -> None:
         runs = []
         for _ in range(2):
             before = len(read_log(log))
-            again = net.run_in(net.scan_ns, [net.python, "-c", CLI, "audit", lockout_ip, "--inventory", str(out),
-                                             "--credentials", str(creds), "-f", "json", "-o", str(inv_out)])  # fmt: skip
+            again = net.run_in(
+                net.scan_ns,
+                [
+                    net.python,
+                    "-c",
+                    CLI,
+                    "audit",
+                    lockout_ip,
+                    "--inventory",
+                    str(out),
+                    "--credentials",
+                    str(creds),
+                    "-f",
+                    "json",
+                    "-o",
+                    str(inv_out),
+                ],
+            )
             assert again.returncode == 0, again.stderr[-2000:]
             audit = json.loads(inv_out.read_text())["devices"][0]["audit"]
             runs.append(
