@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from hikscan.errors import UsageError
-from hikscan.lab import audit, hostile, responses, services
+from hikscan.lab import audit, auditonvif, hostile, responses, services
 from hikscan.lab.profiles import (
     DAHUA37777,
     DHIP,
@@ -251,7 +251,7 @@ class Lab:
         is_soap = ONVIF in p.services and path.split("?")[0] == "/onvif/device_service" and method == "POST"
         action = responses.onvif_action(body) if method == "POST" and body else None
         self._log_request(
-            p, method, path, action, bool(headers.get("authorization")) or audit.has_token(body)
+            p, method, path, action, bool(headers.get("authorization")) or auditonvif.has_token(body)
         )
         if ENDLESS_BODY in p.hostile:
             await self._stream(writer, self._endless(p))
@@ -264,8 +264,12 @@ class Lab:
                 return
             writer.write(reply)
         elif is_soap:
-            if p.audit is not None and audit.has_token(body) and action not in (None, "GetSystemDateAndTime"):
-                status, xml = audit.onvif_reply(p, action or "", body, self.auth_state(p))
+            if (
+                p.audit is not None
+                and auditonvif.has_token(body)
+                and action not in (None, "GetSystemDateAndTime")
+            ):
+                status, xml = auditonvif.onvif_reply(p, action or "", body, self.auth_state(p))
             else:
                 status, xml = responses.onvif_reply(p, action)
             reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized"}[status]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hikscan.active.audit import dahua, isapi, onvif
 from hikscan.errors import MalformedInput
 from hikscan.lab import audit as lab
-from hikscan.lab import responses
+from hikscan.lab import auditonvif, responses
 from hikscan.lab.profiles import default_lab
 
 PROFILES = {p.name: p for p in default_lab()}
@@ -40,7 +40,7 @@ def dahua_body(path: str) -> bytes:
 def onvif_body(action: str) -> bytes:
     if action == "GetDeviceInformation":
         return responses._device_information(AXIS).encode()
-    inner = lab.onvif_resource(AXIS, AXIS.audit, action)  # type: ignore[arg-type]
+    inner = auditonvif.onvif_resource(AXIS, AXIS.audit, action)  # type: ignore[arg-type]
     assert inner is not None
     return responses._soap(inner).encode()
 
@@ -150,8 +150,8 @@ def test_onvif_fault_and_digest() -> None:
         b"\x00" * 16, "2026-01-01T00:00:00.000Z", "pw"
     )
     cred_body = onvif.envelope("GetUsers", _cred(), 0.0)
-    assert lab.token_ok(cred_body, AXIS.audit)  # type: ignore[arg-type]
-    assert not lab.token_ok(cred_body, replace(AXIS.audit, password="other"))  # type: ignore[type-var]
+    assert auditonvif.token_ok(cred_body, AXIS.audit)  # type: ignore[arg-type]
+    assert not auditonvif.token_ok(cred_body, replace(AXIS.audit, password="other"))  # type: ignore[type-var]
     with pytest.raises(ValueError):
         onvif.envelope("SetUser")
 
