@@ -44,6 +44,7 @@ _LOCK_TEXT = re.compile(
     rb"user\s*(?:is\s*)?locked|account\s*(?:is\s*)?locked|locked\s*out|LoginLocked|too many (?:failed|login)",
     re.IGNORECASE,
 )
+_RESPONSE_STATUS = re.compile(rb"<(?:\w+:)?ResponseStatus\b")
 _SOAP_ACTION = re.compile(rb"<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?(\w{1,64})[\s/>]", re.IGNORECASE)
 
 RequestLog = Callable[[str, str, str], None]  # (method, path, onvif action or "")
@@ -125,7 +126,14 @@ class _Conn(HTTPConnection):
 
 
 class _Pool(HTTPConnectionPool):
+    """One connection per request (we send `Connection: close`): never reuse one the device may drop."""
+
     ConnectionCls = _Conn
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            conn.close()
+        super()._put_conn(None)
 
 
 class _Adapter(HTTPAdapter):
@@ -251,14 +259,15 @@ class AuditClient:
         self.bytes += len(data)
         sent_credentials = "Authorization" in resp.request.headers or bool(body and b"UsernameToken" in body)
         reply = Reply(resp.status_code, data, resp.headers.get("content-type", ""), oversized)
-        self._check_stop(resp, reply, sent_credentials)
+        self._check_stop(resp, reply, sent_credentials, soap=bool(body))
         if oversized:
             raise HostStop(
                 "hostile", f"{path.split('?')[0]}: reply over {self.max_bytes // 1024} KiB; host abandoned"
             )
         return reply
 
-    def _check_stop(self, resp: requests.Response, reply: Reply, sent_credentials: bool) -> None:
+    def _check_stop(self, resp: requests.Response, reply: Reply, sent_credentials: bool, soap: bool) -> None:
+        """Raise HostStop when the reply says: locked, back off, or credentials refused."""
         retry = _retry_after(resp.headers.get("retry-after"))
         locked = bool(_LOCK_XML.search(reply.body) or _LOCK_TEXT.search(reply.body))
         if locked or reply.status == 423:
@@ -268,12 +277,16 @@ class AuditClient:
             raise HostStop(
                 "locked", f"the device reports the account locked (HTTP {reply.status}){after}", wait
             )
-        if reply.status == 403:
+        if reply.status == 403 and not _RESPONSE_STATUS.search(reply.body[:2048]):
+            # An ISAPI <ResponseStatus> 403 is "this account may not read that" (one endpoint);
+            # any other 403 is taken as a lockout or a ban.
             raise HostStop("locked", "HTTP 403 Forbidden: treated as a lockout or a ban; backing off", retry)
         if reply.status == 429 or (reply.status == 503 and retry):
             raise HostStop("locked", f"HTTP {reply.status}: the device asks to back off", retry)
         if reply.status == 401:
             challenge = resp.headers.get("www-authenticate", "").lower()
+            if soap and not sent_credentials:
+                return  # an unauthenticated SOAP read the device wants a login for: no credential was tried
             if sent_credentials:
                 raise HostStop("auth_failed", "credentials rejected (HTTP 401); not retried")
             if "digest" not in challenge:

@@ -155,10 +155,10 @@ def run_audit(
 
     def one(device: Device) -> None:
         result = audit_one(device, store, rules, policy, limiter, deadline, opts)
-        with lock:
+        with lock:  # one writer at a time for the streamed output
             merge(device, result, rules)
-        if on_result is not None:
-            on_result(device)
+            if on_result is not None:
+                on_result(device)
 
     if devices:
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(devices))) as pool:

@@ -152,3 +152,37 @@ def test_reads_are_allowed() -> None:
     assert check_request("GET", "/ISAPI/System/time", None) == ""
     body = b'<s:Envelope><s:Body xmlns:tds="x"><tds:GetUsers/></s:Body></s:Envelope>'
     assert check_request("POST", "/onvif/device_service", body) == "GetUsers"
+
+
+def test_isapi_permission_refusal_is_one_endpoint_not_a_lockout() -> None:
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?><ResponseStatus version="1.0" '
+        b'xmlns="http://www.hikvision.com/ver20/XMLSchema"><requestURL>/ISAPI/Security/users</requestURL>'
+        b"<statusCode>4</statusCode><statusString>Invalid Operation</statusString>"
+        b"<subStatusCode>lowPrivilege</subStatusCode></ResponseStatus>"
+    )
+    reply = b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+
+    def handler(r: bytes) -> bytes:
+        if not digest_valid(r):
+            return challenge()
+        return reply if b"/Security/users" in r else ok(b"<x/>")
+
+    with Responder(handler) as srv:
+        c = client(srv.port)
+        assert c.get("/ISAPI/Security/users").status == 403
+        assert c.get("/ISAPI/System/time").status == 200
+
+
+def test_unauthenticated_soap_401_is_not_a_failed_login() -> None:
+    reply = (
+        b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm="x", nonce="n"\r\n'
+        b"Content-Length: 0\r\n\r\n"
+    )
+    body = b'<s:Envelope><s:Body xmlns:tds="x"><tds:GetSystemDateAndTime/></s:Body></s:Envelope>'
+    with Responder(lambda r: reply) as srv:
+        assert client(srv.port).soap(body).status == 401
+    assert len(srv.requests) == 1 and b"Authorization" not in srv.requests[0]
