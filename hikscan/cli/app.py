@@ -1,4 +1,4 @@
-"""Command line: `hikscan analyze`, `scan`, `lab`, `rules`. Errors become one line and exit code 2."""
+"""Command line: `hikscan analyze`, `scan`, `audit`, `lab`, `rules`. Errors: one line and exit code 2."""
 
 from __future__ import annotations
 
@@ -189,6 +189,65 @@ def scan(
         rules_dir=rules_dir,
     )
     raise typer.Exit(run_scan_command(request))
+
+
+class AuditFormat(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+@app.command()
+def audit(
+    targets: Annotated[
+        list[str] | None, typer.Argument(help="IP addresses or CIDRs (scanned first unless --inventory).")
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML credentials file, mode 600 (default: $HIKSCAN_CREDENTIALS). Never a password."
+        ),
+    ] = None,
+    inventory: Inventory = None,
+    interface: Annotated[
+        str | None,
+        typer.Option("--interface", "-i", help="Scan phase: multicast discovery and ARP on this interface."),
+    ] = None,
+    scan_rate: Annotated[
+        float, typer.Option(min=1, max=10000, help="Scan phase: packets per second (as `scan --rate`).")
+    ] = 50.0,
+    output_format: Annotated[
+        AuditFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = AuditFormat.table,
+    output: OutputFile = None,
+    rate: Annotated[
+        float, typer.Option(min=0.5, max=1000, help="HTTP requests per second, all hosts.")
+    ] = 10.0,
+    timeout: Annotated[float, typer.Option(min=0.1, max=60, help="Seconds to wait for each reply.")] = 5.0,
+    max_time: Annotated[float | None, typer.Option(min=1, help="Overall deadline in seconds.")] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP port of the devices.")] = 80,
+    fail_on: FailOn = Severity.none,
+    rules_dir: RulesDir = None,
+) -> None:
+    """Read-only authenticated audit: cloud, NTP, DDNS, UPnP, accounts, firmware, with verdicts."""
+    from hikscan.cli.audit import AuditRequest, run_audit_command
+
+    request = AuditRequest(
+        targets=list(targets or []),
+        credentials=credentials,
+        inventory=inventory,
+        output_format=output_format.value,
+        output=output,
+        rate=rate,
+        timeout=timeout,
+        max_time=max_time,
+        rules_dir=rules_dir,
+        fail_on=fail_on.value,
+        port=port,
+        interface=interface,
+        scan_rate=scan_rate,
+    )
+    raise typer.Exit(run_audit_command(request))
 
 
 @app.command()

@@ -149,8 +149,8 @@ class _Builder:
     def add(self, fname: str, text: str, replace_policy: bool) -> None:
         self.digest.update(f"{len(fname)}:{fname}{len(text)}:".encode() + text.encode())
         doc = _parse(fname, text)
-        if doc["kind"] == "policy" and replace_policy:
-            self.docs = [(f, d) for f, d in self.docs if d["kind"] != "policy"]
+        if doc["kind"] in ("policy", "audit") and replace_policy:  # a user's file replaces the default
+            self.docs = [(f, d) for f, d in self.docs if d["kind"] != doc["kind"]]
         self.docs.append((fname, doc))
 
     def _claim_id(self, fname: str, rid: str) -> None:

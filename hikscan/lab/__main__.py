@@ -25,6 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--hostile", action="store_true", help="add hostile devices (XML bomb, XXE, slow-loris, …)"
     )
+    ap.add_argument(
+        "--audit",
+        action="store_true",
+        help="add the audit test devices (wrong password, lockout, 401, endless XML)",
+    )
+    ap.add_argument(
+        "--request-log", default=None, help="append every HTTP request received to this JSON-lines file"
+    )
     ap.add_argument("--base", default=None, help="address prefix, e.g. 10.77.0. (127.77.0. with --loopback)")
     ap.add_argument("--interface", help="device-side interface: multicast discovery is answered there")
     ap.add_argument("--loopback", action="store_true", help="bind devices to 127.77.0.x; unicast only")
@@ -50,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         base = args.base or ("127.77.0." if args.loopback else "10.77.0.")
-        profiles = default_lab(count=args.count, hostile=args.hostile, base=base)
+        profiles = default_lab(count=args.count, hostile=args.hostile, base=base, audit=args.audit)
         if args.loopback:
             if args.interface:
                 raise UsageError("--loopback is unicast only: drop --interface")
@@ -68,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
         lab = Lab(
-            profiles, interface=None if args.loopback else args.interface, stream_limit=args.stream_limit
+            profiles,
+            interface=None if args.loopback else args.interface,
+            stream_limit=args.stream_limit,
+            request_log=args.request_log,
         )
         lab.check_safety()
     except (HikscanError, ValueError, OSError, subprocess.SubprocessError) as exc:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import ipaddress
+import json
 import os
 import socket
 import struct
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from hikscan.errors import UsageError
-from hikscan.lab import hostile, responses, services
+from hikscan.lab import audit, auditonvif, hostile, responses, services
 from hikscan.lab.profiles import (
     DAHUA37777,
     DHIP,
@@ -85,11 +86,24 @@ class Lab:
     interface: str | None = None
     stream_limit: float = 60.0
     allow_root_netns: bool = False  # tests on 127.0.0.0/8 only need no namespace
+    request_log: str | None = None  # JSON lines: every HTTP request a device received (method, path, action)
     ready: threading.Event = field(default_factory=threading.Event)
     bound: list[tuple[str, str, int]] = field(default_factory=list)  # (service, ip, port)
     _udp: dict[tuple[str, str], asyncio.DatagramTransport] = field(default_factory=dict)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _stopping: bool = False
+    _auth: dict[str, audit.AuthState] = field(default_factory=dict)
+
+    def auth_state(self, p: DeviceProfile) -> audit.AuthState:
+        """Login bookkeeping of one device (nonces, failures, lock)."""
+        return self._auth.setdefault(p.ip, audit.AuthState())
+
+    def _log_request(self, p: DeviceProfile, method: str, path: str, action: str | None, auth: bool) -> None:
+        if self.request_log is None:
+            return
+        line = json.dumps({"ip": p.ip, "method": method, "path": path, "action": action or "", "auth": auth})
+        with open(self.request_log, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
 
     def check_safety(self) -> None:
         """Refuse anything that could answer on a real network."""
@@ -234,12 +248,30 @@ class Lab:
         if not 0 <= length <= MAX_BODY:
             raise ValueError("request body too large")
         body = await asyncio.wait_for(reader.readexactly(length), READ_TIMEOUT) if length else b""
+        is_soap = ONVIF in p.services and path.split("?")[0] == "/onvif/device_service" and method == "POST"
+        action = responses.onvif_action(body) if method == "POST" and body else None
+        self._log_request(
+            p, method, path, action, bool(headers.get("authorization")) or auditonvif.has_token(body)
+        )
         if ENDLESS_BODY in p.hostile:
             await self._stream(writer, self._endless(p))
         elif SLOWLORIS in p.hostile:
             await self._slowloris(p, writer)
-        elif ONVIF in p.services and path.split("?")[0] == "/onvif/device_service" and method == "POST":
-            status, xml = responses.onvif_reply(p, responses.onvif_action(body))
+        elif audit.handles(p, method, path):
+            reply = audit.http(p, method, path, headers, self.auth_state(p))
+            if not isinstance(reply, bytes):
+                await self._stream(writer, reply)
+                return
+            writer.write(reply)
+        elif is_soap:
+            if (
+                p.audit is not None
+                and auditonvif.has_token(body)
+                and action not in (None, "GetSystemDateAndTime")
+            ):
+                status, xml = auditonvif.onvif_reply(p, action or "", body, self.auth_state(p))
+            else:
+                status, xml = responses.onvif_reply(p, action)
             reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized"}[status]
             extra = ""
             if status == 401:

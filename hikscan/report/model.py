@@ -51,6 +51,7 @@ class Device:
     matched_rules: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     hostile: list[str] = field(default_factory=list)
+    audit: dict[str, Any] | None = None  # `hikscan audit`: settings, verdicts, status (None: not audited)
 
     @property
     def is_cctv_vendor(self) -> bool:

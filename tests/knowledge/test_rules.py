@@ -36,7 +36,7 @@ def test_rule_file_validates(path: Path) -> None:
 def test_every_kind_is_present_and_only_fingerprints_are_split() -> None:
     kinds = {p.name: yaml.safe_load(p.read_text())["kind"] for p in RULE_FILES}
     every = sorted(set(kinds.values()))
-    assert every == ["clouds", "cves", "fingerprints", "networks", "policy", "signatures", "vendors"]
+    assert every == ["audit", "clouds", "cves", "fingerprints", "networks", "policy", "signatures", "vendors"]
     # fingerprints may come in several files (fingerprints-mac.yaml holds the mac.org rules); others once
     assert sorted(k for k in kinds.values() if k != "fingerprints") == [
         k for k in every if k != "fingerprints"
