@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import IO
 
 from hikscan.report.writers.base import Writer
+from hikscan.report.writers.cef import CefWriter
 from hikscan.report.writers.csv import CsvWriter
+from hikscan.report.writers.ecs import EcsWriter
+from hikscan.report.writers.html import HtmlWriter
 from hikscan.report.writers.json import JsonWriter
 from hikscan.report.writers.jsonl import JsonlWriter
 from hikscan.report.writers.table import TableWriter
 
-WRITERS: dict[str, type[Writer]] = {w.name: w for w in (TableWriter, JsonWriter, JsonlWriter, CsvWriter)}
+WRITERS: dict[str, type[Writer]] = {
+    w.name: w for w in (TableWriter, JsonWriter, JsonlWriter, CsvWriter, HtmlWriter, EcsWriter, CefWriter)
+}
 FORMATS = tuple(WRITERS)
 
 
