@@ -61,7 +61,7 @@ def parse_time(text: str) -> float:
 
 def timeline(rows: list[dict[str, Any]], start: float, end: float, device_id: str) -> str:
     """One device's external contacts: rows of {"label", "first_seen", "last_seen", "severity"}."""
-    label_w, plot_w = 300, 460
+    label_w, plot_w = 290, 640
     span = max(end - start, 1e-3)
     height = 24 + len(rows) * ROW_H
     out = [
@@ -79,7 +79,7 @@ def timeline(rows: list[dict[str, Any]], start: float, end: float, device_id: st
         w = max(3.0, plot_w * (b - a) / span)
         colour = {"high": "#c0392b", "medium": "#d68910", "low": "#2874a6"}.get(row["severity"], "#7f8c8d")
         out.append(
-            f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{html_text(row["label"][:48])}</text>'
+            f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{html_text(_short(row["label"]))}</text>'
             f'<rect class="contact" x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{BAR_H}" fill="{colour}">'
             f"<title>{html_text(row['label'])}: {html_text(row['first_seen'])} → "
             f"{html_text(row['last_seen'])}</title></rect>"
@@ -87,6 +87,10 @@ def timeline(rows: list[dict[str, Any]], start: float, end: float, device_id: st
         y += ROW_H
     out.append("</svg>")
     return "".join(out)
+
+
+def _short(label: str, limit: int = 44) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 def _clock(ts: float) -> str:

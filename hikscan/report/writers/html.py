@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from typing import IO, Any
 
 from hikscan.report.charts import country_chart, parse_time, timeline
+from hikscan.report.model import severity_rank
 from hikscan.report.safe import html_text as h
 from hikscan.report.writers.labels import device_label, server_label, size_label, when_label, where_label
 
@@ -28,7 +29,8 @@ h2{border-bottom:2px solid #d5d8dc;padding-bottom:4px;margin-top:30px}
 .kpis{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
 .kpi{border:1px solid #d5d8dc;border-radius:6px;padding:10px 16px;min-width:130px;background:#fbfcfc}
 .kpi .n{display:block;font-size:28px;font-weight:700}.kpi.alert .n{color:#c0392b}
-table{border-collapse:collapse;margin:8px 0 16px;width:100%}th,td{border:1px solid #e5e8e8;padding:4px 7px;
+table{border-collapse:collapse;margin:8px 0 16px;width:100%}
+table.compact{width:auto;min-width:380px}th,td{border:1px solid #e5e8e8;padding:4px 7px;
 text-align:left;vertical-align:top}th{background:#f2f4f4}td.num{text-align:right}
 .ndaa{background:#c0392b;color:#fff;border-radius:3px;padding:0 5px;font-size:12px;font-weight:600}
 .sev-high{color:#c0392b;font-weight:700}.sev-medium{color:#b9770e;font-weight:700}.sev-low{color:#2874a6}
@@ -151,11 +153,14 @@ class HtmlWriter:
         )
         return (
             '<section id="estate"><h2>Estate</h2>'
-            '<table id="by-family"><tr><th>vendor family</th><th>devices</th></tr>' + rows + "</table>"
-            '<table id="by-vendor"><tr><th>vendor or brand</th><th>devices</th></tr>' + vendors + "</table>"
-            '<table id="by-subnet"><tr><th>subnet (/24, /64)</th><th>devices</th><th>by family</th></tr>'
-            + subnets
+            '<table id="by-family" class="compact"><tr><th>vendor family</th><th>devices</th></tr>'
+            + rows
             + "</table>"
+            '<table id="by-vendor" class="compact"><tr><th>vendor or brand</th><th>devices</th></tr>'
+            + vendors
+            + "</table>"
+            '<table id="by-subnet" class="compact"><tr><th>subnet (/24, /64)</th><th>devices</th>'
+            "<th>by family</th></tr>" + subnets + "</table>"
             f'<p class="note">NDAA §889 (Huawei, ZTE, Hytera, Hikvision, Dahua and their brands): '
             f"{h(estate.get('ndaa889_basis', ''))}.</p></section>"
         )
@@ -168,14 +173,17 @@ class HtmlWriter:
                 continue
             remote = f["remote"]
             located[remote.get("country") or "unknown"].add(remote["ip"])
-            owner[remote.get("owner_country") or "unknown"].add(remote["ip"])
+            if remote.get("owner_country"):
+                owner[remote["owner_country"]].add(remote["ip"])
         if self.command == "scan":
             return ""
-        has_owner = any(c != "unknown" for c in owner)
-        note = "" if has_owner else (
-            '<p class="note">No owner country is known for these destinations yet (network ownership '
-            "data not available for them).</p>"
-        )  # fmt: skip
+        unowned = len(set().union(*located.values()) - set().union(*owner.values())) if located else 0
+        note = (
+            f'<p class="note" id="owner-unknown">The owner country of {unowned} destination(s) is not known '
+            "(no network ownership data for them): they have no blue bar.</p>"
+            if unowned
+            else ""
+        )
         return (
             '<section id="destinations"><h2>Where the traffic went</h2>'
             '<p class="note">Distinct external servers per country: where the server is located, and where '
@@ -188,6 +196,7 @@ class HtmlWriter:
     def _findings(self, anchor: str, title: str, findings: list[dict[str, Any]]) -> str:
         if self.command == "scan":
             return ""
+        findings = sorted(findings, key=lambda f: (-severity_rank(f["severity"]), f["first_seen"]))
         if not findings:
             return f'<section id="{anchor}"><h2>{h(title)}</h2><p class="empty">None.</p></section>'
         rows = "".join(
@@ -298,6 +307,6 @@ class HtmlWriter:
         )  # fmt: skip
         notes = "".join(f'<p class="note">{h(n)}</p>' for n in summary.get("notes", []))
         return (
-            f'<section id="about"><h2>About this report</h2><table id="meta">{rows}</table>'
+            f'<section id="about"><h2>About this report</h2><table id="meta" class="compact">{rows}</table>'
             f"{capture_table}{notes}</section>"
         )
