@@ -141,6 +141,8 @@ def test_analyze_report_renders_with_the_numbers_of_the_json(browser: Any, tmp_p
     assert errors == []
     assert fetched(browser) == []
     assert browser.execute_script("return document.scripts.length") == 0
+    width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1]  # no sideways scrolling at 1400 px
     shot = tmp_path / "report.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 20_000

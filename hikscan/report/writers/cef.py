@@ -61,7 +61,10 @@ class CefWriter:
             for x in ("hikscan", "hikscan", self.meta.get("version", "?"), signature, name,
                       SEVERITY.get(severity, 0))
         )  # fmt: skip
-        extension = " ".join(f"{k}={cef_value(v)}" for k, v in ext.items() if v not in (None, ""))
+        present = {k: v for k, v in ext.items() if v not in (None, "")}
+        # a csN/cnN label without its value says nothing: drop it
+        present = {k: v for k, v in present.items() if not k.endswith("Label") or k[:-5] in present}
+        extension = " ".join(f"{k}={cef_value(v)}" for k, v in present.items())
         line = f"CEF:0|{header}|{extension}"
         if self.syslog:
             pri = FACILITY_USER * 8 + SYSLOG_SEVERITY.get(severity, 6)

@@ -23,7 +23,8 @@ STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1c2833;
 background:#fff}
 header{background:#1c2833;color:#fff;padding:18px 28px}header h1{margin:0 0 4px;font-size:22px}
-main{padding:8px 28px 40px;max-width:1300px}
+main{padding:8px 28px 40px;max-width:1300px;box-sizing:border-box}
+.tables{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}
 h2{border-bottom:2px solid #d5d8dc;padding-bottom:4px;margin-top:30px}
 .headline{font-size:18px;font-weight:600;margin:6px 0}.sub{color:#d5d8dc;font-size:13px}
 .kpis{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
@@ -31,7 +32,7 @@ h2{border-bottom:2px solid #d5d8dc;padding-bottom:4px;margin-top:30px}
 .kpi .n{display:block;font-size:28px;font-weight:700}.kpi.alert .n{color:#c0392b}
 table{border-collapse:collapse;margin:8px 0 16px;width:100%}
 table.compact{width:auto;min-width:380px}th,td{border:1px solid #e5e8e8;padding:4px 7px;
-text-align:left;vertical-align:top}th{background:#f2f4f4}td.num{text-align:right}
+text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f2f4f4}td.num{text-align:right}
 .ndaa{background:#c0392b;color:#fff;border-radius:3px;padding:0 5px;font-size:12px;font-weight:600}
 .sev-high{color:#c0392b;font-weight:700}.sev-medium{color:#b9770e;font-weight:700}.sev-low{color:#2874a6}
 .note{color:#566573;font-size:13px}.empty{color:#566573;font-style:italic}
@@ -152,7 +153,7 @@ class HtmlWriter:
             for s in estate.get("by_subnet", [])[:200]
         )
         return (
-            '<section id="estate"><h2>Estate</h2>'
+            '<section id="estate"><h2>Estate</h2><div class="tables">'
             '<table id="by-family" class="compact"><tr><th>vendor family</th><th>devices</th></tr>'
             + rows
             + "</table>"
@@ -160,7 +161,7 @@ class HtmlWriter:
             + vendors
             + "</table>"
             '<table id="by-subnet" class="compact"><tr><th>subnet (/24, /64)</th><th>devices</th>'
-            "<th>by family</th></tr>" + subnets + "</table>"
+            "<th>by family</th></tr>" + subnets + "</table></div>"
             f'<p class="note">NDAA §889 (Huawei, ZTE, Hytera, Hikvision, Dahua and their brands): '
             f"{h(estate.get('ndaa889_basis', ''))}.</p></section>"
         )
