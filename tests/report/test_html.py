@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_siem import check_ecs, ecs_fields
 
 from hikscan.knowledge.rules import load_rules
 from hikscan.lab.profiles import default_lab
@@ -166,11 +167,20 @@ def lab_ips() -> Iterator[list[str]]:
 
 @needs_chromium
 def test_scan_report_answers_the_estate_question(browser: Any, lab_ips: list[str], tmp_path: Path) -> None:
-    page, doc_path, csv_path = tmp_path / "scan.html", tmp_path / "scan.json", tmp_path / "scan.csv"
-    done = hikscan("scan", *lab_ips, "--timeout", "1", "-f", "html", "-o", str(page),
-                   "-f", "json", "-o", str(doc_path), "-f", "csv", "-o", str(csv_path))  # fmt: skip
+    page, doc_path, ecs_path = tmp_path / "scan.html", tmp_path / "scan.json", tmp_path / "scan.ecs"
+    cef_path = tmp_path / "scan.cef"
+    outputs = {"html": page, "json": doc_path, "ecs": ecs_path, "cef": cef_path}
+    args = [a for fmt, path in outputs.items() for a in ("-f", fmt, "-o", str(path))]
+    done = hikscan("scan", *lab_ips, "--timeout", "1", *args)
     assert done.returncode == 0, done.stderr
     doc = json.loads(doc_path.read_text())
+    events = [json.loads(line) for line in ecs_path.read_text().splitlines()]
+    for event in events:
+        check_ecs(event, ecs_fields())
+        assert event["observer"]["type"] == "scanner"
+    hosts = [e for e in events if e["event"]["kind"] == "state"]
+    assert [e["host"]["ip"] for e in hosts] == [[d["ip"]] for d in doc["devices"]]
+    assert cef_path.read_text().count("cat=hikscan/device") == len(doc["devices"])
     estate = doc["summary"]["estate"]
     families = {f["family"]: f["devices"] for f in estate["by_family"]}
     vendors = [d.get("vendor") for d in doc["devices"]]
