@@ -145,7 +145,7 @@ def analyze(
     request = AnalyzeRequest(
         captures=captures,
         home_country=home_country,
-        outputs=plan_outputs([f.value for f in output_format or []], output),
+        outputs=plan_outputs([f.value for f in output_format or []], output, syslog=syslog),
         syslog=syslog,
         fail_on=fail_on.value,
         merge=merge,
@@ -187,7 +187,7 @@ def scan(
     request = ScanRequest(
         targets=list(targets or []),
         interface=interface,
-        outputs=plan_outputs([f.value for f in output_format or []], output),
+        outputs=plan_outputs([f.value for f in output_format or []], output, syslog=syslog),
         syslog=syslog,
         rate=rate,
         timeout=timeout,

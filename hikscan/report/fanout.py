@@ -20,10 +20,12 @@ Target = tuple[str, Path | None]
 
 
 def plan_outputs(
-    formats: list[str] | None, outputs: list[Path] | None, default: str = "table"
+    formats: list[str] | None, outputs: list[Path] | None, default: str = "table", syslog: bool = False
 ) -> list[Target]:
     """[(format, path or None for stdout)]: one -o per -f, in order; one -o and no -f: the default format."""
     fmts = list(formats or []) or [default]
+    if syslog and "cef" not in fmts:
+        raise UsageError("--syslog frames CEF lines: use it with -f cef")
     paths = list(outputs or [])
     if not paths:
         if len(fmts) > 1:

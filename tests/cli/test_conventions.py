@@ -47,6 +47,7 @@ def test_several_formats_in_one_run(tmp_path: Path) -> None:
         (["-f", "json", "-f", "html", "-o", "a.json"], "give one -o per -f"),
         (["-f", "json", "-f", "html"], "need one --output each"),
         (["-f", "json", "-o", "same.out", "-f", "csv", "-o", "same.out"], "given twice"),
+        (["-f", "json", "-o", "a.json", "--syslog"], "use it with -f cef"),
     ],
 )
 def test_mismatched_formats_and_outputs_are_usage_errors(

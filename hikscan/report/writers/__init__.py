@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import IO
-
 from hikscan.report.writers.base import Writer
 from hikscan.report.writers.cef import CefWriter
 from hikscan.report.writers.csv import CsvWriter
@@ -17,7 +15,3 @@ WRITERS: dict[str, type[Writer]] = {
     w.name: w for w in (TableWriter, JsonWriter, JsonlWriter, CsvWriter, HtmlWriter, EcsWriter, CefWriter)
 }
 FORMATS = tuple(WRITERS)
-
-
-def make_writer(fmt: str, out: IO[str], command: str) -> Writer:
-    return WRITERS[fmt](out, command)
