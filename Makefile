@@ -4,13 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint type fmt fuzz bench bench-scan corpus captures geodb clean
+.PHONY: run test lint type fmt fuzz bench bench-scan corpus captures geodb man constraints clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -52,6 +52,20 @@ captures: $(STAMP)
 geodb: $(STAMP)
 	$(PY) -m pip install -q -e '.[build-data]'
 	$(PY) scripts/build_geodb.py
+
+# docs/hikscan.1 from the command line's own help (tests/cli check it is current).
+man: $(STAMP)
+	$(PY) scripts/make_man.py docs/hikscan.1
+
+# constraints.txt: the versions a clean venv resolves today for '.[dev]' (review the diff, commit it).
+constraints:
+	rm -rf build/constraints-venv
+	$(PYTHON) -m venv build/constraints-venv
+	build/constraints-venv/bin/pip install -q --upgrade pip
+	build/constraints-venv/bin/pip install -q '.[dev]'
+	{ sed -n '1,2p' constraints.txt; build/constraints-venv/bin/pip freeze --exclude hikscan; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf build/constraints-venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

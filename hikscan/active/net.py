@@ -10,16 +10,17 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
-import os
 import select
 import socket
 import ssl
 import struct
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 MAX_DATAGRAM = 64 * 1024
 MAX_HEAD = 64 * 1024
@@ -241,25 +242,25 @@ def open_ports(
 
 
 def cert_subject(der: bytes | None) -> str | None:
-    """The subject of a DER certificate as 'CN=…,OU=…,O=…', via the stdlib decoder; None if unreadable.
+    """The subject of a DER certificate as 'C=…,O=…,CN=…' (certificate order); None if unreadable.
 
-    The stdlib only decodes certificates from a file, so the DER goes through a private temp file.
+    Decoded with `cryptography` (x509.load_der_x509_certificate): no private CPython helper, no temp file.
     """
     if not der or len(der) > MAX_HEAD:
         return None
-    fd, path = tempfile.mkstemp(suffix=".pem")
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(ssl.DER_cert_to_PEM_cert(der))
-        decoded = ssl._ssl._test_decode_cert(path)  # type: ignore[attr-defined]
-    except (ssl.SSLError, OSError, ValueError):
+        subject = x509.load_der_x509_certificate(der).subject
+        parts = [f"{_short_name(a)}={a.value!s}" for rdn in subject.rdns for a in rdn]
+    except (ValueError, TypeError):
         return None
-    finally:
-        os.unlink(path)
-    order = {"commonName": "CN", "organizationalUnitName": "OU", "organizationName": "O"}
-    order |= {"localityName": "L", "stateOrProvinceName": "ST", "countryName": "C"}
-    parts = [f"{order.get(k, k)}={v}" for rdn in decoded.get("subject", ()) for k, v in rdn]
     return ",".join(parts) or None
+
+
+def _short_name(attribute: x509.NameAttribute) -> str:
+    """CN, O, OU, L, ST, C… as RFC 4514 writes them; emailAddress by name, other OIDs dotted."""
+    if attribute.oid == NameOID.EMAIL_ADDRESS:
+        return "emailAddress"
+    return attribute.rfc4514_attribute_name
 
 
 def udp_socket(interface: str | None = None, bind_addr: str = "", port: int = 0) -> socket.socket:

@@ -11,7 +11,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import RuleSet, load_rules
 from hikscan.passive.attribution import read_inventory
 from hikscan.passive.engine import Engine
+from hikscan.report.estate import Estate
+from hikscan.report.fanout import open_writers
 from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import SEVERITIES, Finding, severity_rank
 from hikscan.report.output import open_output
@@ -40,8 +42,8 @@ CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".dmp"}
 class AnalyzeRequest:
     captures: list[Path]
     home_country: str | None = None
-    output_format: str = "table"
-    output: Path | None = None
+    outputs: list[tuple[str, Path | None]] = field(default_factory=lambda: [("table", None)])
+    syslog: bool = False
     fail_on: str = "high"
     merge: bool = False
     geoip_db: Path | None = None
@@ -190,7 +192,8 @@ def results(run: AnalyzeRun, groups: list[list[Path]]) -> Iterator[tuple[list[Pa
 class Totals:
     """What the summary needs, counted as records stream past (nothing else is kept)."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: RuleSet | None = None) -> None:
+        self.estate = Estate(rules)
         self.findings = 0
         self.by_severity: Counter[str] = Counter()
         self.by_rule: Counter[str] = Counter()
@@ -209,6 +212,7 @@ class Totals:
 
     def device(self, record: dict[str, Any]) -> None:
         self.devices += 1
+        self.estate.add(record)
         if record.get("vendor"):
             self.vendors[record["vendor"]] += 1
 
@@ -221,6 +225,7 @@ class Totals:
             "cctv_devices": self.devices,
             "devices_by_vendor": dict(self.vendors.most_common()),
             "remote_countries": dict(self.countries.most_common()),
+            "estate": self.estate.summary(),
             "captures": len(stats),
             "packets": sum(s.get("packets", 0) for s in stats),
             "interrupted": any(s.get("interrupted") for s in stats),
@@ -249,13 +254,11 @@ def run_analyze(request: AnalyzeRequest) -> int:
 
 def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int:
     groups = [paths] if request.merge else [[p] for p in paths]
-    writer_cls = WRITERS[request.output_format]
-    totals = Totals()
+    totals = Totals(run.rules)
     all_stats: list[dict[str, Any]] = []
     errors: list[str] = []
     meta = run.meta("analyze", [str(p) for p in paths])
-    with open_output(request.output, atomic=not writer_cls.streamed) as out:
-        writer = writer_cls(out, "analyze")
+    with open_writers(request.outputs, "analyze", request.syslog) as writer:
         writer.begin(meta)
         for group, result in results(run, groups):
             if isinstance(result, str):
@@ -302,11 +305,12 @@ def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration
     run = AnalyzeRun(request)
     engine = run.new_engine()
     listener = open_listener(interface)
-    totals = Totals()
+    totals = Totals(run.rules)
     capture = f"live:{interface}"
     meta = run.meta("watch", [capture])
-    fmt = request.output_format if request.output_format in ("jsonl", "csv") else "table"
-    with graceful_stop(run.stop), open_output(request.output, atomic=False) as out:
+    fmt, output = request.outputs[0]
+    fmt = fmt if fmt in ("jsonl", "csv") else "table"
+    with graceful_stop(run.stop), open_output(output, atomic=False) as out:
         writer = WRITERS[fmt](out, "watch")
         writer.begin(meta)
         console = console_for(out)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import typing
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +21,7 @@ EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Find Hikvision/Dahua CCTV devices and flag CCTV traffic that leaves the country.",
@@ -41,16 +42,51 @@ class WatchFormat(StrEnum):
     jsonl = "jsonl"
 
 
-class AnalyzeFormat(StrEnum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
+    csv = "csv"
+    html = "html"
+    ecs = "ecs"
+    cef = "cef"
 
 
-HomeCountry = Annotated[str | None, typer.Option(help="ISO country code of home (default from rules: GB).")]
+def _home_country(value: str | None) -> str | None:
+    """An ISO 3166-1 alpha-2 code; "UK" (and alpha-3 codes) are mapped with a note on stderr."""
+    if value is None:
+        return None
+    from hikscan.cli.country import iso_country
+
+    code, note = iso_country(value)
+    if note:
+        print(f"hikscan: note: {note}", file=sys.stderr)
+    return code
+
+
+HomeCountry = Annotated[
+    str | None,
+    typer.Option(
+        callback=_home_country, metavar="CC", help="ISO 3166 country code of home (default from rules: GB)."
+    ),
+]
 OutputFile = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
+Formats = Annotated[
+    list[OutputFormat] | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format; repeat with one -o each to write several (-f json -o r.json -f html -o r.html).",
+        show_default="table",
+    ),
+]
+Outputs = Annotated[
+    list[Path] | None,
+    typer.Option("--output", "-o", help="Write to this file instead of stdout (one per --format)."),
+]
+Syslog = Annotated[bool, typer.Option("--syslog", help="Frame CEF lines as RFC 5424 syslog messages.")]
 FailOn = Annotated[Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")]
 GeoipDb = Annotated[
     Path | None,
@@ -98,10 +134,9 @@ def _root(
 def analyze(
     captures: Annotated[list[Path], typer.Argument(help="pcap/pcapng files, or directories of them.")],
     home_country: HomeCountry = None,
-    output_format: Annotated[
-        AnalyzeFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = AnalyzeFormat.table,
-    output: OutputFile = None,
+    output_format: Formats = None,
+    output: Outputs = None,
+    syslog: Syslog = False,
     fail_on: FailOn = Severity.high,
     merge: Annotated[
         bool, typer.Option(help="Treat all captures as one traffic set (e.g. a rotated ring buffer).")
@@ -124,12 +159,13 @@ def analyze(
 ) -> None:
     """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
     from hikscan.cli.analyze import AnalyzeRequest, run_analyze
+    from hikscan.report.fanout import plan_outputs
 
     request = AnalyzeRequest(
         captures=captures,
         home_country=home_country,
-        output_format=output_format.value,
-        output=output,
+        outputs=plan_outputs([f.value for f in output_format or []], output, syslog=syslog),
+        syslog=syslog,
         fail_on=fail_on.value,
         merge=merge,
         geoip_db=geoip_db,
@@ -142,13 +178,6 @@ def analyze(
     raise typer.Exit(run_analyze(request))
 
 
-class ScanFormat(StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-
-
 @app.command()
 def scan(
     targets: Annotated[list[str] | None, typer.Argument(help="IP addresses, CIDRs or host names.")] = None,
@@ -156,10 +185,9 @@ def scan(
         str | None,
         typer.Option("--interface", "-i", help="Interface for multicast discovery (SADP, ONVIF, DHIP)."),
     ] = None,
-    output_format: Annotated[
-        ScanFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = ScanFormat.table,
-    output: OutputFile = None,
+    output_format: Formats = None,
+    output: Outputs = None,
+    syslog: Syslog = False,
     rate: Annotated[
         float, typer.Option(min=1, max=10000, help="Packets per second, all probes together.")
     ] = 50.0,
@@ -174,12 +202,13 @@ def scan(
 ) -> None:
     """Find Hikvision/Dahua devices: model, serial, firmware, activation, cloud, CVEs, with evidence."""
     from hikscan.cli.scan import ScanRequest, run_scan_command
+    from hikscan.report.fanout import plan_outputs
 
     request = ScanRequest(
         targets=list(targets or []),
         interface=interface,
-        output_format=output_format.value,
-        output=output,
+        outputs=plan_outputs([f.value for f in output_format or []], output, syslog=syslog),
+        syslog=syslog,
         rate=rate,
         timeout=timeout,
         max_time=max_time,
@@ -274,8 +303,7 @@ def watch(
     request = AnalyzeRequest(
         captures=[],
         home_country=home_country,
-        output_format=output_format.value,
-        output=output,
+        outputs=[(output_format.value, output)],
         fail_on=fail_on.value,
         geoip_db=geoip_db,
         asn_db=asn_db,
@@ -307,10 +335,54 @@ def argv_given(argv: list[str] | None) -> bool:
     return bool(sys.argv[1:] if argv is None else argv)
 
 
+_TYPE_WORDS = {"Path": "PATH", "str": "TEXT", "int": "INTEGER", "float": "NUMBER"}
+
+
+def _metavar(param: Any) -> str | None:
+    """A help label without Python type names: PATH, TEXT, NUMBER, a|b|c; None leaves typer's."""
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None:
+        return None
+    if getattr(param, "is_flag", False):
+        return ""
+    if desc.is_choice and desc.choices:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
+    if desc.is_path:
+        word = "PATH"
+    else:
+        annotation = desc.annotation
+        args = typing.get_args(annotation)
+        inner = args[0] if typing.get_origin(annotation) is list and args else annotation
+        word = _TYPE_WORDS.get(getattr(inner, "__name__", ""), "VALUE")
+    if param.param_type_name == "argument":
+        shown = word + ("..." if param.nargs != 1 else "")
+        param.display_type_rich = lambda ctx: shown  # the type column (typer ignores metavar there)
+        return str(param.name).upper().removesuffix("S")
+    return word
+
+
+def _humanise(command: Any) -> Any:
+    """Replace typer's <bool>/<list[Path]>/<str> labels in every command's help (metavar only)."""
+    help_option = command.get_help_option(typer.Context(command)) if command.add_help_option else None
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if param.metavar is None:
+            label = _metavar(param)
+            if label is not None:
+                param.metavar = label
+    for sub in getattr(command, "commands", {}).values():
+        _humanise(sub)
+    return command
+
+
+def cli_command() -> Any:
+    """The click command tree of the app, with readable help (used by main and scripts/make_man.py)."""
+    return _humanise(typer.main.get_command(app))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning every error into one line on stderr and an exit code."""
     signal.signal(signal.SIGTERM, _terminate)
-    command = typer.main.get_command(app)
+    command = cli_command()
     try:
         code = command.main(args=argv, prog_name="hikscan", standalone_mode=False)
     except typer.Exit as done:
@@ -318,9 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         return EXIT_INTERRUPTED
     except typer.TyperException as exc:
-        if not argv_given(argv):
-            command.main(args=["--help"], prog_name="hikscan", standalone_mode=False)
-            return EXIT_ERROR
+        if not argv_given(argv) or exc.__class__.__name__ == "NoArgsIsHelpError":
+            return EXIT_ERROR  # click has printed the help (once)
         print(f"hikscan: error: {exc.format_message()}", file=sys.stderr)
         return EXIT_ERROR
     except HikscanError as exc:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hikscan.active.fusion import summarise
 from hikscan.interrupt import graceful_stop
+from hikscan.report.estate import Estate
+from hikscan.report.fanout import open_writers
 from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import Device
-from hikscan.report.output import open_output
-from hikscan.report.writers import WRITERS
 from hikscan.report.writers.table import console_for
 
 
@@ -22,8 +22,8 @@ from hikscan.report.writers.table import console_for
 class ScanRequest:
     targets: list[str]
     interface: str | None = None
-    output_format: str = "table"
-    output: Path | None = None
+    outputs: list[tuple[str, Path | None]] = field(default_factory=lambda: [("table", None)])
+    syslog: bool = False
     rate: float = 50.0
     timeout: float = 2.0
     max_time: float | None = None
@@ -40,12 +40,10 @@ def run_scan_command(request: ScanRequest) -> int:
     rules = load_rules(request.rules_dir)
     stop = threading.Event()
     found: list[Device] = []
-    writer_cls = WRITERS[request.output_format]
     meta = report_meta(
         "scan", list(request.targets), rules, [], interface=request.interface, rate=request.rate
     )
-    with graceful_stop(stop), open_output(request.output, atomic=not writer_cls.streamed) as out:
-        writer = writer_cls(out, "scan")
+    with graceful_stop(stop), open_writers(request.outputs, "scan", request.syslog) as writer:
         writer.begin(meta)
         writer.section("scan " + " ".join(request.targets or [request.interface or ""]), {})
 
@@ -80,13 +78,16 @@ def run_scan_command(request: ScanRequest) -> int:
             except KeyboardInterrupt:  # a second signal: report what was streamed
                 devices, stats = list(found), {}
         interrupted = stop.is_set()
-        summary = {**summarise(devices), "interrupted": interrupted}
+        estate = Estate(rules)
+        for device in devices:
+            estate.add(device.to_dict())
+        summary = {**summarise(devices), "interrupted": interrupted, "estate": estate.summary()}
         summary["notes"] = [f"{d.ip}: {note}" for d in devices for note in d.conflicts] + [
             f"{d.ip}: hostile: {h}" for d in devices for h in d.hostile
         ]
         by_vendor = ", ".join(f"{n} {v}" for v, n in summary["by_vendor"].items())
         summary["headline"] = (
-            f"{summary['headline']} ({by_vendor}); unactivated {summary['unactivated']}, "
+            f"{summary['estate']['headline']} ({by_vendor}); unactivated {summary['unactivated']}, "
             f"cloud enabled {summary['cloud_enabled']}, with CVEs {summary['with_cves']}, "
             f"hostile {summary['hostile']}"
         )

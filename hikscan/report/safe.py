@@ -1,7 +1,8 @@
 """Text from the wire, a capture, an inventory or a rule is data: make it safe for each kind of output.
 
 One place decides, and every writer calls it: terminal and table text never carries control bytes or
-markup, CSV cells never start a formula, HTML is escaped. JSON needs nothing more than `json.dumps`
+markup, CSV cells never start a formula, HTML is escaped, CEF header and extension separators are
+escaped, syslog header tokens are printable ASCII. JSON needs nothing more than `json.dumps`
 (which escapes control characters itself).
 """
 
@@ -50,3 +51,19 @@ def csv_cell(value: object) -> str:
 
 def html_text(value: object) -> str:
     return html.escape(clean(value, limit=None), quote=True)
+
+
+def cef_header(value: object) -> str:
+    """A CEF header field: printable, with '\\' and '|' escaped (ArcSight CEF rev. 25, "Header")."""
+    return clean(value).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def cef_value(value: object) -> str:
+    """A CEF extension value: printable, with '\\' and '=' escaped (ArcSight CEF rev. 25, "Extension")."""
+    return clean(value, limit=1023).replace("\\", "\\\\").replace("=", "\\=")
+
+
+def syslog_token(value: object, limit: int) -> str:
+    """An RFC 5424 header token (HOSTNAME, APP-NAME, MSGID): printable US-ASCII without spaces, or "-"."""
+    text = "".join(c for c in str(value or "") if "!" <= c <= "~")[:limit]
+    return text or "-"

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import IO
-
 from hikscan.report.writers.base import Writer
+from hikscan.report.writers.cef import CefWriter
 from hikscan.report.writers.csv_rows import CsvWriter
+from hikscan.report.writers.ecs import EcsWriter
+from hikscan.report.writers.html import HtmlWriter
 from hikscan.report.writers.json_doc import JsonWriter
 from hikscan.report.writers.jsonl import JsonlWriter
 from hikscan.report.writers.table import TableWriter
 
-WRITERS: dict[str, type[Writer]] = {w.name: w for w in (TableWriter, JsonWriter, JsonlWriter, CsvWriter)}
+WRITERS: dict[str, type[Writer]] = {
+    w.name: w for w in (TableWriter, JsonWriter, JsonlWriter, CsvWriter, HtmlWriter, EcsWriter, CefWriter)
+}
 FORMATS = tuple(WRITERS)
-
-
-def make_writer(fmt: str, out: IO[str], command: str) -> Writer:
-    return WRITERS[fmt](out, command)

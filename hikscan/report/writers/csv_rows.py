@@ -1,6 +1,12 @@
 """CSV: one row per finding and per device (column `record` says which), flushed as written.
 
 Every cell goes through safe.csv_cell: no control bytes, no formula a spreadsheet would run.
+
+Report metadata stays valid CSV (a "# comment" line is not CSV, and spreadsheets show it as data): the
+first row after the header is `record=meta`, in existing columns: `name`=hikscan <version>,
+`rule`=rule-set sha256, `category`=command, `evidence`=databases, inputs and settings,
+`first_seen`=started; the last row is `record=summary` (`name`=the estate answer, `evidence`=the
+headline, `last_seen`=finished). Filter on `record` to get only findings or devices.
 """
 
 from __future__ import annotations
@@ -40,7 +46,14 @@ class CsvWriter:
         self.out.flush()
 
     def begin(self, meta: dict[str, Any]) -> None:
-        return None
+        rules = meta.get("rules") or {}
+        settings = [f"{k}={v}" for k, v in (meta.get("settings") or {}).items()]
+        evidence = [f"database: {d}" for d in meta.get("databases") or []]
+        evidence += [f"input: {i}" for i in (meta.get("inputs") or [])[:100]] + settings
+        self._row({
+            "record": "meta", "name": f"hikscan {meta.get('version', '?')}", "rule": rules.get("sha256"),
+            "category": meta.get("command"), "evidence": evidence, "first_seen": meta.get("started"),
+        })  # fmt: skip
 
     def section(self, name: str, stats: dict[str, Any]) -> None:
         return None
@@ -63,4 +76,8 @@ class CsvWriter:
         return None
 
     def end(self, summary: dict[str, Any], stats: list[dict[str, Any]], meta: dict[str, Any]) -> None:
-        return None
+        estate = summary.get("estate") or {}
+        self._row({
+            "record": "summary", "name": estate.get("headline"), "evidence": summary.get("headline"),
+            "packets": summary.get("packets"), "last_seen": meta.get("finished"),
+        })  # fmt: skip
