@@ -21,7 +21,7 @@ from hikscan.knowledge.enrich import Enricher, RemoteInfo
 from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.policy import PolicyRule
-from hikscan.knowledge.rules import RuleSet
+from hikscan.knowledge.rules import CloudEndpoint, RuleSet
 from hikscan.passive.attribution import Attribution
 from hikscan.passive.contacts import Contact, ContactTable
 from hikscan.passive.decode import Decoder, mac_text
@@ -34,6 +34,7 @@ from hikscan.passive.pipeline import Stats, run, should_inspect
 from hikscan.report.model import Device, Finding, Remote, severity_rank
 
 MAX_FLOWS = 250_000
+MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
 ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
 
@@ -63,6 +64,8 @@ class Engine:
         self.fronted: dict[bytes, set[str]] = defaultdict(set)  # MAC → remote addresses behind it
         self.folded_findings: dict[str, int] = {}
         self._devices: dict[str, Device] = {}
+        self._cloud_by_name: dict[str, CloudEndpoint | None] = {}
+        self._cloud_by_ip: dict[str, CloudEndpoint | None] = {}
 
     # -- input ------------------------------------------------------------------------------------
     def run_files(
@@ -183,13 +186,25 @@ class Engine:
         names = tuple(self.names.names_for(contact.host, contact.remote))
         signature = self.inspector.signature_hits.get((contact.host, contact.remote))
         for name, _source in names:
-            cloud = self.rules.cloud_for_name(name)
+            cloud = self._cached(self._cloud_by_name, name, self.rules.cloud_for_name)
             if cloud is not None:
                 return CloudMatch(name, cloud, signature, names)
-        cloud = self.rules.cloud_for_ip(contact.remote)
+        cloud = self._cached(self._cloud_by_ip, contact.remote, self.rules.cloud_for_ip)
         if cloud is None and signature is not None:
             cloud = self.rules.cloud_for_signature(signature)
         return CloudMatch(names[0][0] if names else None, cloud, signature, names)
+
+    @staticmethod
+    def _cached(
+        table: dict[str, CloudEndpoint | None], key: str, lookup: Callable[[str], CloudEndpoint | None]
+    ) -> CloudEndpoint | None:
+        """Cloud lookups by name or address, once each (many contacts share a server)."""
+        if key in table:
+            return table[key]
+        found = lookup(key)
+        if len(table) < MAX_CACHED:
+            table[key] = found
+        return found
 
     def allowed(self, contact: Contact, match: CloudMatch) -> bool:
         policy = self.policy

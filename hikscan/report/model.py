@@ -59,7 +59,7 @@ class Device:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, field by field (no deep copy: the report is written at the speed of the loop)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {name: getattr(self, name) for name in _field_names(type(self))}
         for name in ("cves", "matched_rules", "conflicts", "hostile"):
             out[name] = list(out[name])
         out["evidence"] = [e.to_dict() for e in self.evidence]
@@ -84,7 +84,7 @@ class Remote:
     ports: tuple[str, ...] = ()  # every server port of the contact, most used first ("443/tcp")
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {name: getattr(self, name) for name in _field_names(type(self))}
         out["located"] = [list(pair) for pair in self.located]
         out["ports"] = list(self.ports)
         return out
@@ -105,13 +105,23 @@ class Finding:
     flows: int = 0  # connections (or UDP conversations) folded into this finding
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {name: getattr(self, name) for name in _field_names(type(self))}
         out["device"] = dict(self.device)
         out["remote"] = self.remote.to_dict()
         out["evidence"] = list(self.evidence)
         out["first_seen"] = iso_time(self.first_seen)
         out["last_seen"] = iso_time(self.last_seen)
         return out
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: Any) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def iso_time(ts: float) -> str:
