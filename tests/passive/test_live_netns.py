@@ -56,11 +56,16 @@ def test_watch_streams_a_finding_from_live_traffic(tmp_path: Path) -> None:
         out = tmp_path / "live.jsonl"
         watch = net.start_in(
             net.scan_ns,
-            [net.python, "-m", "hikscan", "watch", "-i", net.scan_if, "--interval", "1", "--duration", "9",
+            [net.python, "-m", "hikscan", "watch", "-i", net.scan_if, "--interval", "1", "--duration", "12",
              "-f", "jsonl", "-o", str(out), "--fail-on", "high"],
         )  # fmt: skip
         net.start_in(net.scan_ns, [net.python, "-c", SERVER_CODE])
-        time.sleep(2.0)
+        # watch writes its `meta` line once it is listening: only then does the camera announce itself
+        listening = time.monotonic() + 30
+        while time.monotonic() < listening and not (out.exists() and out.read_text().strip()):
+            time.sleep(0.1)
+        assert out.exists() and '"type": "meta"' in out.read_text(), "watch did not start listening"
+        time.sleep(0.5)
         camera = net.start_in(net.dev_ns, [net.python, "-c", CAMERA], stdin=-1)
         _, camera_err = camera.communicate(reply, timeout=20)
         assert camera.returncode == 0, camera_err
