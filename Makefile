@@ -37,7 +37,8 @@ fuzz: $(STAMP)
 
 # hikscan analyze vs tshark on a generated 1M-packet capture (and memory on a 4M one).
 bench: $(STAMP)
-	$(PY) bench/bench_analyze.py --big 4000000
+	$(PY) bench/bench_analyze.py --packets 1000000
+	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --big 3000000 --big 10000000 --two-captures
 
 # hikscan scan vs nmap -sV against a lab of 100 emulated devices in network namespaces (root).
 bench-scan: $(STAMP)

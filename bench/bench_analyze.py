@@ -1,11 +1,15 @@
-"""Side-by-side speed and memory: tshark conv,ip vs hikscan analyze vs the bare pipeline.
+"""Side-by-side speed and memory: hikscan analyze vs tshark, tcpdump and Suricata on the same files.
 
-    python bench/bench_analyze.py [--packets 1000000] [--big 4000000] [--skip-tshark]
+    python bench/bench_analyze.py [--packets 1000000] [--big 3000000 --big 10000000] [--skip-tshark]
+                                  [--profile lan|many-findings] [--two-captures] [--results bench/RESULTS.md]
 
 Generates the capture(s) under /tmp with scripts/make_bench_pcap.py when missing. Each tool runs as
 its own subprocess under a small Python wrapper that reports wall time and the child's peak RSS
-(getrusage RUSAGE_CHILDREN), so one tool's peak never hides another's. --big also runs the pipeline
-(and hikscan analyze) on a larger file to show that memory stays flat as the file grows.
+(getrusage RUSAGE_CHILDREN), so one tool's peak never hides another's. Reference tools that are not
+installed are shown as skipped: tshark (`tshark -q -z conv,ip`), tcpdump (`tcpdump -nn -r`) and Suricata 7
+(`suricata -r FILE -k none`, no rules: flow tracking and EVE). `--big N` (repeatable) runs hikscan and
+tcpdump on larger files to show whether memory stays flat as the file grows; `--two-captures` times two
+captures analysed serially (--jobs 1) and on two cores (--jobs 2).
 """
 
 from __future__ import annotations
@@ -29,13 +33,30 @@ _WRAP = (
 )
 
 
-def ensure_capture(packets: int) -> Path:
-    path = Path(f"/tmp/hikscan_bench_{packets}.pcap")
+def ensure_capture(packets: int, profile: str = "lan", seed: int = 1) -> Path:
+    stem = "hikscan_bench" if profile == "lan" else "hikscan_many"
+    path = Path(f"/tmp/{stem}_{packets}{'' if seed == 1 else f'_s{seed}'}.pcap")
     if not path.exists():
-        print(f"generating {path} ({packets} packets)…", file=sys.stderr)
+        print(f"generating {path} ({packets} packets, {profile})…", file=sys.stderr)
         script = str(ROOT / "scripts" / "make_bench_pcap.py")
-        subprocess.run([PY, script, str(path), "--packets", str(packets)], check=True)
+        cmd = [PY, script, str(path), "--packets", str(packets), "--profile", profile, "--seed", str(seed)]
+        subprocess.run(cmd, check=True)
     return path
+
+
+def suricata_cmd(path: Path) -> list[str] | None:
+    """Suricata with no rules (flow tracking and EVE only), logging to a scratch directory."""
+    exe = shutil.which("suricata")
+    if exe is None:
+        return None
+    logs = Path("/tmp/hikscan_bench_suricata")
+    logs.mkdir(exist_ok=True)
+    conf = logs / "suricata.yaml"
+    conf.write_text(
+        "%YAML 1.1\n---\ndefault-log-dir: " + str(logs) + "\noutputs:\n  - eve-log:\n      enabled: yes\n"
+        "      filename: eve.json\n      types: [flow]\nrule-files: []\n"
+    )
+    return [exe, "-c", str(conf), "-r", str(path), "-k", "none", "-l", str(logs), "--runmode", "single"]
 
 
 def measure(cmd: list[str]) -> tuple[float, float, int, str]:
@@ -53,25 +74,29 @@ def hikscan_cli() -> str | None:
     return str(exe) if ok else None
 
 
-def tools(path: Path, skip_tshark: bool) -> list[tuple[str, list[str] | None, str]]:
-    tshark = None if skip_tshark else shutil.which("tshark")
+def tools(path: Path, skip_tshark: bool, big: bool = False) -> list[tuple[str, list[str] | None, str]]:
+    tshark = None if skip_tshark or big else shutil.which("tshark")
+    tcpdump = shutil.which("tcpdump")
     cli = hikscan_cli()
+    analyze = [cli, "analyze", str(path), "-o", "/dev/null", "--fail-on", "none"] if cli else None
     return [
         ("tshark -q -z conv,ip", [tshark, "-q", "-z", "conv,ip", "-r", str(path)] if tshark else None,
-         "tshark not installed (apt-get install tshark)" if not skip_tshark else "not run"),
-        ("hikscan analyze --format json",
-         [cli, "analyze", str(path), "--format", "json", "-o", "/dev/null", "--fail-on", "none"]
-         if cli else None, "hikscan CLI (analyze) not available yet"),
+         "not run" if skip_tshark or big else "tshark not installed (apt-get install tshark)"),
+        ("tcpdump -nn -r", [tcpdump, "-nn", "-r", str(path)] if tcpdump else None, "tcpdump not installed"),
+        ("suricata -r (no rules)", None if big else suricata_cmd(path),
+         "not run" if big else "suricata not installed (bookworm-backports)"),
+        ("hikscan analyze -f json", analyze and [*analyze, "-f", "json"], "hikscan CLI not available"),
+        ("hikscan analyze -f jsonl", analyze and [*analyze, "-f", "jsonl"], "hikscan CLI not available"),
         ("pipeline (decode+flows)", [PY, "-m", "hikscan.passive.pipeline", str(path)], ""),
     ]  # fmt: skip
 
 
-def run_table(path: Path, packets: int, skip_tshark: bool) -> list[dict[str, object]]:
+def run_table(path: Path, packets: int, skip_tshark: bool, big: bool = False) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     base = None
     print(f"\n{path} — {packets:,} packets, {path.stat().st_size / 2**20:.0f} MiB")
     print(f"{'tool':32} {'seconds':>8} {'packets/s':>11} {'peak RSS MiB':>13} {'vs tshark':>9}")
-    for name, cmd, why in tools(path, skip_tshark):
+    for name, cmd, why in tools(path, skip_tshark, big):
         if cmd is None:
             print(f"{name:32} skipped: {why}")
             continue
@@ -89,19 +114,63 @@ def run_table(path: Path, packets: int, skip_tshark: bool) -> list[dict[str, obj
     return rows
 
 
+def two_captures(packets: int, profile: str) -> list[dict[str, object]]:
+    """Two captures, serially (--jobs 1) and on two cores (--jobs 2)."""
+    cli = hikscan_cli()
+    if cli is None:
+        return []
+    files = [str(ensure_capture(packets, profile, seed)) for seed in (1, 2)]
+    print(f"\ntwo captures of {packets:,} packets ({profile}):")
+    rows, times = [], {}
+    for jobs in ("1", "2"):
+        cmd = [cli, "analyze", *files, "-f", "json", "-o", "/dev/null", "--fail-on", "none", "--jobs", jobs]
+        secs, rss, rc, err = measure(cmd)
+        times[jobs] = secs
+        print(
+            f"  --jobs {jobs}: {secs:6.2f} s, peak RSS {rss:.0f} MiB" + (f" (exit {rc}: {err})" if rc else "")
+        )
+        rows.append({"tool": f"hikscan analyze 2 captures --jobs {jobs}", "seconds": round(secs, 3),
+                     "peak_rss_mib": round(rss, 1)})  # fmt: skip
+    print(f"  speed-up on two cores: {times['1'] / times['2']:.2f}x")
+    return rows
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    lines = [
+        "| file | packets | tool | seconds | packets/s | peak RSS MiB | vs tshark |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {Path(str(r.get('file', ''))).name} | {r.get('packets', '')} | {r['tool']} | "
+            f"{r['seconds']} | {r.get('packets_per_second', '')} | {r['peak_rss_mib']} | "
+            f"{r.get('vs_tshark') or ''} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=1_000_000)
-    ap.add_argument("--big", type=int, default=0, help="also measure memory on a file this many packets long")
+    ap.add_argument("--big", type=int, action="append", default=[],
+                    help="also measure memory on a file this many packets long (repeatable)")  # fmt: skip
+    ap.add_argument("--profile", choices=("lan", "many-findings"), default="lan")
     ap.add_argument("--skip-tshark", action="store_true")
+    ap.add_argument("--two-captures", action="store_true")
     ap.add_argument("--json", type=Path, help="write the rows here as well")
+    ap.add_argument("--results", type=Path, help="append the rows to this Markdown file")
     args = ap.parse_args(argv)
-    rows = run_table(ensure_capture(args.packets), args.packets, args.skip_tshark)
-    if args.big:
-        print("\nmemory flatness (tshark skipped on the big file):")
-        rows += run_table(ensure_capture(args.big), args.big, True)
+    rows = run_table(ensure_capture(args.packets, args.profile), args.packets, args.skip_tshark)
+    for big in args.big:
+        print(f"\nmemory flatness, {args.profile} (tshark and Suricata skipped on the big files):")
+        rows += run_table(ensure_capture(big, args.profile), big, True, big=True)
+    if args.two_captures:
+        rows += two_captures(args.packets, args.profile)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    if args.results:
+        with args.results.open("a") as fh:
+            fh.write(f"\n### analyze, profile {args.profile}\n\n" + markdown(rows))
     return 0
 
 
