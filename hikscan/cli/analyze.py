@@ -13,6 +13,8 @@ from typing import Any
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from hikscan.capture.inputs import Inputs, expand_inputs
+from hikscan.cli.output import check_output, report_output
 from hikscan.errors import MalformedInput, UsageError
 from hikscan.interrupt import graceful_stop
 from hikscan.knowledge.geo import GeoLookup
@@ -22,9 +24,7 @@ from hikscan.knowledge.rules import RuleSet, load_rules
 from hikscan.passive.analysis import Analysis, Report
 from hikscan.passive.attribution import read_inventory
 from hikscan.report.model import SEVERITIES, severity_rank
-from hikscan.report.render import JsonlWriter, console_for, devices_table, dumps, findings_table, open_output
-
-CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".dmp"}
+from hikscan.report.render import JsonlWriter, console_for, devices_table, dumps, findings_table
 
 
 @dataclass
@@ -42,20 +42,19 @@ class AnalyzeRequest:
     progress: bool = False
 
 
-def expand(paths: list[Path]) -> list[Path]:
-    """Files as given; directories searched recursively for capture files, in name order."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CAPTURE_SUFFIXES)
-            if not found:
-                raise UsageError(f"{path}: no .pcap or .pcapng files in this directory")
-            out.extend(found)
-        elif path.is_file():
-            out.append(path)
-        else:
-            raise UsageError(f"{path}: no such file or directory")
-    return out
+def expand(paths: list[Path]) -> Inputs:
+    """The capture files of the inputs (hikscan.capture.inputs); notes printed on stderr now."""
+    found = expand_inputs(paths)
+    for note in found.notes:
+        print(f"hikscan: warning: {note}", file=sys.stderr, flush=True)
+    if not found.files and found.problems:
+        raise UsageError(found.problems[0] if len(found.problems) == 1 else "; ".join(found.problems[:3]))
+    return found
+
+
+def other_inputs(request: AnalyzeRequest) -> list[Path | None]:
+    """Files besides the captures that a run reads: -o must not be any of them either."""
+    return [request.rules_dir, request.inventory, request.geoip_db, request.asn_db]
 
 
 @contextlib.contextmanager
@@ -139,31 +138,36 @@ def summarise(
 
 
 def run_analyze(request: AnalyzeRequest) -> int:
-    paths = expand(request.captures)
+    found = expand(request.captures)
+    check_output(request.output, [*found.files, *other_inputs(request)])
     run = AnalyzeRun(request)
     with graceful_stop(run.stop):
-        return _analyze(request, run, paths)
+        return _analyze(request, run, found)
 
 
-def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int:
+def _analyze(request: AnalyzeRequest, run: AnalyzeRun, found: Inputs) -> int:
+    paths = found.files
     groups = [paths] if request.merge else [[p] for p in paths]
     streamed = request.output_format in ("jsonl", "table")
     all_findings: list[dict[str, Any]] = []
     all_devices: list[dict[str, Any]] = []
     all_stats: list[dict[str, Any]] = []
-    errors: list[str] = []
-    with open_output(request.output, atomic=not streamed) as out:
+    errors: list[str] = list(found.problems)
+    for problem in found.problems:  # unreadable or bad files: named now, the rest reported, exit 2
+        print(f"hikscan: error: {problem}", file=sys.stderr, flush=True)
+    with report_output(request.output, atomic=not streamed) as out:
         jsonl = JsonlWriter(out) if request.output_format == "jsonl" else None
         console = console_for(out) if request.output_format == "table" else None
         for group in groups:
             try:
                 report = run.analyse(group)
-            except MalformedInput as exc:
-                if len(groups) == 1:
-                    raise
+            except (MalformedInput, OSError) as exc:
+                text = str(exc) if isinstance(exc, MalformedInput) else _os_error(exc, group)
+                if len(groups) == 1 and not errors:
+                    raise MalformedInput(text) from None
                 # One unreadable file among many: say so, keep going, exit 2 at the end.
-                print(f"hikscan: error: {exc}", file=sys.stderr, flush=True)
-                errors.append(str(exc))
+                print(f"hikscan: error: {text}", file=sys.stderr, flush=True)
+                errors.append(text)
                 continue
             findings, devices = _report_records(report)
             stats = {"captures": report.captures, **report.stats}
@@ -204,6 +208,11 @@ def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int
     if errors:
         return 2
     return exit_code(all_findings, request.fail_on)
+
+
+def _os_error(exc: OSError, group: list[Path]) -> str:
+    name = exc.filename or (group[0] if len(group) == 1 else f"{len(group)} captures")
+    return f"{name}: cannot read: {exc.strerror or exc}"
 
 
 def exit_code(findings: list[dict[str, Any]], fail_on: str) -> int:
@@ -251,11 +260,12 @@ def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration
     """Live traffic on one interface: each finding written (and flushed) the moment it first appears."""
     from hikscan.passive.live import Watcher, open_listener
 
+    check_output(request.output, other_inputs(request))
     run = AnalyzeRun(request)
     analysis = run.new_analysis()
     listener = open_listener(interface)
     found: list[dict[str, Any]] = []
-    with graceful_stop(run.stop), open_output(request.output, atomic=False) as out:
+    with graceful_stop(run.stop), report_output(request.output, atomic=False) as out:
         jsonl = JsonlWriter(out) if request.output_format == "jsonl" else None
         console = console_for(out)
 

@@ -13,9 +13,10 @@ from typing import IO, Any
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hikscan.active.fusion import summarise
+from hikscan.cli.output import check_output, report_output
 from hikscan.interrupt import graceful_stop
 from hikscan.report.model import Device
-from hikscan.report.render import JsonlWriter, console_for, devices_table, dumps, open_output
+from hikscan.report.render import JsonlWriter, console_for, devices_table, dumps
 
 CSV_FIELDS = ("ip", "mac", "vendor", "model", "serial", "firmware", "activated", "cloud_enabled", "cves",
               "confidence", "hostile", "conflicts")  # fmt: skip
@@ -64,11 +65,12 @@ def run_scan_command(request: ScanRequest) -> int:
     from hikscan.active.scan import run_scan
     from hikscan.knowledge.rules import load_rules
 
+    check_output(request.output, [request.rules_dir])
     rules = load_rules(request.rules_dir)
     stop = threading.Event()
     found: list[Device] = []
     streamed = request.output_format in ("jsonl", "csv", "table")
-    with graceful_stop(stop), open_output(request.output, atomic=not streamed) as out:
+    with graceful_stop(stop), report_output(request.output, atomic=not streamed) as out:
         write = _stream(request, out)
 
         def on_device(device: Device) -> None:
