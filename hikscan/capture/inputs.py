@@ -88,10 +88,10 @@ def _walk(root: Path, out: Inputs) -> list[Path]:
                 skipped.append(str(path.relative_to(root)))
     out.problems += errors
     if skipped:
-        names = ", ".join(skipped[:NOTE_NAMES]) + (
+        listed = ", ".join(skipped[:NOTE_NAMES]) + (
             f" and {len(skipped) - NOTE_NAMES} more" if len(skipped) > NOTE_NAMES else ""
         )
-        out.notes.append(f"{root}: skipped {len(skipped)} file(s) that are not captures: {names}")
+        out.notes.append(f"{root}: skipped {len(skipped)} file(s) that are not captures: {listed}")
     return sorted(found, key=natural_key)
 
 

@@ -124,13 +124,13 @@ def _zstd(raw: Readable) -> Readable:
     except ImportError:  # pragma: no cover - a declared dependency
         raise MalformedInput("zstd-compressed capture, but the zstandard package is not installed") from None
     dec = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-    reader: Readable = dec.stream_reader(raw, read_size=READ_SIZE, read_across_frames=True)
+    reader: Readable = dec.stream_reader(raw, read_size=READ_SIZE, read_across_frames=True)  # type: ignore[arg-type]
     return reader
 
 
 def _decoder(kind: str, raw: Readable) -> Readable:
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[call-overload]
     if kind == "bzip2":
         return _Chained(raw, bz2.BZ2Decompressor)
     if kind == "zstd":
@@ -177,7 +177,7 @@ class Decompressed:
             try:
                 data = self._stream.read(want - got)
             except MemoryError:
-                raise MalformedInput(f"{self.name}: {self.kind} data needs more memory than allowed") from None
+                raise MalformedInput(f"{self.name}: {self.kind} data needs too much memory") from None
             except self._errors as exc:
                 self.problem = f"{self.kind} data is corrupt or cut ({_why(exc)}); read up to there"
                 break

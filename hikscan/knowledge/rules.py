@@ -34,6 +34,7 @@ from hikscan.knowledge.ruleset import (
     Vendor,
     norm_name,
 )
+from hikscan.knowledge.safe_regex import RegexError, compile_rule_regex
 
 __all__ = [
     "CloudEndpoint",
@@ -51,7 +52,6 @@ __all__ = [
 ]
 
 MAX_RULE_FILE = 4 * 1024 * 1024
-_FLAGS = {"ignorecase": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL}
 _TRANSPORTS = {"tcp": 6, "udp": 17}
 
 # ------------------------------------------------------------------------------------ loading
@@ -108,8 +108,18 @@ def _dir_files(path: Path) -> list[tuple[str, str]]:
     return out
 
 
+def _refuse_aliases(fname: str, text: str) -> None:
+    """Anchors and aliases make a small file expand without bound (591 bytes → GBs): refuse them,
+    from the parser's events, before anything is composed."""
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            line = event.start_mark.line + 1 if event.start_mark is not None else "?"
+            raise RuleError(f"{fname}: line {line}: YAML anchors and aliases (& and *) are not allowed")
+
+
 def _parse(fname: str, text: str) -> dict[str, Any]:
     try:
+        _refuse_aliases(fname, text)
         doc = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (libyaml when present)
     except yaml.YAMLError as exc:
         raise RuleError(f"{fname}: invalid YAML: {exc}".replace("\n", " ")) from None
@@ -234,13 +244,10 @@ class _Builder:
         self, fname: str, raw: dict[str, Any], order: int, families: set[str]
     ) -> FingerprintRule:
         rid = raw["id"]
-        flags = 0
-        for f in raw.get("flags", ()):
-            flags |= _FLAGS[f]
         try:
-            regex = re.compile(raw["pattern"], flags)
-        except re.error as exc:
-            raise RuleError(f"{fname}: rule {rid}: bad regex: {exc}") from None
+            regex = compile_rule_regex(raw["pattern"], raw.get("flags", ()))
+        except RegexError as exc:
+            raise RuleError(f"{fname}: rule {rid}: {exc}") from None
         sets = dict(raw["sets"])
         vendor = sets.get("vendor")
         if isinstance(vendor, str) and "{" not in vendor:
@@ -311,11 +318,11 @@ class _Builder:
             if bound in raw and parse_firmware(raw[bound]) is None:
                 raise RuleError(f"{fname}: rule {rid}: cannot parse {bound} {raw[bound]!r}")
         try:
-            model = re.compile(raw["model"]) if raw.get("model") else None
+            model = compile_rule_regex(raw["model"]) if raw.get("model") else None
             dates = {
                 k: date.fromisoformat(raw[k]) if k in raw else None for k in ("build_from", "build_before")
             }
-        except (re.error, ValueError) as exc:
+        except ValueError as exc:  # RegexError is one
             raise RuleError(f"{fname}: rule {rid}: {exc}") from None
         return CveRule(
             id=rid,

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hikscan.knowledge.policy import Policy
+    from hikscan.knowledge.safe_regex import RuleRegex
 
 STATUSES = ("stable", "test", "experimental", "deprecated")
 IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -36,7 +36,7 @@ class FingerprintRule:
     status: str
     description: str
     key: str  # "http.server", or "sadp.*" for every key of a namespace
-    regex: re.Pattern[str]
+    regex: RuleRegex  # linear-time (RE2), input capped: hikscan.knowledge.safe_regex
     sets: Mapping[str, str | bool]
     confidence: float
     source: str
@@ -93,7 +93,7 @@ class CveRule:
     cve: str
     vendor: str
     description: str
-    model: re.Pattern[str] | None
+    model: RuleRegex | None
     version_min: str | None
     version_max: str | None
     build_from: date | None

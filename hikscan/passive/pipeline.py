@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.capture.inputs import expand_paths, input_size
