@@ -19,10 +19,11 @@ from typing import Any, BinaryIO, Protocol
 
 from hikscan.errors import MalformedInput
 
-#: Decompressed bytes allowed per compressed byte read (gzip cannot exceed ~1032:1; real captures ~2-20:1).
-MAX_RATIO = 1100
-#: Decompressed bytes always allowed before the ratio applies (tiny files of padded frames).
-RATIO_SLACK = 64 * 2**20
+#: Decompressed bytes allowed per compressed byte read (real captures compress ~2-20:1; gzip can reach
+#: 1032:1 and xz/bzip2/zstd far more on crafted input).
+MAX_RATIO = 256
+#: Decompressed bytes always allowed before the ratio applies (small files of padded frames).
+RATIO_SLACK = 16 * 2**20
 #: Hard ceiling on what one compressed capture may decompress to.
 MAX_DECOMPRESSED = 64 * 2**30
 #: xz/lzma decoder memory (xz -9 needs 65 MiB; a forged header may ask for 1.5 GiB).
