@@ -83,7 +83,7 @@ def open_capture(path: str | os.PathLike[str]) -> CaptureReader:
             reader = PcapngReader(*args)
         else:
             inside = f"{source.kind}-compressed, " if source is not None else ""
-            why = "empty" if not magic else f"unknown magic {magic[:4].hex()}"
+            why = "empty file" if not magic else f"unknown magic {magic[:4].hex()}"
             raise MalformedInput(f"{p} is not a pcap or pcapng file ({inside}{why})")
         reader._closers = closers
         reader._open()  # type: ignore[attr-defined]

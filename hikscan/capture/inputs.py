@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hikscan.capture import STDIN, capture_kind
+from hikscan.capture import STDIN, capture_kind, open_capture
 from hikscan.capture.streams import MAGIC_BYTES, Decompressed, Prefixed
 from hikscan.errors import MalformedInput, UsageError
 
@@ -60,6 +60,14 @@ def sniff(path: Path) -> str | None:
         return found if found in ("pcap", "pcapng") else None
 
 
+def _why_not(path: Path) -> str:
+    try:
+        open_capture(path).close()
+    except (MalformedInput, OSError) as exc:
+        return str(exc) if isinstance(exc, MalformedInput) else f"{path}: cannot read: {exc.strerror or exc}"
+    return f"{path} is not a pcap or pcapng file"
+
+
 def _walk(root: Path, out: Inputs) -> list[Path]:
     found: list[Path] = []
     skipped: list[str] = []
@@ -82,8 +90,8 @@ def _walk(root: Path, out: Inputs) -> list[Path]:
                 continue
             if kind is not None:
                 found.append(path)
-            elif CAPTURE_NAME.search(name):
-                errors.append(f"{path}: named like a capture but is not a pcap or pcapng file")
+            elif CAPTURE_NAME.search(name):  # named like a capture: an error, in the reader's words
+                errors.append(_why_not(path))
             else:
                 skipped.append(str(path.relative_to(root)))
     out.problems += errors
@@ -140,7 +148,8 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
                 continue
             key = (fst.st_dev, fst.st_ino)
             if key in seen:
-                out.notes.append(f"{file} is the same file as {seen[key]}; read once")
+                same = "given twice" if file == seen[key] else f"is the same file as {seen[key]}"
+                out.notes.append(f"{file} {same}; read once")
                 continue
             seen[key] = file
             out.files.append(file)
