@@ -6,7 +6,8 @@ bounded by the format: gzip's 32 KiB window, bzip2's 900 kB blocks, xz's diction
 `MAX_RATIO` times the compressed bytes read so far (plus `RATIO_SLACK`), and never past
 `MAX_DECOMPRESSED`. Past the bound, reading raises MalformedInput naming the file.
 Corrupt or cut compressed data ends the stream early; `problem` says why (the reader reports it as
-truncation). Every stream here offers `read(n)` only: readers must not seek.
+truncation; zstd's reader ends a cut frame quietly, so there only a record cut in two shows it).
+Every stream here offers `read(n)` only: readers must not seek.
 """
 
 from __future__ import annotations
@@ -162,6 +163,8 @@ class Decompressed:
         self.out = 0
         self._counting = Counting(raw)
         self._stream = _decoder(kind, self._counting)
+        # One decoder step at a time: a step that fails loses only its own bytes, not a whole read.
+        self._step = getattr(self._stream, "read1", self._stream.read)
         self._errors = _decode_errors()
 
     @property
@@ -176,7 +179,7 @@ class Decompressed:
         got = 0
         while got < want:  # GzipFile and zstd may return less than asked: fill like a file would
             try:
-                data = self._stream.read(want - got)
+                data = self._step(min(want - got, READ_SIZE))
             except MemoryError:
                 raise MalformedInput(f"{self.name}: {self.kind} data needs too much memory") from None
             except self._errors as exc:
