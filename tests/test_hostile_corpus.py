@@ -228,6 +228,18 @@ def test_output_into_a_directory_or_missing_directory_is_a_usage_error(tmp_path:
             assert run.stderr.count("\n") == 1 and why in run.stderr, run.stderr
 
 
+def test_watch_checks_its_output_before_listening(tmp_path: Path) -> None:
+    """watch refuses a bad -o before it opens any socket (no interface is touched here)."""
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text('{"devices": []}')
+    for out, why in ((tmp_path, "is a directory"), (inventory, "refusing to overwrite")):
+        args = ["watch", "-i", "hikscan-none0", "--inventory", str(inventory), "-o", str(out)]
+        run = hikscan(args)
+        assert_clean(run, (2,))
+        assert run.stderr.count("\n") == 1 and why in run.stderr, run.stderr
+    assert inventory.read_text() == '{"devices": []}'
+
+
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "table"])
 def test_full_disk_is_one_line_exit_2(fmt: str) -> None:
     run = hikscan(["analyze", str(HOSTILE / "banner_41.pcap"), "-f", fmt, "-o", "/dev/full"])
