@@ -10,10 +10,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import resource
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,50 +39,56 @@ class Run:
     seconds: float
 
 
-def _limits(memory: int, seconds: int) -> Any:
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
-
-    return apply
+# A small fresh interpreter sets the limits and runs hikscan as its own child, then writes that
+# child's peak RSS: a process forked from this (large) pytest process would count pytest's pages too
+# (Linux keeps the pre-exec high-water mark in ru_maxrss).
+WRAPPER = """
+import os, resource, signal, subprocess, sys
+m, s, report = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+resource.setrlimit(resource.RLIMIT_AS, (m, m))
+resource.setrlimit(resource.RLIMIT_CPU, (s, s + 5))
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+child = subprocess.Popen(sys.argv[4:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(report, "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 def hikscan(args: list[str], stdin: Any = None, memory: int = MEMORY, seconds: int = SECONDS) -> Run:
-    """`python -m hikscan ARGS` under RLIMIT_AS/RLIMIT_CPU and a wall-clock timeout; peak RSS from wait4."""
-    out = Path(os.environ.get("TMPDIR", "/tmp"))
-    with (
-        open(out / f"hk-{os.getpid()}.out", "w+b") as so,
-        open(out / f"hk-{os.getpid()}.err", "w+b") as se,
-    ):
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hikscan", *args],
-            cwd=ROOT,
-            stdin=stdin if stdin is not None else subprocess.DEVNULL,
-            stdout=so,
-            stderr=se,
-            preexec_fn=_limits(memory, seconds),
-        )
-        deadline = started + seconds * 2
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                raise AssertionError(f"hikscan {args} still running after {seconds * 2} s")
-            time.sleep(0.02)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        so.seek(0)
-        se.seek(0)
-        return Run(
-            proc.returncode,
-            so.read().decode("utf-8", "replace"),
-            se.read().decode("utf-8", "replace"),
-            usage.ru_maxrss * 1024,
-            time.monotonic() - started,
-        )
+    """`python -m hikscan ARGS` under RLIMIT_AS/RLIMIT_CPU and a wall-clock timeout, with its peak RSS."""
+    tmp = Path(tempfile.mkdtemp(prefix="hk-run-"))
+    try:
+        with open(tmp / "out", "w+b") as so, open(tmp / "err", "w+b") as se:
+            started = time.monotonic()
+            wrapper = [sys.executable, "-c", WRAPPER, str(memory), str(seconds), str(tmp / "rss")]
+            proc = subprocess.Popen(
+                [*wrapper, sys.executable, "-m", "hikscan", *args],
+                cwd=ROOT,
+                stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                stdout=so,
+                stderr=se,
+                start_new_session=True,
+            )
+            try:
+                code = proc.wait(timeout=seconds * 2)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise AssertionError(f"hikscan {args} still running after {seconds * 2} s") from None
+            so.seek(0)
+            se.seek(0)
+            return Run(
+                code,
+                so.read().decode("utf-8", "replace"),
+                se.read().decode("utf-8", "replace"),
+                int((tmp / "rss").read_text()) * 1024,
+                time.monotonic() - started,
+            )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def assert_clean(run: Run, allowed: tuple[int, ...] = (0, 1, 2)) -> None:
