@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 from hikscan.errors import MalformedInput
 
@@ -49,13 +49,17 @@ class CaptureReader:
 
     format = "?"
 
-    def __init__(self, path: Path, fh: BinaryIO, size: int) -> None:
+    def __init__(self, path: Path, fh: Any, size: int, seekable: bool = True, source: Any = None) -> None:
+        """fh offers read(n) (and seek when `seekable`); `source` is the decompressor or None."""
         self.path = path
         self.size = size
         self.truncated = False
         self.warnings: list[str] = []
         self.records = 0
         self._fh = fh
+        self._seekable = seekable
+        self._source = source
+        self._closers: list[Any] = [fh.close] if hasattr(fh, "close") else []
         self._buf = b""
         self._pos = 0
         self._base = 0  # file offset of _buf[0]
@@ -67,6 +71,13 @@ class CaptureReader:
         """File offset up to which records have been consumed (for progress bars)."""
         return self._base + self._pos
 
+    @property
+    def position(self) -> int:
+        """Bytes of the input file consumed (compressed bytes for a compressed capture): for progress."""
+        if self._source is not None:
+            return int(self._source.compressed_read)
+        return self.bytes_read
+
     def _fill(self, n: int) -> bool:
         """Make at least n unread bytes available in _buf from _pos; False if the file ends first."""
         while len(self._buf) - self._pos < n:
@@ -75,6 +86,10 @@ class CaptureReader:
             more = self._fh.read(max(CHUNK, n))
             if not more:
                 self._eof = True
+                problem = getattr(self._source, "problem", None)
+                if problem:
+                    self.truncated = True
+                    self._warn(problem)
                 return False
             self._base += self._pos
             self._buf = self._buf[self._pos :] + more
@@ -91,6 +106,15 @@ class CaptureReader:
         self._base += len(self._buf) + rest
         self._buf = b""
         self._pos = 0
+        if not self._seekable:  # a pipe or a decompressed stream: read past, CHUNK at a time
+            while rest:
+                got = len(self._fh.read(min(rest, CHUNK)))
+                if not got:
+                    self._base -= rest
+                    self._eof = True
+                    return False
+                rest -= got
+            return True
         if self._base > self.size:
             self._base = self.size
             self._eof = True
@@ -120,7 +144,8 @@ class CaptureReader:
         return MalformedInput(f"{self.path} is not a pcap or pcapng file ({why})")
 
     def close(self) -> None:
-        self._fh.close()
+        for close in self._closers:
+            close()
 
     def __enter__(self) -> CaptureReader:
         return self

@@ -18,6 +18,10 @@ EPB = 0x00000006
 BOM = 0x1A2B3C4D
 #: Largest packet block: a record of MAX_CAPLEN plus the EPB fields and generous room for options.
 MAX_PACKET_BLOCK = MAX_CAPLEN + 64 * 1024
+#: Interfaces one section may declare (real captures have a handful; each costs ~100 bytes held).
+MAX_INTERFACES = 65_536
+#: Bytes of interface description blocks one section may hold (options included).
+MAX_INTERFACE_BYTES = 64 * 2**20
 
 
 class _Iface:
@@ -45,6 +49,7 @@ class PcapngReader(CaptureReader):
         self._ifaces: list[_Iface] = []
         self.endian = "<"
         self._bad_ts = False
+        self._idb_bytes = 0
 
     def _parse_idb(self, body: bytes, e: str) -> None:
         if len(body) < 8:
@@ -108,6 +113,7 @@ class PcapngReader(CaptureReader):
                 head = struct.Struct(e + "II")
                 epb = struct.Struct(e + "IIIII")
                 self._ifaces = []
+                self._idb_bytes = 0
                 limit = MAX_SKIP_BLOCK
             else:
                 if first:
@@ -156,6 +162,13 @@ class PcapngReader(CaptureReader):
                 ifid, _drops, ts_hi, ts_lo, caplen, wirelen = struct.unpack_from(e + "HHIIII", buf, pos + 8)
                 yield from self._packet(ifid, (ts_hi << 32) | ts_lo, buf, pos + 28, caplen, wirelen, body_end)
             elif btype == IDB:
+                self._idb_bytes += blen
+                if len(self._ifaces) >= MAX_INTERFACES or self._idb_bytes > MAX_INTERFACE_BYTES:
+                    self._corrupt(
+                        f"a section declares more than {MAX_INTERFACES} interfaces or "
+                        f"{MAX_INTERFACE_BYTES} bytes of interface blocks (the limits)"
+                    )
+                    return
                 self._parse_idb(buf[pos + 8 : body_end], e)
             # SHB: options (section length, hardware, OS) are not needed.
 

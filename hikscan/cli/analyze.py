@@ -17,6 +17,8 @@ from typing import Any
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from hikscan.capture.inputs import Inputs, expand_inputs
+from hikscan.cli.output import check_output, report_output
 from hikscan.errors import MalformedInput, UsageError
 from hikscan.interrupt import graceful_stop
 from hikscan.knowledge.geo import GeoLookup
@@ -29,13 +31,10 @@ from hikscan.report.estate import Estate
 from hikscan.report.fanout import open_writers
 from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import SEVERITIES, Finding, severity_rank
-from hikscan.report.output import open_output
 from hikscan.report.safe import markup
 from hikscan.report.writers import WRITERS, Writer
 from hikscan.report.writers.labels import device_label, server_label, where_label
 from hikscan.report.writers.table import SEVERITY_STYLE, console_for
-
-CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".dmp"}
 
 
 @dataclass
@@ -54,20 +53,19 @@ class AnalyzeRequest:
     jobs: int | None = None  # worker processes for several captures; None: one per core
 
 
-def expand(paths: list[Path]) -> list[Path]:
-    """Files as given; directories searched recursively for capture files, in name order."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CAPTURE_SUFFIXES)
-            if not found:
-                raise UsageError(f"{path}: no .pcap or .pcapng files in this directory")
-            out.extend(found)
-        elif path.is_file():
-            out.append(path)
-        else:
-            raise UsageError(f"{path}: no such file or directory")
-    return out
+def expand(paths: list[Path]) -> Inputs:
+    """The capture files of the inputs (hikscan.capture.inputs); notes printed on stderr now."""
+    found = expand_inputs(paths)
+    for note in found.notes:
+        print(f"hikscan: warning: {note}", file=sys.stderr, flush=True)
+    if not found.files and found.problems:
+        raise UsageError(found.problems[0] if len(found.problems) == 1 else "; ".join(found.problems[:3]))
+    return found
+
+
+def other_inputs(request: AnalyzeRequest) -> list[Path | None]:
+    """Files besides the captures that a run reads: -o must not be any of them either."""
+    return [request.rules_dir, request.inventory, request.geoip_db, request.asn_db]
 
 
 @contextlib.contextmanager
@@ -156,6 +154,8 @@ def _work(paths: list[Path]) -> Result | str:
         return _WORKER.analyse(paths, progress_bar=False)
     except MalformedInput as exc:
         return str(exc)
+    except OSError as exc:
+        return _os_error(exc, paths)
 
 
 def results(run: AnalyzeRun, groups: list[list[Path]]) -> Iterator[tuple[list[Path], Result | str]]:
@@ -169,6 +169,8 @@ def results(run: AnalyzeRun, groups: list[list[Path]]) -> Iterator[tuple[list[Pa
                 yield group, run.analyse(group)
             except MalformedInput as exc:
                 yield group, str(exc)
+            except OSError as exc:
+                yield group, _os_error(exc, group)
             if run.stop.is_set():
                 return
         return
@@ -246,23 +248,28 @@ def emit(writer: Writer, totals: Totals, result: Result) -> None:
 
 
 def run_analyze(request: AnalyzeRequest) -> int:
-    paths = expand(request.captures)
+    found = expand(request.captures)
+    for _fmt, path in request.outputs:
+        check_output(path, [*found.files, *other_inputs(request)])
     run = AnalyzeRun(request)
     with graceful_stop(run.stop):
-        return _analyze(request, run, paths)
+        return _analyze(request, run, found)
 
 
-def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int:
+def _analyze(request: AnalyzeRequest, run: AnalyzeRun, found: Inputs) -> int:
+    paths = found.files
     groups = [paths] if request.merge else [[p] for p in paths]
     totals = Totals(run.rules)
     all_stats: list[dict[str, Any]] = []
-    errors: list[str] = []
+    errors: list[str] = list(found.problems)
+    for problem in found.problems:  # unreadable or bad files: named now, the rest reported, exit 2
+        print(f"hikscan: error: {problem}", file=sys.stderr, flush=True)
     meta = run.meta("analyze", [str(p) for p in paths])
     with open_writers(request.outputs, "analyze", request.syslog) as writer:
         writer.begin(meta)
         for group, result in results(run, groups):
             if isinstance(result, str):
-                if len(groups) == 1:
+                if len(groups) == 1 and not errors:
                     raise MalformedInput(result)
                 # One unreadable file among many: say so, keep going, exit 2 at the end.
                 print(f"hikscan: error: {result}", file=sys.stderr, flush=True)
@@ -291,6 +298,11 @@ def _analyze(request: AnalyzeRequest, run: AnalyzeRun, paths: list[Path]) -> int
     return exit_code(totals.worst, request.fail_on)
 
 
+def _os_error(exc: OSError, group: list[Path]) -> str:
+    name = exc.filename or (group[0] if len(group) == 1 else f"{len(group)} captures")
+    return f"{name}: cannot read: {exc.strerror or exc}"
+
+
 def exit_code(worst: int, fail_on: str) -> int:
     """1 when the worst finding (severity rank, -1 for none) is at or above --fail-on."""
     if fail_on == "none":
@@ -302,6 +314,8 @@ def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration
     """Live traffic on one interface: each finding written (and flushed) the moment it first appears."""
     from hikscan.passive.live import Watcher, open_listener
 
+    for _fmt, path in request.outputs:
+        check_output(path, other_inputs(request))
     run = AnalyzeRun(request)
     engine = run.new_engine()
     listener = open_listener(interface)
@@ -310,7 +324,7 @@ def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration
     meta = run.meta("watch", [capture])
     fmt, output = request.outputs[0]
     fmt = fmt if fmt in ("jsonl", "csv") else "table"
-    with graceful_stop(run.stop), open_output(output, atomic=False) as out:
+    with graceful_stop(run.stop), report_output(output, atomic=False) as out:
         writer = WRITERS[fmt](out, "watch")
         writer.begin(meta)
         console = console_for(out)

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hikscan.active.fusion import summarise
+from hikscan.cli.output import check_output
 from hikscan.interrupt import graceful_stop
 from hikscan.report.estate import Estate
 from hikscan.report.fanout import open_writers
@@ -37,6 +38,8 @@ def run_scan_command(request: ScanRequest) -> int:
     from hikscan.active.scan import run_scan
     from hikscan.knowledge.rules import load_rules
 
+    for _fmt, path in request.outputs:
+        check_output(path, [request.rules_dir])
     rules = load_rules(request.rules_dir)
     stop = threading.Event()
     found: list[Device] = []

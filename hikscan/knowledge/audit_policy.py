@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hikscan.errors import RuleError
-from hikscan.knowledge.rules import _default_files, _dir_files, _net, _parse
+from hikscan.knowledge.rules import default_files, dir_files, parse_file, parse_net
 from hikscan.knowledge.ruleset import IpNet, norm_name
 
 
@@ -50,9 +50,9 @@ def load_audit_policy(path: str | Path | None = None) -> AuditPolicy:
     """
     found: list[tuple[str, dict[str, Any]]] = []
     if path is not None:
-        found = [(f, _parse(f, t)) for f, t in _dir_files(Path(path)) if _AUDIT_KIND.search(t)]
+        found = [(f, parse_file(f, t)) for f, t in dir_files(Path(path)) if _AUDIT_KIND.search(t)]
     if not found:
-        found = [(f, _parse(f, t)) for f, t in _default_files() if _AUDIT_KIND.search(t)]
+        found = [(f, parse_file(f, t)) for f, t in default_files() if _AUDIT_KIND.search(t)]
     if len(found) != 1:
         raise RuleError(f"rules: expected exactly one audit policy file, found {len(found)}")
     fname, doc = found[0]
@@ -71,7 +71,7 @@ def load_audit_policy(path: str | Path | None = None) -> AuditPolicy:
     return AuditPolicy(
         rules=tuple(rules),
         national_domains=tuple(norm_name(d) for d in doc["ntp"]["national_domains"]),
-        extra_cidrs=tuple(_net(fname, "ntp.extra_cidrs", c) for c in doc["ntp"].get("extra_cidrs", ())),
+        extra_cidrs=tuple(parse_net(fname, "ntp.extra_cidrs", c) for c in doc["ntp"].get("extra_cidrs", ())),
         default_names=frozenset(n.casefold() for n in accounts["default_names"]),
         admin_levels=frozenset(n.casefold() for n in accounts["admin_levels"]),
         max_admins=int(accounts["max_admins"]),

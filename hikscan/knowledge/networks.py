@@ -8,12 +8,12 @@ Deprecated entries are loaded (ids stay reserved) but never answer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hikscan.errors import RuleError
+from hikscan.knowledge.safe_regex import RegexError, RuleRegex, compile_rule_regex
 
 KINDS = ("cloud", "carrier", "cdn", "vendor")
 
@@ -26,7 +26,7 @@ class Network:
     owner_country: str  # ISO 3166-1 alpha-2 of the owner's headquarters
     kind: str  # cloud, carrier, cdn, vendor
     asns: frozenset[int]
-    org_patterns: tuple[re.Pattern[str], ...]
+    org_patterns: tuple[RuleRegex, ...]
     source: str
     examples: tuple[Mapping[str, Any], ...]
 
@@ -82,8 +82,8 @@ def _network(fname: str, raw: Mapping[str, Any]) -> Network:
     patterns = []
     for text in raw.get("org_patterns", ()):
         try:
-            patterns.append(re.compile(text, re.IGNORECASE))
-        except re.error as exc:
+            patterns.append(compile_rule_regex(text, ("ignorecase",)))
+        except RegexError as exc:
             raise RuleError(f"{fname}: rule {rid}: bad org pattern {text!r}: {exc}") from None
     if raw["kind"] not in KINDS:
         raise RuleError(f"{fname}: rule {rid}: kind {raw['kind']!r} is not one of {', '.join(KINDS)}")

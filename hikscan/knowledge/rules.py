@@ -13,19 +13,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
-import json
 import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
-
 from hikscan.errors import RuleError
 from hikscan.knowledge.networks import build_networks
 from hikscan.knowledge.policy import Fleet, Policy, PolicyRule
+from hikscan.knowledge.rulefiles import default_files, dir_files, parse_file, rules_dir
 from hikscan.knowledge.ruleset import (
     CloudEndpoint,
     CveRule,
@@ -37,6 +34,7 @@ from hikscan.knowledge.ruleset import (
     family_id,
     norm_name,
 )
+from hikscan.knowledge.safe_regex import RegexError, compile_rule_regex
 
 __all__ = [
     "CloudEndpoint",
@@ -53,87 +51,9 @@ __all__ = [
     "rules_dir",
 ]
 
-MAX_RULE_FILE = 4 * 1024 * 1024
-_FLAGS = {"ignorecase": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL}
 _TRANSPORTS = {"tcp": 6, "udp": 17}
 
 # ------------------------------------------------------------------------------------ loading
-
-
-@functools.lru_cache(maxsize=1)
-def rules_dir() -> Path:
-    """Where the default rule files live: the top-level `rules/`, installed as `hikscan/ruledata/`.
-
-    An installed wheel has them next to this module; an editable install or a checkout at the
-    repository root (the package-dir mapping of a data-only package is not importable as files).
-    """
-    package = Path(__file__).resolve().parent.parent
-    for base in (package / "ruledata", package.parent / "rules"):
-        if (base / "schema.json").is_file():
-            return base
-    raise RuleError(
-        f"default rules not found (looked in {package / 'ruledata'} and {package.parent / 'rules'})"
-    )
-
-
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@functools.lru_cache(maxsize=1)
-def _schema_validator() -> jsonschema.Draft202012Validator:
-    text = (rules_dir() / "schema.json").read_text(encoding="utf-8")
-    schema = json.loads(text)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
-def _default_files() -> list[tuple[str, str]]:
-    return [(f"rules/{Path(f).name}", text) for f, text in _dir_files(rules_dir())]
-
-
-def _dir_files(path: Path) -> list[tuple[str, str]]:
-    if path.is_file():
-        paths = [path]
-    elif path.is_dir():
-        paths = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
-    else:
-        raise RuleError(f"{path}: no such rule file or directory")
-    out = []
-    for p in paths:
-        with p.open("rb") as fh:
-            data = fh.read(MAX_RULE_FILE + 1)
-        if len(data) > MAX_RULE_FILE:
-            raise RuleError(f"{p}: rule file larger than {MAX_RULE_FILE} bytes")
-        try:
-            out.append((str(p), data.decode("utf-8")))
-        except UnicodeDecodeError as exc:
-            raise RuleError(f"{p}: not UTF-8 text ({exc})") from None
-    return out
-
-
-def _parse(fname: str, text: str) -> dict[str, Any]:
-    try:
-        doc = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (libyaml when present)
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{fname}: invalid YAML: {exc}".replace("\n", " ")) from None
-    if not isinstance(doc, dict):
-        raise RuleError(f"{fname}: a rule file must be a mapping with a top-level 'kind'")
-    errors = sorted(_schema_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        where = _rule_label(doc, list(err.absolute_path))
-        loc = "/".join(str(p) for p in err.absolute_path) or "(top)"
-        raise RuleError(f"{fname}: {where}schema: {err.message} at {loc}")
-    return doc
-
-
-def _rule_label(doc: dict[str, Any], path: list[Any]) -> str:
-    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
-        rule = doc["rules"][path[1]]
-        if isinstance(rule, dict):
-            return f"rule {rule.get('id') or rule.get('name') or path[1]!s}: "
-        return f"rule #{path[1]}: "
-    return ""
 
 
 class _Builder:
@@ -148,7 +68,7 @@ class _Builder:
 
     def add(self, fname: str, text: str, replace_policy: bool) -> None:
         self.digest.update(f"{len(fname)}:{fname}{len(text)}:".encode() + text.encode())
-        doc = _parse(fname, text)
+        doc = parse_file(fname, text)
         if doc["kind"] in ("policy", "audit") and replace_policy:  # a user's file replaces the default
             self.docs = [(f, d) for f, d in self.docs if d["kind"] != doc["kind"]]
         self.docs.append((fname, doc))
@@ -246,13 +166,10 @@ class _Builder:
         self, fname: str, raw: dict[str, Any], order: int, families: set[str]
     ) -> FingerprintRule:
         rid = raw["id"]
-        flags = 0
-        for f in raw.get("flags", ()):
-            flags |= _FLAGS[f]
         try:
-            regex = re.compile(raw["pattern"], flags)
-        except re.error as exc:
-            raise RuleError(f"{fname}: rule {rid}: bad regex: {exc}") from None
+            regex = compile_rule_regex(raw["pattern"], raw.get("flags", ()))
+        except RegexError as exc:
+            raise RuleError(f"{fname}: rule {rid}: {exc}") from None
         sets = dict(raw["sets"])
         vendor = sets.get("vendor")
         if isinstance(vendor, str) and "{" not in vendor:
@@ -288,8 +205,8 @@ class _Builder:
         patterns = []
         for text in raw.get("name_patterns", ()):
             try:
-                patterns.append(re.compile(text))
-            except re.error as exc:
+                patterns.append(compile_rule_regex(text))
+            except RegexError as exc:
                 raise RuleError(f"{fname}: rule {rid}: bad name pattern {text!r}: {exc}") from None
         return CloudEndpoint(
             id=rid,
@@ -297,7 +214,7 @@ class _Builder:
             vendor=vendor,
             service=raw["service"],
             domains=tuple(norm_name(d) for d in raw.get("domains", ())),
-            cidrs=tuple(_net(fname, rid, c) for c in raw.get("cidrs", ())),
+            cidrs=tuple(parse_net(fname, rid, c) for c in raw.get("cidrs", ())),
             ports=tuple(raw.get("ports", ())),
             confidence=float(raw["confidence"]),
             source=raw["source"],
@@ -335,11 +252,11 @@ class _Builder:
             if bound in raw and parse_firmware(raw[bound]) is None:
                 raise RuleError(f"{fname}: rule {rid}: cannot parse {bound} {raw[bound]!r}")
         try:
-            model = re.compile(raw["model"]) if raw.get("model") else None
+            model = compile_rule_regex(raw["model"]) if raw.get("model") else None
             dates = {
                 k: date.fromisoformat(raw[k]) if k in raw else None for k in ("build_from", "build_before")
             }
-        except (re.error, ValueError) as exc:
+        except ValueError as exc:  # RegexError is one
             raise RuleError(f"{fname}: rule {rid}: {exc}") from None
         return CveRule(
             id=rid,
@@ -375,15 +292,15 @@ class _Builder:
         return Policy(
             home_country=doc["home_country"],
             high_risk_countries=frozenset(doc["high_risk_countries"]),
-            internal_cidrs=tuple(_net(fname, "internal_cidrs", c) for c in doc["internal_cidrs"]),
-            allow_cidrs=tuple(_net(fname, "allow", c) for c in allow.get("cidrs", ())),
+            internal_cidrs=tuple(parse_net(fname, "internal_cidrs", c) for c in doc["internal_cidrs"]),
+            allow_cidrs=tuple(parse_net(fname, "allow", c) for c in allow.get("cidrs", ())),
             allow_domains=tuple(norm_name(d) for d in allow.get("domains", ())),
             fleet=Fleet(doc["fleet"]["min_devices"], doc["fleet"]["window_seconds"]),
             rules=rules,
         )
 
 
-def _net(fname: str, rid: str, text: str) -> IpNet:
+def parse_net(fname: str, rid: str, text: str) -> IpNet:
     try:
         return ipaddress.ip_network(text, strict=True)
     except ValueError as exc:
@@ -429,10 +346,10 @@ def load_rules(path: str | Path | None = None, *, include_default: bool = True) 
         return default_rules()
     builder = _Builder()
     if include_default:
-        for fname, text in _default_files():
+        for fname, text in default_files():
             builder.add(fname, text, replace_policy=False)
     if path is not None:
-        for fname, text in _dir_files(Path(path)):
+        for fname, text in dir_files(Path(path)):
             builder.add(fname, text, replace_policy=True)
     return builder.build()
 
@@ -440,6 +357,6 @@ def load_rules(path: str | Path | None = None, *, include_default: bool = True) 
 @functools.lru_cache(maxsize=1)
 def default_rules() -> RuleSet:
     builder = _Builder()
-    for fname, text in _default_files():
+    for fname, text in default_files():
         builder.add(fname, text, replace_policy=False)
     return builder.build()

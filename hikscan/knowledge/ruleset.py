@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,6 +15,7 @@ from hikscan.knowledge.networks import NetworkTable
 
 if TYPE_CHECKING:
     from hikscan.knowledge.policy import Policy
+    from hikscan.knowledge.safe_regex import RuleRegex
 
 STATUSES = ("stable", "test", "experimental", "deprecated")
 CATEGORIES = ("camera", "recorder", "doorbell/intercom", "iot", "computer", "phone", "network", "unknown")
@@ -48,7 +48,7 @@ class FingerprintRule:
     status: str
     description: str
     key: str  # "http.server", or "sadp.*" for every key of a namespace
-    regex: re.Pattern[str]
+    regex: RuleRegex  # linear-time (RE2), input capped: hikscan.knowledge.safe_regex
     sets: Mapping[str, str | bool]
     confidence: float
     source: str
@@ -76,7 +76,7 @@ class CloudEndpoint:
     used_by: tuple[str, ...] = ("device",)  # "device" (cameras phone home) and/or "client" (apps, VMS)
     implies_category: str | None = None  # a device (not a client) contacting it is of this category
     implies_vendor: bool = False  # a device (not a client) contacting it is made or sold by `vendor`
-    name_patterns: tuple[re.Pattern[str], ...] = ()  # full-name regexes, tried before `domains`
+    name_patterns: tuple[RuleRegex, ...] = ()  # full-name regexes, tried before `domains`
 
     @property
     def for_clients(self) -> bool:
@@ -118,7 +118,7 @@ class CveRule:
     cve: str
     vendor: str
     description: str
-    model: re.Pattern[str] | None
+    model: RuleRegex | None
     version_min: str | None
     version_max: str | None
     build_from: date | None
@@ -142,7 +142,7 @@ class RuleSet:
     _by_key: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
     _by_ns: Mapping[str, tuple[FingerprintRule, ...]] = field(default_factory=dict, repr=False)
     _domains: Mapping[str, CloudEndpoint] = field(default_factory=dict, repr=False)
-    _name_patterns: tuple[tuple[re.Pattern[str], CloudEndpoint], ...] = field(default=(), repr=False)
+    _name_patterns: tuple[tuple[RuleRegex, CloudEndpoint], ...] = field(default=(), repr=False)
     _sig_by_proto: Mapping[int, tuple[Signature, ...]] = field(default_factory=dict, repr=False)
 
     def vendor(self, name: str) -> Vendor:

@@ -8,12 +8,20 @@ vendor-cloud name is not hidden behind another name the same client used for the
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 MAX_ENTRIES = 500_000
 NAMES_PER_KEY = 4
+#: Longest name kept: a DNS name is at most 253 characters; a longer SNI or Host is not a server name.
+MAX_NAME = 253
+#: Bytes the name tables may hold (keys, lists and names, counted generously); past it, only counted.
+MAX_BYTES = 192 * 2**20
+ENTRY_COST = 200  # a dict slot, a (client, server) tuple of two address strings and a list
+NAME_COST = 60  # a short str object and its list slot
 
 Table = dict[tuple[str, str], list[str]]
+Answers = tuple[tuple[str, str, int], ...]
 
 
 @dataclass
@@ -26,16 +34,27 @@ class NameBook:
     dns: Table = field(default_factory=dict)
     by_server: dict[str, list[str]] = field(default_factory=dict)
     dropped: int = 0
+    max_bytes: int = MAX_BYTES
+    bytes: int = 0  # an upper estimate of what the tables hold
 
     def _put(self, table: dict, key: object, name: str) -> None:  # type: ignore[type-arg]
         name = name.rstrip(".").lower()
+        if not name or len(name) > MAX_NAME:
+            self.dropped += 1
+            return
         names = table.get(key)
+        cost = NAME_COST + len(name)
         if names is None:
-            if len(table) >= self.max_entries:
+            cost += ENTRY_COST
+            if len(table) >= self.max_entries or self.bytes + cost > self.max_bytes:
                 self.dropped += 1
                 return
             names = table[key] = []
         if name not in names and len(names) < NAMES_PER_KEY:
+            if self.bytes + cost > self.max_bytes:
+                self.dropped += 1
+                return
+            self.bytes += cost
             names.append(name)
 
     def add_dns_answer(self, client: str, asked: str, server: str) -> None:
@@ -59,3 +78,47 @@ class NameBook:
         if not out:
             out = [(name, "other-client") for name in self.by_server.get(server, ())]
         return out
+
+
+#: DNS messages whose parsed answers are remembered (by a digest, not the message).
+MAX_DNS_CACHE = 50_000
+#: Bytes the remembered answers may take; when full the cache starts again empty.
+MAX_DNS_CACHE_BYTES = 32 * 2**20
+#: One message's answers larger than this are parsed again when repeated, never remembered.
+MAX_DNS_ENTRY_BYTES = 64 * 1024
+
+
+class DnsCache:
+    """Parsed answers of DNS messages seen before, keyed by a 16-byte digest of the message past its id.
+
+    Bounded in entries and in bytes (the answers of one message can hold thousands of names): at most
+    MAX_DNS_CACHE_BYTES, whatever the messages are, instead of whole payloads kept as keys."""
+
+    def __init__(self, max_entries: int = MAX_DNS_CACHE, max_bytes: int = MAX_DNS_CACHE_BYTES) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._table: dict[bytes, Answers | None] = {}
+
+    @staticmethod
+    def key(payload: bytes | memoryview) -> bytes:
+        return hashlib.blake2b(memoryview(payload)[2:], digest_size=16).digest()
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._table
+
+    def __getitem__(self, key: bytes) -> Answers | None:
+        return self._table[key]
+
+    def put(self, key: bytes, answers: Answers | None) -> None:
+        cost = ENTRY_COST + sum(NAME_COST * 3 + len(a) + len(b) for a, b, _ttl in answers or ())
+        if cost > MAX_DNS_ENTRY_BYTES:
+            return
+        if len(self._table) >= self.max_entries or self.bytes + cost > self.max_bytes:
+            self._table.clear()
+            self.bytes = 0
+        self._table[key] = answers
+        self.bytes += cost

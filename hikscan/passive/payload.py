@@ -14,14 +14,13 @@ from hikscan.errors import MalformedInput
 from hikscan.knowledge.rules import RuleSet
 from hikscan.passive.attribution import Attribution
 from hikscan.passive.decode import Packet, ip_text
-from hikscan.passive.naming import NameBook
+from hikscan.passive.naming import DnsCache, NameBook
 from hikscan.protocols import dhip, dns, httpmsg, rtsp, sadp, tls, wsdiscovery
 from hikscan.report.model import Evidence
 
 TCP, UDP = 6, 17
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ")
 MAX_SIGNATURE_HITS = 100_000
-MAX_DNS_CACHE = 50_000
 # A server's banner does not change between responses, nor a client's Host header between requests:
 # after this many parses per (host, protocol) the rest are skipped. Keeps the hot path fast on
 # captures that are mostly camera streams and NVR polling.
@@ -50,7 +49,7 @@ class Inspector:
         self._text: dict[bytes, str] = {}
         self._internal: dict[str, bool] = {}
         self._internal_packed: dict[bytes, bool] = {}
-        self._dns_cache: dict[bytes, tuple[tuple[str, str, int], ...] | None] = {}
+        self._dns_cache = DnsCache()
         self._parses: dict[tuple[bytes, bytes, str], int] = {}
 
     # -- addresses -----------------------------------------------------------------------------
@@ -141,7 +140,7 @@ class Inspector:
     # -- handlers -------------------------------------------------------------------------------
     def _dns(self, pkt: Packet, payload: bytes | memoryview) -> None:
         """Answers to the same question repeat byte for byte but for the message id: parse each once."""
-        key = bytes(payload[2:])
+        key = DnsCache.key(payload)
         if key in self._dns_cache:
             answers = self._dns_cache[key]
         else:
@@ -151,9 +150,7 @@ class Inspector:
             except MalformedInput:
                 self._bad("dns")
                 answers = None
-            if len(self._dns_cache) >= MAX_DNS_CACHE:
-                self._dns_cache.clear()
-            self._dns_cache[key] = answers
+            self._dns_cache.put(key, answers)
         if answers:
             client = self.text(pkt.dst)
             for asked, address, _ttl in answers:

@@ -13,14 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
+from hikscan.capture.inputs import expand_paths, input_size
 from hikscan.passive.decode import Decoder, Packet
 from hikscan.passive.flows import PROTO_BYTE, Flow, FlowTable
 
 _PORTS = struct.Struct("!HH").unpack_from
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
 PROGRESS_EVERY = 0.25  # seconds
 # Names, banners, announcements and cloud signatures sit at the start of a flow (ClientHello, HTTP
 # request, first response, P2P hello): like nDPI, only the first payload packets of each flow go to
@@ -60,19 +59,6 @@ class Stats:
         return asdict(self)
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given; directories → their capture files (by suffix), sorted, recursively."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(
-                sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in CAPTURE_SUFFIXES)
-            )
-        else:
-            out.append(p)
-    return out
-
-
 def run(
     paths: Iterable[str | os.PathLike[str]],
     on_payload: Callable[[Packet], object] | None,
@@ -92,7 +78,7 @@ def run(
     are kept and `stats.interrupted` is True: what was read is still analysed and reported.
     """
     files = expand_paths(paths)
-    total = sum(p.stat().st_size for p in files)
+    total = sum(input_size(p) for p in files)
     dec = decoder or Decoder()
     stats = Stats()
     started = time.monotonic()
@@ -174,7 +160,7 @@ def _generic_loop(
         if pkt is not None:
             ip += 1
             with_payload += _hand_over(pkt, add(pkt), on_payload)
-        if not n & 0x3FF and tick(reader.bytes_read):  # type: ignore[attr-defined]
+        if not n & 0x3FF and tick(reader.position):  # type: ignore[attr-defined]
             break
     return n, wire, ip, with_payload
 
@@ -330,7 +316,7 @@ def _pcap_ethernet_loop(
             pos = nxt
             if not n & 0x3FF:
                 reader._pos = pos
-                if tick(reader.bytes_read):
+                if tick(reader.position):
                     reader.records = n
                     return n, wire, ip, with_payload
         reader._pos = pos

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from hikscan.cli.output import report_output
 from hikscan.errors import UsageError
-from hikscan.report.output import open_output
 from hikscan.report.writers import WRITERS, Writer
 
 Target = tuple[str, Path | None]
@@ -94,6 +94,6 @@ def open_writers(targets: list[Target], command: str, syslog: bool = False) -> I
     with contextlib.ExitStack() as stack:
         writers = []
         for fmt, path in targets:
-            out = stack.enter_context(open_output(path, atomic=not WRITERS[fmt].streamed))
+            out = stack.enter_context(report_output(path, atomic=not WRITERS[fmt].streamed))
             writers.append(make_writer(fmt, out, command, syslog))
         yield FanOut(writers)

@@ -118,13 +118,16 @@ def test_sigint_leaves_complete_jsonl_and_a_summary(tmp_path: Path) -> None:
         timeout=120,
     )
     out = tmp_path / "r.jsonl"
+    copies = [tmp_path / f"big{i}.pcap" for i in range(12)]  # distinct files: the same one is read once
+    for copy in copies:
+        copy.write_bytes(big.read_bytes())
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "hikscan",
             "analyze",
-            *[str(big)] * 30,
+            *map(str, copies),
             "--merge",
             "-f",
             "jsonl",

@@ -6,7 +6,7 @@ from hikscan.report.writers.base import Writer
 from hikscan.report.writers.cef import CefWriter
 from hikscan.report.writers.csv_rows import CsvWriter
 from hikscan.report.writers.ecs import EcsWriter
-from hikscan.report.writers.html import HtmlWriter
+from hikscan.report.writers.html_page import HtmlWriter
 from hikscan.report.writers.json_doc import JsonWriter
 from hikscan.report.writers.jsonl import JsonlWriter
 from hikscan.report.writers.table import TableWriter

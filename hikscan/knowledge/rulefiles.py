@@ -1,0 +1,106 @@
+"""Reading rule files: where the defaults live, bounded reads, YAML without aliases, the JSON Schema.
+
+Every file is at most MAX_RULE_FILE bytes, parsed by a safe loader that refuses YAML anchors and
+aliases outright (a 591-byte "billion laughs" file grows past 9 GB otherwise), and validated against
+rules/schema.json; any problem is a RuleError naming the file and the rule.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from hikscan.errors import RuleError
+
+MAX_RULE_FILE = 4 * 1024 * 1024
+
+
+@functools.lru_cache(maxsize=1)
+def rules_dir() -> Path:
+    """Where the default rule files live: the top-level `rules/`, installed as `hikscan/ruledata/`.
+
+    An installed wheel has them next to this module; an editable install or a checkout at the
+    repository root (the package-dir mapping of a data-only package is not importable as files).
+    """
+    package = Path(__file__).resolve().parent.parent
+    for base in (package / "ruledata", package.parent / "rules"):
+        if (base / "schema.json").is_file():
+            return base
+    raise RuleError(
+        f"default rules not found (looked in {package / 'ruledata'} and {package.parent / 'rules'})"
+    )
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_validator() -> jsonschema.Draft202012Validator:
+    text = (rules_dir() / "schema.json").read_text(encoding="utf-8")
+    schema = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def default_files() -> list[tuple[str, str]]:
+    return [(f"rules/{Path(f).name}", text) for f, text in dir_files(rules_dir())]
+
+
+def dir_files(path: Path) -> list[tuple[str, str]]:
+    if path.is_file():
+        paths = [path]
+    elif path.is_dir():
+        paths = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+    else:
+        raise RuleError(f"{path}: no such rule file or directory")
+    out = []
+    for p in paths:
+        with p.open("rb") as fh:
+            data = fh.read(MAX_RULE_FILE + 1)
+        if len(data) > MAX_RULE_FILE:
+            raise RuleError(f"{p}: rule file larger than {MAX_RULE_FILE} bytes")
+        try:
+            out.append((str(p), data.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise RuleError(f"{p}: not UTF-8 text ({exc})") from None
+    return out
+
+
+def _refuse_aliases(fname: str, text: str) -> None:
+    """Anchors and aliases make a small file expand without bound (591 bytes → GBs): refuse them,
+    from the parser's events, before anything is composed."""
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            line = event.start_mark.line + 1 if event.start_mark is not None else "?"
+            raise RuleError(f"{fname}: line {line}: YAML anchors and aliases (& and *) are not allowed")
+
+
+def parse_file(fname: str, text: str) -> dict[str, Any]:
+    try:
+        _refuse_aliases(fname, text)
+        doc = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (libyaml when present)
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{fname}: invalid YAML: {exc}".replace("\n", " ")) from None
+    if not isinstance(doc, dict):
+        raise RuleError(f"{fname}: a rule file must be a mapping with a top-level 'kind'")
+    errors = sorted(_schema_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = _rule_label(doc, list(err.absolute_path))
+        loc = "/".join(str(p) for p in err.absolute_path) or "(top)"
+        raise RuleError(f"{fname}: {where}schema: {err.message} at {loc}")
+    return doc
+
+
+def _rule_label(doc: dict[str, Any], path: list[Any]) -> str:
+    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+        rule = doc["rules"][path[1]]
+        if isinstance(rule, dict):
+            return f"rule {rule.get('id') or rule.get('name') or path[1]!s}: "
+        return f"rule #{path[1]}: "
+    return ""
