@@ -7,7 +7,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import RuleSet, load_rules
 from hikscan.passive.analysis import Analysis, Report
 from hikscan.passive.attribution import read_inventory
+from hikscan.passive.locality import parse_local_nets
 from hikscan.report.model import SEVERITIES, severity_rank
 from hikscan.report.render import JsonlWriter, console_for, devices_table, dumps, findings_table, open_output
 
@@ -40,6 +41,7 @@ class AnalyzeRequest:
     rules_dir: Path | None = None
     inventory: Path | None = None
     progress: bool = False
+    local_nets: list[str] = field(default_factory=list)
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -88,9 +90,10 @@ class AnalyzeRun:
         self.oui = OuiTable.load()
         self.stop = threading.Event()
         self.inventory = read_inventory(request.inventory) if request.inventory is not None else []
+        self.local_nets = parse_local_nets(request.local_nets)
 
     def new_analysis(self) -> Analysis:
-        analysis = Analysis(self.rules, self.geo, self.oui, self.request.home_country)
+        analysis = Analysis(self.rules, self.geo, self.oui, self.request.home_country, self.local_nets)
         analysis.attribution.add_inventory(self.inventory)
         return analysis
 

@@ -58,6 +58,10 @@ RulesDir = Annotated[
     Path | None, typer.Option("--rules", help="Extra rules directory (added to the bundled rules).")
 ]
 Inventory = Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")]
+LocalNet = Annotated[
+    list[str] | None,
+    typer.Option("--local-net", help="A CIDR that is this LAN even if public (repeatable)."),
+]
 ShowProgress = Annotated[bool | None, typer.Option(help="Progress on stderr (default: when a TTY).")]
 
 
@@ -102,6 +106,7 @@ def analyze(
     rules_dir: RulesDir = None,
     inventory: Inventory = None,
     progress: ShowProgress = None,
+    local_net: LocalNet = None,
 ) -> None:
     """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
     from hikscan.cli.analyze import AnalyzeRequest, run_analyze
@@ -118,6 +123,7 @@ def analyze(
         rules_dir=rules_dir,
         inventory=inventory,
         progress=sys.stderr.isatty() if progress is None else progress,
+        local_nets=list(local_net or ()),
     )
     raise typer.Exit(run_analyze(request))
 
@@ -188,6 +194,7 @@ def watch(
     asn_db: AsnDb = None,
     rules_dir: RulesDir = None,
     inventory: Inventory = None,
+    local_net: LocalNet = None,
 ) -> None:
     """Watch live traffic and stream findings as they appear (Ctrl-C stops with a summary)."""
     from hikscan.cli.analyze import AnalyzeRequest, run_watch
@@ -202,6 +209,7 @@ def watch(
         asn_db=asn_db,
         rules_dir=rules_dir,
         inventory=inventory,
+        local_nets=list(local_net or ()),
     )
     raise typer.Exit(run_watch(request, interface, interval, duration))
 

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from hikscan.knowledge.device import is_cctv
 from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import CloudEndpoint, RuleSet
+from hikscan.knowledge.ruleset import IpNet
 from hikscan.passive.attribution import Attribution
 from hikscan.passive.decode import mac_text
 from hikscan.passive.flows import Flow, FlowTable
@@ -60,7 +62,12 @@ class Analysis:
     """Everything learnt from one traffic set; feed it with `run_files`, then call `report`."""
 
     def __init__(
-        self, rules: RuleSet, geo: GeoLookup, oui: OuiTable | None, home_country: str | None = None
+        self,
+        rules: RuleSet,
+        geo: GeoLookup,
+        oui: OuiTable | None,
+        home_country: str | None = None,
+        local_nets: Sequence[IpNet] = (),
     ) -> None:
         self.rules = rules
         self.geo = geo
@@ -68,7 +75,7 @@ class Analysis:
         self.home_country = (home_country or self.policy.home_country).upper()
         self.names = NameBook()
         self.attribution = Attribution(rules, oui)
-        self.inspector = Inspector(rules, self.names, self.attribution)
+        self.inspector = Inspector(rules, self.names, self.attribution, local_nets)
         self.pairs: dict[tuple[str, str, int, int], Pair] = {}
         # Flows where neither address is internal by policy (global IPv6 on the LAN, public IPv4 LANs):
         # placed at the end, by the MAC the local side sends from.
@@ -158,7 +165,7 @@ class Analysis:
         return {ip: self.attribution.device(ip) for ip in sorted(self.attribution.hosts())}
 
     def is_cctv(self, device: Device | None) -> bool:
-        return bool(device and device.vendor and self.rules.vendor(device.vendor).cctv)
+        return is_cctv(device)
 
     def findings(self, devices: dict[str, Device]) -> list[Finding]:
         findings: list[Finding] = []

@@ -1,0 +1,56 @@
+"""DNS (UDP 53): answers name external servers for the client that asked; the names a LAN host asks for
+are evidence about that host (`dns.query`: a host resolving a camera vendor's cloud)."""
+
+from __future__ import annotations
+
+from hikscan.errors import MalformedInput
+from hikscan.passive.decode import Packet
+from hikscan.passive.sources.base import UDP, Context, Payload, host_evidence
+from hikscan.protocols import dns
+from hikscan.report.model import Evidence
+
+MAX_DNS_CACHE = 50_000
+Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
+
+
+class DnsSource:
+    name = "dns"
+    proto = UDP
+    ports = frozenset({53})
+
+    def __init__(self) -> None:
+        # Messages repeat byte for byte but for the id: parse each once.
+        self._cache: dict[bytes, Parsed] = {}
+
+    def accepts(self, head: bytes) -> bool:
+        return True
+
+    def parse(self, ctx: Context, payload: Payload) -> Parsed:
+        key = bytes(payload[2:])
+        if key in self._cache:
+            return self._cache[key]
+        try:
+            message = dns.parse_dns(payload)
+            parsed: Parsed = (message.is_response, message.questions, message.answers)
+        except MalformedInput:
+            ctx.bad("dns")
+            parsed = None
+        if len(self._cache) >= MAX_DNS_CACHE:
+            self._cache.clear()
+        self._cache[key] = parsed
+        return parsed
+
+    def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
+        parsed = self.parse(ctx, payload)
+        if parsed is None:
+            return
+        is_response, questions, answers = parsed
+        client = ctx.text(pkt.dst if is_response else pkt.src)
+        if is_response:
+            for asked, address, _ttl in answers:
+                ctx.names.add_dns_answer(client, asked, address)
+        if questions and not client.endswith((".255", ".0")):
+            host_evidence(ctx, client, [Evidence("capture", "dns.query", q) for q in questions])
+
+
+SOURCE = DnsSource
