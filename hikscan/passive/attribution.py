@@ -48,6 +48,8 @@ class Attribution:
         self.dropped = 0
 
     def add_mac(self, ip: str, mac: str) -> None:
+        if ip in ("0.0.0.0", "::"):
+            return  # a DHCP client before it has an address: its evidence is filed by MAC
         if ip not in self.macs and len(self.macs) < MAX_HOSTS:
             self.macs[ip] = mac
 

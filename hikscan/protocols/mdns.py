@@ -112,6 +112,14 @@ class _Collect:
                 self._put(self.txt, blob.decode("utf-8", "replace"))
 
 
+def _name(parser: dns.wire.Parser) -> dns.name.Name:
+    """An owner or question name; compression allowed (dnspython >= 2.8 asks for it explicitly)."""
+    try:
+        return parser.get_name(None, True)  # type: ignore[call-arg,unused-ignore]
+    except TypeError:  # older dnspython: no `decompress` argument, always allowed
+        return parser.get_name()
+
+
 def parse_mdns(payload: bytes | memoryview) -> MdnsAnnouncement:
     """Parse one mDNS message; MalformedInput on truncated or inconsistent wire data."""
     data = bytes(payload)
@@ -131,7 +139,7 @@ def _parse(data: bytes) -> MdnsAnnouncement:
     is_response = bool(flags & 0x8000)
     queries: dict[str, None] = {}
     for _ in range(qd):
-        name = parser.get_name()
+        name = _name(parser)
         parser.get_struct("!HH")
         if len(queries) < MAX_ITEMS:
             queries.setdefault(_clean(name.to_text(omit_final_dot=True).lower()), None)
@@ -139,7 +147,7 @@ def _parse(data: bytes) -> MdnsAnnouncement:
     for section, count in ((1, an), (2, ns), (3, ar)):
         own = section != 1 or is_response  # a query's answers are known answers about others
         for _ in range(count):
-            owner = parser.get_name()
+            owner = _name(parser)
             rdtype, _rdclass, _ttl, rdlen = parser.get_struct("!HHIH")
             if rdtype not in _KEEP or not own:
                 parser.get_bytes(rdlen)
