@@ -19,7 +19,21 @@ from samples import client_hello, mutated
 
 from hikscan.errors import MalformedInput
 from hikscan.knowledge.rules import default_rules
-from hikscan.protocols import dhcp, dhip, dns, http, mdns, onvif, p2p, rtsp, sadp, sdk8000, ssdp, tls, wsdiscovery
+from hikscan.protocols import (
+    dhcp,
+    dhip,
+    dns,
+    http,
+    mdns,
+    onvif,
+    p2p,
+    rtsp,
+    sadp,
+    sdk8000,
+    ssdp,
+    tls,
+    wsdiscovery,
+)
 from hikscan.protocols.xml import parse_xml
 from hikscan.report.model import Evidence
 

@@ -53,7 +53,9 @@ def test_entry_shape_and_vocabularies(entry: dict[str, Any]) -> None:
     assert {"file", "description", "source", "max_severity", "must", "must_not", "devices"} <= set(entry)
     path = capture_path(entry)
     assert path is None or path.is_file(), path
-    assert not entry.get("shared") or not (PCAPS / entry["file"]).exists(), "a shared capture is not committed"
+    assert not entry.get("shared") or not (PCAPS / entry["file"]).exists(), (
+        "a shared capture is not committed"
+    )
     for ip in entry.get("cctv_ips", []):
         ipaddress.ip_address(ip)
     assert entry["max_severity"] in SEVERITIES

@@ -61,6 +61,9 @@ class Attribution:
         self._add(self.by_mac, mac.lower(), items)
 
     def _add(self, table: dict[str, list[Evidence]], key: str, items: Iterable[Evidence]) -> None:
+        items = list(items)
+        if not items:
+            return
         bucket = table.get(key)
         if bucket is None:
             if len(table) >= MAX_HOSTS:

@@ -3,9 +3,11 @@ and what the traffic itself shows.
 
 A camera LAN may be numbered from public space (a real case: 172.168.x.x), so RFC 1918 alone would
 make its camera and viewer "external" and hide them. The traffic says more: a host that sends a
-broadcast or link-local multicast (DHCP, ARP-like announcements, SSDP, mDNS, SADP), or that a DHCP
-server hands an address, is on this segment. (A MAC that only ever sends from one address is placed
-later, in analysis, from the flow table.) Learnt addresses are bounded in number.
+broadcast or link-local multicast (DHCP, SSDP, mDNS, SADP), or that a DHCP server hands an address,
+is on this segment; so is a host in the same /24 as such a host whose MAC sends from that one address
+only (a router's MAC sends for many addresses, and not from inside the LAN's own /24). (Non-IP ARP
+frames do not reach the inspectors; a MAC seen from one address is also used in analysis to place
+global IPv6 addresses.) Learnt addresses are bounded in number.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class Locality:
         self.policy = policy
         self.local_nets = tuple(local_nets)
         self.learnt: dict[str, str] = {}  # address -> why (for the report's evidence)
+        self.prefixes: set[bytes] = set()  # /24s (first three bytes) of learnt IPv4 addresses
+        self.mac_ip: dict[bytes, bytes] = {}  # MAC -> the one address it sends from (b"" once several)
         self.dropped = 0
 
     def stated(self, ip: str) -> bool:
@@ -63,4 +67,19 @@ class Locality:
             self.dropped += 1
             return False
         self.learnt[ip] = why
+        if addr.version == 4:
+            self.prefixes.add(addr.packed[:3])
         return True
+
+    def neighbour(self, src: bytes, mac: bytes | None) -> bool:
+        """True if packed IPv4 src sits in a learnt /24 and its MAC has sent from no other address."""
+        if mac is None or len(src) != 4 or src[:3] not in self.prefixes:
+            return False
+        seen = self.mac_ip.get(mac)
+        if seen is None:
+            if len(self.mac_ip) >= MAX_LEARNT:
+                return False
+            self.mac_ip[mac] = seen = src
+        elif seen != src:
+            self.mac_ip[mac] = seen = b""
+        return seen == src

@@ -107,10 +107,13 @@ class Inspector:
         if pkt.frag == 1:
             return  # the first fragment of a datagram: inspected whole once reassembled (frag 3)
         payload = pkt.payload
-        dst_mac = pkt.dst_mac
-        if dst_mac and dst_mac[0] & 1 and not self.is_internal_packed(pkt.src):
-            # Broadcast and multicast frames stay on their segment: the sender is on this LAN.
-            self.learn_local(self.text(pkt.src), "sent a broadcast or multicast frame")
+        if not self.is_internal_packed(pkt.src):
+            dst_mac = pkt.dst_mac
+            if dst_mac and dst_mac[0] & 1:
+                # Broadcast and multicast frames stay on their segment: the sender is on this LAN.
+                self.learn_local(self.text(pkt.src), "sent a broadcast or multicast frame")
+            elif self.locality.prefixes and self.locality.neighbour(pkt.src, pkt.src_mac):
+                self.learn_local(self.text(pkt.src), "in a local /24, one address per MAC")
         if pkt.proto == UDP:
             source = self._udp_ports.get(pkt.sport) or self._udp_ports.get(pkt.dport)
             if source is not None:

@@ -31,7 +31,10 @@ def test_a_search_says_nothing_about_the_searchers_product() -> None:
 
 
 def test_a_search_response() -> None:
-    raw = b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nSERVER: Embedded UPnP/1.0\r\nUSN: uuid:x::upnp:rootdevice\r\n\r\n"
+    raw = (
+        b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nSERVER: Embedded UPnP/1.0\r\n"
+        b"USN: uuid:x::upnp:rootdevice\r\n\r\n"
+    )
     msg = ssdp.parse_ssdp(raw)
     assert msg.kind == "response" and msg.nt == "upnp:rootdevice" and msg.server == "Embedded UPnP/1.0"
 
