@@ -223,7 +223,7 @@ def dhip_lying() -> list[bytes]:
 
 
 def discovery_broken() -> list[tuple[int, int, bytes]]:
-    """Real DHCP, mDNS and SSDP datagrams (tests/data/passive) cut or with lying fields: (sport, dport, payload)."""
+    """Real DHCP, mDNS, SSDP and CS2 datagrams (tests/data/passive), cut or lying: (sport, dport, payload)."""
     ack = (PASSIVE / "dhcp_ack_hostname_chuangmi_camera.bin").read_bytes()
     mdns = (PASSIVE / "mdns_response_dcs935l_dhnap.bin").read_bytes()
     notify = (PASSIVE / "ssdp_notify_dcs935l.bin").read_bytes()
