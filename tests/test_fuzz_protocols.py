@@ -118,7 +118,7 @@ def _p2p_both_sides(data: bytes) -> list[Evidence]:
     for port in (32100, 32108, 6667, 6668, 54321, 8800, 0):
         for proto in (6, 17):
             for sport, dport in ((40000, port), (port, 40000)):
-                hit = p2p.match(rules.signature_for, proto, sport, dport, data)
+                hit = p2p.match(rules.signatures, proto, sport, dport, data)
                 if hit is not None:
                     assert hit.signature.matches(proto, dport if hit.role == "client" else sport, data)
                     out += p2p.evidence(hit)

@@ -47,7 +47,8 @@ def capture(path: Path, announce: bool) -> Path:
         / Raw(login),
     ]
     if announce:
-        notify = b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\r\n"
+        notify = b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
+        notify += b"NTS: ssdp:alive\r\n\r\n"
         frames.insert(0, Ether(src=CAM_MAC, dst="01:00:5e:7f:ff:fa") / IP(src=CAMERA, dst="239.255.255.250")
                       / UDP(sport=1900, dport=1900) / Raw(notify))  # fmt: skip
     for i, frame in enumerate(frames):

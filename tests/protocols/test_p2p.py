@@ -18,7 +18,7 @@ UDP, TCP = 17, 6
 
 
 def match(payload: bytes, sport: int, dport: int, proto: int = UDP) -> p2p.P2pHit | None:
-    return p2p.match(RULES.signature_for, proto, sport, dport, payload)
+    return p2p.match(RULES.signatures, proto, sport, dport, payload)
 
 
 def test_a_cs2_device_login_names_the_sender_a_cs2_device() -> None:

@@ -46,6 +46,29 @@ class Source(Protocol):
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None: ...
 
 
+class NameFilter:
+    """Names a host asks for or sends (`dns.query`, `tls.sni`) are kept as its evidence only when a
+    fingerprint rule reads them or they name a vendor cloud: a PC's hundreds of ordinary names would
+    otherwise fill its evidence and the report. Decisions are cached per name (bounded)."""
+
+    def __init__(self, rules: RuleSet, key: str) -> None:
+        self.rules = rules
+        self.key = key
+        self.rule_list = rules.fingerprints_for(key)
+        self._keep: dict[str, bool] = {}
+
+    def __call__(self, name: str) -> bool:
+        keep = self._keep.get(name)
+        if keep is None:
+            keep = self.rules.cloud_for_name(name) is not None or any(
+                r.status != "deprecated" and r.regex.search(name) for r in self.rule_list
+            )
+            if len(self._keep) >= 100_000:
+                self._keep.clear()
+            self._keep[name] = keep
+        return keep
+
+
 def host_evidence(ctx: Context, ip: str, items: Iterable[Evidence]) -> None:
     """Evidence about a host on the LAN (never about an external server)."""
     if ctx.is_internal(ip):

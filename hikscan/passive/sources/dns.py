@@ -1,11 +1,12 @@
 """DNS (UDP 53): answers name external servers for the client that asked; the names a LAN host asks for
-are evidence about that host (`dns.query`: a host resolving a camera vendor's cloud)."""
+are evidence about that host (`dns.query`: a host resolving a camera vendor's cloud), kept when a rule
+reads them or they name a vendor cloud (base.NameFilter)."""
 
 from __future__ import annotations
 
 from hikscan.errors import MalformedInput
 from hikscan.passive.decode import Packet
-from hikscan.passive.sources.base import UDP, Context, Payload, host_evidence
+from hikscan.passive.sources.base import UDP, Context, NameFilter, Payload, host_evidence
 from hikscan.protocols import dns
 from hikscan.report.model import Evidence
 
@@ -19,8 +20,10 @@ class DnsSource:
     ports = frozenset({53})
 
     def __init__(self) -> None:
-        # Messages repeat byte for byte but for the id: parse each once.
+        # Messages repeat byte for byte but for the id: parse each once; and file a host's question once.
         self._cache: dict[bytes, Parsed] = {}
+        self._filed: set[tuple[str, tuple[str, ...]]] = set()
+        self._telling: NameFilter | None = None
 
     def accepts(self, head: bytes) -> bool:
         return True
@@ -49,8 +52,15 @@ class DnsSource:
         if is_response:
             for asked, address, _ttl in answers:
                 ctx.names.add_dns_answer(client, asked, address)
-        if questions and not client.endswith((".255", ".0")):
-            host_evidence(ctx, client, [Evidence("capture", "dns.query", q) for q in questions])
+        if questions and (client, questions) not in self._filed:
+            if len(self._filed) >= MAX_DNS_CACHE:
+                self._filed.clear()
+            self._filed.add((client, questions))
+            if self._telling is None or self._telling.rules is not ctx.rules:
+                self._telling = NameFilter(ctx.rules, "dns.query")
+            telling = [Evidence("capture", "dns.query", q) for q in questions if self._telling(q)]
+            if telling:
+                host_evidence(ctx, client, telling)
 
 
 SOURCE = DnsSource

@@ -23,7 +23,10 @@ class P2pSource:
         src_in, dst_in = ctx.is_internal_packed(pkt.src), ctx.is_internal_packed(pkt.dst)
         if dst_in and not src_in:
             return  # inbound: the remote's bytes say nothing about a LAN device
-        hit = p2p.match(ctx.rules.signature_for, pkt.proto, pkt.sport, pkt.dport, bytes(payload[:1501]))
+        # Between two LAN hosts (unicast) only port-bound signatures are tried: the port-less ones are
+        # Internet rendezvous protocols, and LAN streams are most of a CCTV capture.
+        lan = dst_in and not (pkt.dst_mac and pkt.dst_mac[0] & 1)
+        hit = p2p.match(ctx.rules.signatures, pkt.proto, pkt.sport, pkt.dport, payload, any_port=not lan)
         if hit is None:
             return
         src = ctx.text(pkt.src)
