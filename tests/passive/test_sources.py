@@ -102,7 +102,7 @@ def test_names_a_lan_host_asks_for_or_sends_are_its_evidence_not_a_servers() -> 
     )
     got = keys(ins, "192.168.1.165")
     assert got["dns.query"] == {"business.smartcamera.api.io.mi.com"}
-    assert got["tls.sni"] == {"vs-cam.u011.immedia-semi.com"}
+    assert got["tls.sni"] == {"vs-cam.u011.immedia-semi.com"}  # www.example.com names no camera or cloud
     assert "8.8.8.8" not in ins.attribution.evidence
     assert ins.names.names_for("192.168.1.165", "120.92.65.240") == [("vs-cam.u011.immedia-semi.com", "sni")]
 
