@@ -100,6 +100,7 @@ def test_names_a_lan_host_asks_for_or_sends_are_its_evidence_not_a_servers() -> 
     ins.on_payload(
         pkt("192.168.1.165", "120.92.65.240", 6, 40001, 443, client_hello("vs-cam.u011.immedia-semi.com"))
     )
+    ins.on_payload(pkt("192.168.1.165", "81.2.69.142", 6, 40002, 443, client_hello("www.example.com")))
     got = keys(ins, "192.168.1.165")
     assert got["dns.query"] == {"business.smartcamera.api.io.mi.com"}
     assert got["tls.sni"] == {"vs-cam.u011.immedia-semi.com"}  # www.example.com names no camera or cloud
@@ -149,15 +150,16 @@ def test_a_public_lan_is_local_when_stated_or_when_its_hosts_broadcast() -> None
     assert inspector(("172.168.0.0/16",)).is_internal("172.168.1.11")
 
 
-def test_many_names_cannot_crowd_out_a_later_host_name() -> None:
+def test_ordinary_names_are_not_kept_and_telling_ones_cannot_crowd_out_a_host_name() -> None:
     import dns.message
 
     ins = inspector()
     for i in range(200):
-        query = dns.message.make_query(f"site{i}.example", "A").to_wire()
-        ins.on_payload(pkt("192.168.1.50", "192.168.1.1", 17, 40000 + i, 53, query))
-    ins.on_payload(
-        pkt("192.168.1.1", "192.168.1.50", 17, 67, 68, sample("dhcp_ack_hostname_chuangmi_camera.bin"))
-    )
-    got = keys(ins, "192.168.1.50")
-    assert len(got["dns.query"]) == 16
+        for name in (f"site{i}.example", f"xiaomi{i}.p2psy{i}.io.mi.com"):
+            query = dns.message.make_query(name, "A").to_wire()
+            ins.on_payload(pkt("192.168.1.165", "192.168.1.1", 17, 40000 + i, 53, query))
+    ack = sample("dhcp_ack_hostname_chuangmi_camera.bin")
+    ins.on_payload(pkt("192.168.1.1", "192.168.1.165", 17, 67, 68, ack))
+    got = keys(ins, "192.168.1.165")
+    assert len(got["dns.query"]) == 16 and all(".p2psy" in n for n in got["dns.query"])
+    assert got["dhcp.hostname"] == {"chuangmi_camera_060a02"}
