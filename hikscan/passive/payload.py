@@ -56,7 +56,12 @@ class Inspector:
         for source in self.sources:
             for port in source.ports if source.proto == UDP else ():
                 self._udp_ports.setdefault(port, source)
-        self._tcp_content = tuple(s for s in self.sources if s.proto == TCP and not s.ports)
+        # TCP sources by the payload's first byte, so binary streams (RTP, TLS records) skip them all.
+        self._tcp_first: dict[int, tuple[Source, ...]] = {}
+        for source in self.sources:
+            if source.proto == TCP and not source.ports:
+                for byte in source.first_bytes:
+                    self._tcp_first[byte] = (*self._tcp_first.get(byte, ()), source)
 
     # -- addresses -----------------------------------------------------------------------------
     def text(self, packed: bytes) -> str:
@@ -107,12 +112,13 @@ class Inspector:
         if pkt.frag == 1:
             return  # the first fragment of a datagram: inspected whole once reassembled (frag 3)
         payload = pkt.payload
-        if not self.is_internal_packed(pkt.src):
-            dst_mac = pkt.dst_mac
-            if dst_mac and dst_mac[0] & 1:
+        dst_mac = pkt.dst_mac
+        group = dst_mac is not None and len(dst_mac) > 0 and dst_mac[0] & 1
+        if (group or self.locality.prefixes) and not self.is_internal_packed(pkt.src):
+            if group:
                 # Broadcast and multicast frames stay on their segment: the sender is on this LAN.
                 self.learn_local(self.text(pkt.src), "sent a broadcast or multicast frame")
-            elif self.locality.prefixes and self.locality.neighbour(pkt.src, pkt.src_mac):
+            elif self.locality.neighbour(pkt.src, pkt.src_mac):
                 self.learn_local(self.text(pkt.src), "in a local /24, one address per MAC")
         if pkt.proto == UDP:
             source = self._udp_ports.get(pkt.sport) or self._udp_ports.get(pkt.dport)
@@ -120,11 +126,13 @@ class Inspector:
                 source.inspect(self, pkt, payload)
                 return
         elif pkt.proto == TCP:
-            head = bytes(payload[:8])
-            for source in self._tcp_content:
-                if source.accepts(head):
-                    source.inspect(self, pkt, payload)
-                    return
+            candidates = self._tcp_first.get(payload[0])
+            if candidates:
+                head = bytes(payload[:8])
+                for source in candidates:
+                    if source.accepts(head):
+                        source.inspect(self, pkt, payload)
+                        return
         else:
             return
         self.fallback.inspect(self, pkt, payload)

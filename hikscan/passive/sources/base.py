@@ -35,12 +35,13 @@ class Context(Protocol):
 
 
 class Source(Protocol):
-    """One evidence source. `ports` select it for UDP/TCP (either side); with no ports, `accepts` on the
-    payload's first bytes does (TCP content tests, the P2P fallback)."""
+    """One evidence source. `ports` select it for UDP (either side); with no ports, a TCP source is tried
+    on payloads whose first byte is in `first_bytes` and then `accepts` on the first 8 bytes decides."""
 
     name: str
     proto: int
     ports: frozenset[int]
+    first_bytes: frozenset[int]
 
     def accepts(self, head: bytes) -> bool: ...
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None: ...
@@ -80,6 +81,7 @@ class Announcement:
     test that it is a device's message, then the parser, a check on the result, and its evidence."""
 
     proto = UDP
+    first_bytes: frozenset[int] = frozenset()
 
     def __init__(
         self,

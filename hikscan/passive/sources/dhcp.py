@@ -13,6 +13,7 @@ class DhcpSource:
     name = "dhcp"
     proto = UDP
     ports = frozenset({67, 68})
+    first_bytes: frozenset[int] = frozenset()
 
     def accepts(self, head: bytes) -> bool:
         return True

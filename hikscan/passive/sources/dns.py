@@ -18,6 +18,7 @@ class DnsSource:
     name = "dns"
     proto = UDP
     ports = frozenset({53})
+    first_bytes: frozenset[int] = frozenset()
 
     def __init__(self) -> None:
         # Messages repeat byte for byte but for the id: parse each once; and file a host's question once.

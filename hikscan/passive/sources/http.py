@@ -16,6 +16,7 @@ class HttpRequestSource:
     name = "http-request"
     proto = TCP
     ports: frozenset[int] = frozenset()
+    first_bytes = frozenset(m[0] for m in METHODS)
 
     def accepts(self, head: bytes) -> bool:
         return head.startswith(METHODS)
@@ -39,6 +40,7 @@ class HttpResponseSource:
     name = "http"
     proto = TCP
     ports: frozenset[int] = frozenset()
+    first_bytes = frozenset(b"H")
 
     def accepts(self, head: bytes) -> bool:
         return head.startswith(b"HTTP/1.")

@@ -14,6 +14,7 @@ class MdnsSource:
     name = "mdns"
     proto = UDP
     ports = frozenset({5353})
+    first_bytes: frozenset[int] = frozenset()
 
     def __init__(self) -> None:
         self._names = DnsSource()  # answers name addresses exactly as unicast DNS does

@@ -15,6 +15,7 @@ class P2pSource:
     name = "p2p"
     proto = 0  # both transports: the fallback for payloads no other source claimed
     ports: frozenset[int] = frozenset()
+    first_bytes: frozenset[int] = frozenset()
 
     def accepts(self, head: bytes) -> bool:
         return True

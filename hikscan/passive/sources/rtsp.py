@@ -14,6 +14,7 @@ class RtspSource:
     name = "rtsp"
     proto = TCP
     ports: frozenset[int] = frozenset()
+    first_bytes = frozenset(b"R")
 
     def accepts(self, head: bytes) -> bool:
         return head.startswith(b"RTSP/1.")

@@ -12,6 +12,7 @@ class SsdpSource:
     name = "ssdp"
     proto = UDP
     ports = frozenset({1900})
+    first_bytes: frozenset[int] = frozenset()
 
     def __init__(self) -> None:
         self._seen: dict[bytes, None] = {}

@@ -14,6 +14,7 @@ class TlsSource:
     name = "tls"
     proto = TCP
     ports: frozenset[int] = frozenset()
+    first_bytes = frozenset({0x16})
 
     def __init__(self) -> None:
         self._telling: NameFilter | None = None
