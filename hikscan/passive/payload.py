@@ -113,7 +113,7 @@ class Inspector:
             return  # the first fragment of a datagram: inspected whole once reassembled (frag 3)
         payload = pkt.payload
         dst_mac = pkt.dst_mac
-        group = dst_mac is not None and len(dst_mac) > 0 and dst_mac[0] & 1
+        group = dst_mac and dst_mac[0] & 1
         if (group or self.locality.prefixes) and not self.is_internal_packed(pkt.src):
             if group:
                 # Broadcast and multicast frames stay on their segment: the sender is on this LAN.

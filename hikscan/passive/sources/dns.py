@@ -53,6 +53,7 @@ class DnsSource:
         if is_response:
             for asked, address, _ttl in answers:
                 ctx.names.add_dns_answer(client, asked, address)
+            return  # the question is filed from the query, which the same tap saw
         if questions and (client, questions) not in self._filed:
             if len(self._filed) >= MAX_DNS_CACHE:
                 self._filed.clear()
