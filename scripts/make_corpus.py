@@ -21,6 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "active"
+PASSIVE = ROOT / "tests" / "data" / "passive"
 REAL = ROOT / "pcaps" / "real"
 TS = 1_700_000_000  # 2023-11-14, a fixed capture time
 
@@ -218,6 +219,25 @@ def dhip_lying() -> list[bytes]:
         hdr.pack(32, b"DHIP", 0, 0, 0x7FFFFFFF, 0, 0x7FFFFFFF, 0) + body,  # claims 2 GiB
         hdr.pack(32, b"DHIP", 0, 0, len(body), 0, len(body) + 1, 0) + body,  # two lengths disagree
         hdr.pack(32, b"DHIP", 0, 0, len(body) + 100, 0, len(body) + 100, 0) + body,  # body shorter
+    ]
+
+
+def discovery_broken() -> list[tuple[int, int, bytes]]:
+    """Real DHCP, mDNS, SSDP and CS2 datagrams (tests/data/passive), cut or lying: (sport, dport, payload)."""
+    ack = (PASSIVE / "dhcp_ack_hostname_chuangmi_camera.bin").read_bytes()
+    mdns = (PASSIVE / "mdns_response_dcs935l_dhnap.bin").read_bytes()
+    notify = (PASSIVE / "ssdp_notify_dcs935l.bin").read_bytes()
+    login = (PASSIVE / "p2p_cs2_dev_login_crc.bin").read_bytes()
+    return [
+        (67, 68, ack[:100]),  # DHCP cut inside the fixed header
+        (67, 68, ack[:236] + b"\0\0\0\0" + ack[240:]),  # no magic cookie
+        (67, 68, ack[:240] + b"\x0c\xffabc"),  # option 12 claims 255 bytes
+        (5353, 5353, mdns[:-7]),  # mDNS cut in its last record
+        (5353, 5353, mdns[:12] + b"\xc0\x0c" + mdns[14:]),  # a name pointing at itself
+        (5353, 5353, mdns[:4] + b"\x7f\xff" + mdns[6:]),  # 32767 questions claimed
+        (1900, 1900, notify.replace(b"SERVER:", b"SER VER:")),  # SSDP header line with a space in its name
+        (1900, 1900, b"HELLO * HTTP/1.1\r\n\r\n"),  # not an SSDP start line
+        (24207, 32100, login[:2] + b"\xff\xff" + login[4:]),  # CS2 length field lies: no signature
     ]
 
 
@@ -614,6 +634,17 @@ def cases() -> list[Case]:
         packets=3,
         ip_packets=3,
         malformed_payloads_min={"http": 2, "rtsp": 1},
+    )
+    broken = discovery_broken()
+    add(
+        "discovery_lengths_lie.pcap",
+        pcap([udp4(CAMERA, SADP_GROUP, sport, dport, p) for sport, dport, p in broken]),
+        description="real DHCP, mDNS, SSDP and CS2 P2P datagrams cut or with lying lengths and names",
+        exit=0,
+        packets=len(broken),
+        ip_packets=len(broken),
+        malformed=0,
+        malformed_payloads_min={"dhcp": 3, "mdns": 3, "ssdp": 2},
     )
     return out
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
@@ -53,3 +55,21 @@ def read(path: Path) -> list[Pkt]:
                 )
             )
     return out
+
+
+def shared_real_dir() -> Path | None:
+    """../shared/data/pcaps-real (from the main checkout or a worktree under /work/wt), or
+    $HIKSCAN_SHARED_DATA/pcaps-real; None when absent. Captures there may not be committed."""
+    env = os.environ.get("HIKSCAN_SHARED_DATA")
+    root = PCAPS.parent
+    candidates = [Path(env) / "pcaps-real"] if env else []
+    candidates += [root.parent / "shared/data/pcaps-real", root.parent.parent / "shared/data/pcaps-real"]
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def capture_path(entry: dict[str, Any]) -> Path | None:
+    """Where a manifest entry's capture is: pcaps/<file>, or the shared folder for `shared: true`."""
+    if not entry.get("shared"):
+        return PCAPS / entry["file"]
+    shared = shared_real_dir()
+    return shared / entry["file"] if shared is not None else None

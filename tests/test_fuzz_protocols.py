@@ -18,11 +18,27 @@ from hypothesis import HealthCheck, given, settings
 from samples import client_hello, mutated
 
 from hikscan.errors import MalformedInput
-from hikscan.protocols import dhip, dns, httpmsg, onvif, rtsp, sadp, sdk8000, tls, wsdiscovery
+from hikscan.knowledge.rules import default_rules
+from hikscan.protocols import (
+    dhcp,
+    dhip,
+    dns,
+    httpmsg,
+    mdns,
+    onvif,
+    p2p,
+    rtsp,
+    sadp,
+    sdk8000,
+    ssdp,
+    tls,
+    wsdiscovery,
+)
 from hikscan.protocols.safexml import parse_xml
 from hikscan.report.model import Evidence
 
 DATA = Path(__file__).parent / "data" / "active"
+PASSIVE = Path(__file__).parent / "data" / "passive"
 FUZZ = settings(
     max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "200")),
     deadline=None,
@@ -52,6 +68,10 @@ DHIP_SEEDS = [
     dhip.build_search(),
 ]
 LEGACY_SEEDS = _load("dahua_5050_*.bin")
+DHCP_SEEDS = [p.read_bytes() for p in sorted(PASSIVE.glob("dhcp_*.bin"))]
+MDNS_SEEDS = [p.read_bytes() for p in sorted(PASSIVE.glob("mdns_*.bin"))] + _load("pcap_dlinkcam_mdns_*.bin")
+SSDP_SEEDS = [p.read_bytes() for p in sorted(PASSIVE.glob("ssdp_*.bin"))]
+P2P_SEEDS = [p.read_bytes() for p in sorted(PASSIVE.glob("p2p_*.bin"))]
 SDK_SEEDS = [
     bytes.fromhex("000000100000001e0000001e00000000"),
     bytes.fromhex("000000100000000d0000000d00000000"),
@@ -85,7 +105,27 @@ CASES: list[tuple[str, Callable[[bytes], Any], Callable[[Any], list[Evidence]] |
     ("dhip", dhip.parse_dhip, dhip.evidence, DHIP_SEEDS),
     ("dhip-legacy", dhip.parse_legacy, dhip.evidence, LEGACY_SEEDS),
     ("sdk8000", sdk8000.parse_sdk8000, sdk8000.evidence, SDK_SEEDS),
+    ("dhcp", dhcp.parse_dhcp, dhcp.evidence, DHCP_SEEDS),
+    ("mdns", mdns.parse_mdns, mdns.evidence, MDNS_SEEDS),
+    ("ssdp", ssdp.parse_ssdp, ssdp.evidence, SSDP_SEEDS),
 ]
+
+
+def _p2p_both_sides(data: bytes) -> list[Evidence]:
+    """The P2P matcher on a payload sent to, then from, each signature port: a hit or None, never a raise."""
+    rules = default_rules()
+    out: list[Evidence] = []
+    for port in (32100, 32108, 6667, 6668, 54321, 8800, 0):
+        for proto in (6, 17):
+            for sport, dport in ((40000, port), (port, 40000)):
+                hit = p2p.match(rules.signatures, proto, sport, dport, data)
+                if hit is not None:
+                    assert hit.signature.matches(proto, dport if hit.role == "client" else sport, data)
+                    out += p2p.evidence(hit)
+    return out
+
+
+CASES.append(("p2p", lambda b: b, _p2p_both_sides, P2P_SEEDS))
 
 
 @pytest.mark.parametrize(("name", "parse", "ev", "seeds"), CASES, ids=[c[0] for c in CASES])
@@ -107,6 +147,9 @@ def test_seeds_themselves_parse() -> None:
         (dhip.parse_dhip, DHIP_SEEDS),
         (dhip.parse_legacy, LEGACY_SEEDS),
         (sdk8000.parse_sdk8000, SDK_SEEDS),
+        (dhcp.parse_dhcp, DHCP_SEEDS),
+        (mdns.parse_mdns, MDNS_SEEDS),
+        (ssdp.parse_ssdp, SSDP_SEEDS),
         (tls.parse_client_hello_sni, TLS_SEEDS[:3]),
         (parse_xml, XML_SEEDS),
     ):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from pcaputil import PCAPS, read
+from pcaputil import PCAPS, capture_path, read
 
 sys.path.insert(0, str(PCAPS))
 import generate
@@ -18,9 +18,11 @@ import generate
 ROOT = PCAPS.parent
 MANIFEST: list[dict[str, Any]] = yaml.safe_load((PCAPS / "manifest.yaml").read_text())["captures"]
 ENTRY_KEYS = {"file", "description", "source", "home_country", "max_severity", "must", "must_not", "devices"}
+ENTRY_KEYS |= {"shared", "cctv_ips"}
 MATCH_KEYS = {"rule", "severity", "device_ip", "device_mac", "device_vendor", "remote_ip", "remote_port"}
 MATCH_KEYS |= {"remote_proto", "remote_name", "remote_country", "remote_asn"}
-DEVICE_KEYS = {"ip", "mac", "vendor", "model", "serial", "firmware"}
+DEVICE_KEYS = {"ip", "mac", "vendor", "family", "category", "name", "model", "serial", "firmware"}
+CATEGORIES = {"camera", "recorder", "doorbell/intercom", "iot", "computer", "phone", "unknown"}
 RULE_SEVERITY = {
     "cctv-to-high-risk-country": "high",
     "cctv-to-vendor-cloud": "medium",
@@ -49,7 +51,13 @@ def _contradicts(must: dict[str, Any], must_not: dict[str, Any]) -> bool:
 def test_entry_shape_and_vocabularies(entry: dict[str, Any]) -> None:
     assert set(entry) <= ENTRY_KEYS
     assert {"file", "description", "source", "max_severity", "must", "must_not", "devices"} <= set(entry)
-    assert (PCAPS / entry["file"]).is_file()
+    path = capture_path(entry)
+    assert path is None or path.is_file(), path
+    assert not entry.get("shared") or not (PCAPS / entry["file"]).exists(), (
+        "a shared capture is not committed"
+    )
+    for ip in entry.get("cctv_ips", []):
+        ipaddress.ip_address(ip)
     assert entry["max_severity"] in SEVERITIES
     assert re.fullmatch(r"[A-Z]{2}", entry.get("home_country", "GB"))
     vendors = _vendors()
@@ -78,6 +86,7 @@ def test_entry_shape_and_vocabularies(entry: dict[str, Any]) -> None:
     for d in entry["devices"]:
         assert d and set(d) <= DEVICE_KEYS and "ip" in d, d
         assert d.get("vendor", "Hikvision") in vendors and MAC.match(d.get("mac", "00:00:00:00:00:00")), d
+        assert d.get("category", "camera") in CATEGORIES, d
 
 
 def test_every_capture_is_listed_and_provenanced() -> None:
@@ -94,7 +103,10 @@ def test_every_capture_is_listed_and_provenanced() -> None:
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=IDS)
 def test_named_addresses_and_macs_occur_in_the_capture(entry: dict[str, Any]) -> None:
-    pkts = read(PCAPS / entry["file"])
+    path = capture_path(entry)
+    if path is None:
+        pytest.skip("../shared/data/pcaps-real is absent (capture not committed: licence)")
+    pkts = read(path)
     ips = {p.src for p in pkts} | {p.dst for p in pkts}
     src_by_mac: dict[str, set[str | None]] = {}
     for p in pkts:
@@ -119,6 +131,8 @@ def test_named_addresses_and_macs_occur_in_the_capture(entry: dict[str, Any]) ->
     for d in entry["devices"]:
         if "mac" in d:
             assert d["ip"] in src_by_mac.get(d["mac"], set()), d
+    for ip in entry.get("cctv_ips", []):
+        assert ip in ips, f"{ip} not in {entry['file']}"
 
 
 GEO_DB = ROOT / "hikscan" / "data" / "country.mmdb"

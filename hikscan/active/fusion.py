@@ -19,14 +19,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from hikscan.active.base import HOSTILE_KEY, Observation
+from hikscan.knowledge.device import FIRMWARE_KEYS, MODEL_KEYS, SERIAL_KEYS, mac_evidence
+from hikscan.knowledge.device import build as build_device
+from hikscan.knowledge.rules import RuleSet
 from hikscan.protocols.sadp import normalise_mac, parse_bool
 from hikscan.report.model import Device, Evidence
 
 _WIRE_MAC_PROBES = frozenset({"arp", "nmap"})
 # Evidence keys that state the same fact in different protocols (first present wins as the value).
-_MODEL_KEYS = ("sadp.DeviceDescription", "onvif.Model", "dhip.DeviceType")
-_SERIAL_KEYS = ("sadp.DeviceSN", "onvif.SerialNumber", "dhip.SerialNo")
-_FIRMWARE_KEYS = ("sadp.SoftwareVersion", "onvif.FirmwareVersion", "dhip.Version")
+_MODEL_KEYS, _SERIAL_KEYS, _FIRMWARE_KEYS = MODEL_KEYS, SERIAL_KEYS, FIRMWARE_KEYS
 _ACTIVATED_KEYS = ("sadp.Activated", "isapi.Activated")
 _CLOUD_KEYS = ("sadp.HCPlatformEnable",)
 _FOLD = re.compile(r"[\s_-]+")
@@ -147,8 +148,9 @@ def fuse(
     identify: Identify | None = None,
     cves_for: CvesFor | None = None,
     oui_lookup: Callable[[str], str | None] | None = None,
+    rules: RuleSet | None = None,
 ) -> Device:
-    """One Device from every observation of one host."""
+    """One Device from every observation of one host (built by knowledge.device, as passive hosts are)."""
     ips = sorted({o.ip for o in observations if o.ip}, key=_ip_sort_key)
     claimed = [normalise_mac(o.mac) for o in observations if o.mac and o.probe not in _WIRE_MAC_PROBES]
     wire = [normalise_mac(o.mac) for o in observations if o.mac and o.probe in _WIRE_MAC_PROBES]
@@ -159,34 +161,23 @@ def fuse(
     evidence: list[Evidence] = list(dict.fromkeys(e for o in observations for e in o.evidence))
     for m in dict.fromkeys(claimed_macs + wire_macs):
         evidence.append(Evidence("mac", "mac.address", m))
-        org = oui_lookup(m) if oui_lookup else None
-        if org:
-            evidence.append(Evidence("mac", "mac.org", org, raw=m))
+        evidence += mac_evidence(m, oui_lookup, "mac")
     evidence = list(dict.fromkeys(evidence))
 
-    dev = Device(ip=ips[0] if ips else None, mac=mac, evidence=evidence)
+    verdict = identify(evidence) if identify else None
+    dev = build_device(ips[0] if ips else None, mac, evidence, verdict, rules)
+    if dev.activated is None:
+        dev.activated = parse_bool(_first(evidence, _ACTIVATED_KEYS))
+    if dev.cloud_enabled is None:
+        dev.cloud_enabled = parse_bool(_first(evidence, _CLOUD_KEYS))
+    conflicts = dev.conflicts
+    dev.conflicts = []
     if len(ips) > 1:
         dev.conflicts.append("ip: one device answers from " + ", ".join(ips))
     if wire_macs and claimed_macs and not set(wire_macs) & set(claimed_macs):
         dev.conflicts.append(f"mac: device reports {claimed_macs[0]}, the segment shows {wire_macs[0]}")
+    dev.conflicts += conflicts
     dev.hostile = list(dict.fromkeys(e.value for e in evidence if e.key == HOSTILE_KEY))
-
-    verdict = identify(evidence) if identify else None
-    dev.vendor = _get(verdict, "vendor")
-    dev.model = _get(verdict, "model") or _first(evidence, _MODEL_KEYS)
-    dev.serial = _get(verdict, "serial") or _first(evidence, _SERIAL_KEYS)
-    dev.firmware = _get(verdict, "firmware") or _first(evidence, _FIRMWARE_KEYS)
-    activated = _get(verdict, "activated")
-    if activated is None:
-        activated = parse_bool(_first(evidence, _ACTIVATED_KEYS))
-    dev.activated = activated if isinstance(activated, bool) else parse_bool(str(activated))
-    cloud = _get(verdict, "cloud_enabled")
-    if cloud is None:
-        cloud = parse_bool(_first(evidence, _CLOUD_KEYS))
-    dev.cloud_enabled = cloud if isinstance(cloud, bool) else parse_bool(str(cloud))
-    dev.confidence = float(_get(verdict, "confidence") or 0.0)
-    dev.matched_rules = list(_get(verdict, "matched_rules") or _get(verdict, "rules") or [])
-    dev.conflicts += [str(c) for c in (_get(verdict, "conflicts") or [])]
 
     if identify:
         dev.conflicts += _source_conflicts(evidence, identify, dev.vendor)

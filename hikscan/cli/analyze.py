@@ -27,6 +27,7 @@ from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import RuleSet, load_rules
 from hikscan.passive.attribution import read_inventory
 from hikscan.passive.engine import Engine
+from hikscan.passive.locality import parse_local_nets
 from hikscan.report.estate import Estate
 from hikscan.report.fanout import open_writers
 from hikscan.report.meta import now_iso, report_meta
@@ -51,6 +52,7 @@ class AnalyzeRequest:
     inventory: Path | None = None
     progress: bool = False
     jobs: int | None = None  # worker processes for several captures; None: one per core
+    local_nets: list[str] = field(default_factory=list)
 
 
 def expand(paths: list[Path]) -> Inputs:
@@ -98,9 +100,10 @@ class AnalyzeRun:
         self.oui = OuiTable.load()
         self.stop = threading.Event()
         self.inventory = read_inventory(request.inventory) if request.inventory is not None else []
+        self.local_nets = parse_local_nets(request.local_nets)
 
     def new_engine(self) -> Engine:
-        engine = Engine(self.rules, self.geo, self.oui, self.request.home_country)
+        engine = Engine(self.rules, self.geo, self.oui, self.request.home_country, self.local_nets)
         engine.attribution.add_inventory(self.inventory)
         return engine
 

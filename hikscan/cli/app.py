@@ -99,6 +99,10 @@ RulesDir = Annotated[
     Path | None, typer.Option("--rules", help="Extra rules directory (added to the bundled rules).")
 ]
 Inventory = Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")]
+LocalNet = Annotated[
+    list[str] | None,
+    typer.Option("--local-net", help="A CIDR that is this LAN even if public (repeatable)."),
+]
 ShowProgress = Annotated[bool | None, typer.Option(help="Progress on stderr (default: when a TTY).")]
 
 
@@ -156,6 +160,7 @@ def analyze(
             help="Worker processes for several captures (default: one per core).",
         ),
     ] = None,
+    local_net: LocalNet = None,
 ) -> None:
     """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
     from hikscan.cli.analyze import AnalyzeRequest, run_analyze
@@ -174,6 +179,7 @@ def analyze(
         inventory=inventory,
         progress=sys.stderr.isatty() if progress is None else progress,
         jobs=jobs,
+        local_nets=list(local_net or ()),
     )
     raise typer.Exit(run_analyze(request))
 
@@ -296,6 +302,7 @@ def watch(
     asn_db: AsnDb = None,
     rules_dir: RulesDir = None,
     inventory: Inventory = None,
+    local_net: LocalNet = None,
 ) -> None:
     """Watch live traffic and stream findings as they appear (Ctrl-C stops with a summary)."""
     from hikscan.cli.analyze import AnalyzeRequest, run_watch
@@ -309,6 +316,7 @@ def watch(
         asn_db=asn_db,
         rules_dir=rules_dir,
         inventory=inventory,
+        local_nets=list(local_net or ()),
     )
     raise typer.Exit(run_watch(request, interface, interval, duration))
 

@@ -230,6 +230,9 @@ class _Builder:
         rid = raw["id"]
         markers = tuple((m["offset"], bytes.fromhex(m["hex"])) for m in raw["markers"])
         need = max(o + len(b) for o, b in markers)
+        length = raw.get("length_at")
+        if length is not None:
+            need = max(need, length["offset"] + length["size"])
         return Signature(
             id=rid,
             status=raw["status"],
@@ -242,6 +245,10 @@ class _Builder:
             confidence=float(raw["confidence"]),
             source=raw["source"],
             examples=tuple(raw["examples"]),
+            protocol=raw.get("protocol"),
+            device_side=raw.get("device_side"),
+            length_at=(length["offset"], length["size"], length.get("adjust", 0)) if length else None,
+            trailer=bytes.fromhex(raw.get("trailer", "")),
         )
 
     def _cve(self, fname: str, raw: dict[str, Any]) -> CveRule:

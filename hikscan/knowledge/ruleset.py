@@ -100,6 +100,10 @@ class Signature:
     confidence: float
     source: str
     examples: tuple[Mapping[str, Any], ...]
+    protocol: str | None = None  # the P2P protocol it belongs to: the value of `p2p.protocol` evidence
+    device_side: str | None = None  # "client"/"server": the sender to/from `ports` is the device itself
+    length_at: tuple[int, int, int] | None = None  # (offset, size, adjust): field + adjust == length
+    trailer: bytes = b""
 
     def matches(self, proto: int, port: int, payload: bytes | memoryview) -> bool:
         if self.proto is not None and proto != self.proto:
@@ -108,7 +112,15 @@ class Signature:
             return False
         if len(payload) < self.min_length:
             return False
-        return all(bytes(payload[o : o + len(b)]) == b for o, b in self.markers)
+        if not all(bytes(payload[o : o + len(b)]) == b for o, b in self.markers):
+            return False
+        if self.trailer and bytes(payload[len(payload) - len(self.trailer) :]) != self.trailer:
+            return False
+        if self.length_at is not None:
+            offset, size, adjust = self.length_at
+            if int.from_bytes(payload[offset : offset + size], "big") + adjust != len(payload):
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)

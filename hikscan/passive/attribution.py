@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from hikscan.errors import UsageError
-from hikscan.knowledge.cves import cves_for
-from hikscan.knowledge.fingerprint import identify
+from hikscan.knowledge.device import identify_device, mac_evidence
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import RuleSet
 from hikscan.report.model import Device, Evidence
 
 MAX_HOSTS = 100_000
-MAX_EVIDENCE_PER_HOST = 64
+MAX_EVIDENCE_PER_HOST = 96
+# Names a host asks for or sends (DNS, SNI, User-Agent) are many on a PC: keep the first few per key, so
+# they cannot crowd out a DHCP host name or a discovery reply that arrives later.
+MAX_PER_KEY = 16
 
 
 def read_inventory(path: Path) -> list[Any]:
@@ -30,12 +32,14 @@ def read_inventory(path: Path) -> list[Any]:
 
 
 class Attribution:
-    """Evidence per internal host (keyed by IP), and the MAC each host sends from."""
+    """Evidence per internal host (keyed by IP, or by MAC until its address is known), and the MAC each
+    host sends from."""
 
     def __init__(self, rules: RuleSet, oui: OuiTable | None = None) -> None:
         self.rules = rules
         self.oui = oui
         self.evidence: dict[str, list[Evidence]] = {}
+        self.by_mac: dict[str, list[Evidence]] = {}  # e.g. a DHCP request before the host has an address
         self.macs: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
         self.inventory_vendor: dict[
@@ -44,19 +48,34 @@ class Attribution:
         self.dropped = 0
 
     def add_mac(self, ip: str, mac: str) -> None:
+        if ip in ("0.0.0.0", "::"):
+            return  # a DHCP client before it has an address: its evidence is filed by MAC
         if ip not in self.macs and len(self.macs) < MAX_HOSTS:
             self.macs[ip] = mac
 
     def add(self, ip: str, items: Iterable[Evidence]) -> None:
-        bucket = self.evidence.get(ip)
+        self._add(self.evidence, ip, items)
+
+    def add_by_mac(self, mac: str, items: Iterable[Evidence]) -> None:
+        """Evidence about whichever address the host with this MAC has (see `device`)."""
+        self._add(self.by_mac, mac.lower(), items)
+
+    def _add(self, table: dict[str, list[Evidence]], key: str, items: Iterable[Evidence]) -> None:
+        items = list(items)
+        if not items:
+            return
+        bucket = table.get(key)
         if bucket is None:
-            if len(self.evidence) >= MAX_HOSTS:
+            if len(table) >= MAX_HOSTS:
                 self.dropped += 1
                 return
-            bucket = self.evidence[ip] = []
+            bucket = table[key] = []
         for item in items:
-            if item not in bucket and len(bucket) < MAX_EVIDENCE_PER_HOST:
-                bucket.append(item)
+            if item in bucket or len(bucket) >= MAX_EVIDENCE_PER_HOST:
+                continue
+            if sum(1 for e in bucket if e.key == item.key) >= MAX_PER_KEY:
+                continue
+            bucket.append(item)
 
     def add_inventory(self, records: list[Any]) -> None:
         """Devices from an earlier scan (see `read_inventory`): their observations become evidence.
@@ -88,7 +107,7 @@ class Attribution:
         return set(self.evidence) | set(self.macs) | set(self.inventory_vendor)
 
     def device(self, ip: str) -> Device:
-        """The fused verdict for one host."""
+        """The fused verdict for one host (knowledge.device builds it, as for a scan)."""
         twin = self.aliases.get(ip)
         if twin is not None:
             device = self.device(twin)
@@ -97,28 +116,8 @@ class Attribution:
             return device
         evidence = list(self.evidence.get(ip, ()))
         mac = self.macs.get(ip)
-        if mac and self.oui is not None:
-            org = self.oui.lookup(mac)
-            if org:
-                evidence.append(Evidence("oui", "mac.org", org))
-        verdict = identify(evidence, self.rules)
-        if verdict.vendor is None and ip in self.inventory_vendor:
-            vendor = self.inventory_vendor[ip]
-            return Device(
-                ip=ip, mac=mac, vendor=vendor, confidence=0.9, evidence=evidence, matched_rules=["inventory"]
-            )
-        return Device(
-            ip=ip,
-            mac=mac,
-            vendor=verdict.vendor,
-            model=verdict.model,
-            serial=verdict.serial,
-            firmware=verdict.firmware,
-            activated=verdict.activated,
-            cloud_enabled=verdict.cloud_enabled,
-            cves=cves_for(verdict.vendor, verdict.model, verdict.firmware, self.rules),
-            confidence=verdict.confidence,
-            evidence=evidence,
-            matched_rules=[m.rule_id for m in verdict.matches],
-            conflicts=list(verdict.conflicts),
-        )
+        if mac:
+            evidence += [e for e in self.by_mac.get(mac.lower(), ()) if e not in evidence]
+            lookup = self.oui.lookup if self.oui is not None else None
+            evidence += mac_evidence(mac, lookup, "oui")
+        return identify_device(ip, mac, evidence, self.rules, self.inventory_vendor.get(ip))

@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hikscan.knowledge.device import is_cctv
 from hikscan.knowledge.enrich import Enricher, RemoteInfo
 from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.policy import PolicyRule
 from hikscan.knowledge.rules import CloudEndpoint, RuleSet
+from hikscan.knowledge.ruleset import IpNet
 from hikscan.passive.attribution import Attribution
 from hikscan.passive.contacts import Contact, ContactTable
 from hikscan.passive.decode import Decoder, mac_text
@@ -43,7 +45,12 @@ class Engine:
     """Everything learnt from one traffic set. Feed it (`run_files` or `feed`), then ask `findings()`."""
 
     def __init__(
-        self, rules: RuleSet, geo: GeoLookup, oui: OuiTable | None, home_country: str | None = None
+        self,
+        rules: RuleSet,
+        geo: GeoLookup,
+        oui: OuiTable | None,
+        home_country: str | None = None,
+        local_nets: Iterable[IpNet] = (),
     ) -> None:
         self.rules = rules
         self.geo = geo
@@ -53,7 +60,7 @@ class Engine:
         self.enricher = Enricher(geo, rules.networks, self.policy, self.home_country)
         self.names = NameBook()
         self.attribution = Attribution(rules, oui)
-        self.inspector = Inspector(rules, self.names, self.attribution)
+        self.inspector = Inspector(rules, self.names, self.attribution, local_nets)
         self.decoder = Decoder()
         self.flows = FlowTable(MAX_FLOWS, self._close)
         self.contact_table = ContactTable()
@@ -173,7 +180,7 @@ class Engine:
         return device
 
     def is_cctv(self, device: Device | None) -> bool:
-        return bool(device and device.vendor and self.rules.vendor(device.vendor).cctv)
+        return is_cctv(device)
 
     def host_text(self, packed: bytes) -> str:
         return self.inspector.text(packed)

@@ -9,7 +9,9 @@ vendor-cloud name is not hidden behind another name the same client used for the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_ENTRIES = 500_000
 NAMES_PER_KEY = 4
@@ -98,7 +100,7 @@ class DnsCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._table: dict[bytes, Answers | None] = {}
+        self._table: dict[bytes, Any] = {}
 
     @staticmethod
     def key(payload: bytes | memoryview) -> bytes:
@@ -110,11 +112,15 @@ class DnsCache:
     def __contains__(self, key: bytes) -> bool:
         return key in self._table
 
-    def __getitem__(self, key: bytes) -> Answers | None:
+    def __getitem__(self, key: bytes) -> Any:
         return self._table[key]
 
-    def put(self, key: bytes, answers: Answers | None) -> None:
-        cost = ENTRY_COST + sum(NAME_COST * 3 + len(a) + len(b) for a, b, _ttl in answers or ())
+    def put(self, key: bytes, answers: Any, strings: Iterable[str] | None = None) -> None:
+        """Keep `answers` (or any parsed value whose text is `strings`) unless it alone is too big."""
+        if strings is None:
+            cost = ENTRY_COST + sum(NAME_COST * 3 + len(a) + len(b) for a, b, _ttl in answers or ())
+        else:
+            cost = ENTRY_COST + sum(NAME_COST + len(s) for s in strings)
         if cost > MAX_DNS_ENTRY_BYTES:
             return
         if len(self._table) >= self.max_entries or self.bytes + cost > self.max_bytes:

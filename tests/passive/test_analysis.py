@@ -97,7 +97,7 @@ def test_oem_rebrand_is_hikvision_by_its_sadp_reply(tmp_path: Path) -> None:
         "ip": "10.1.0.5",
         "mac": OEM_MAC,
         "name": None,
-        "category": None,
+        "category": "camera",
         "vendor": "Hikvision",
         "model": "DS-2CD2385G1-I",
     }

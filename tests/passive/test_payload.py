@@ -48,7 +48,8 @@ def test_dns_answers_name_servers_per_client_and_repeat_messages_are_not_reparse
     ins.on_payload(pkt(RESOLVER, "10.1.0.6", 17, 53, 40001, answer(2)))  # same answer, another id
     assert ins.names.names_for(CAMERA, "52.28.10.20") == [("litedev.hik-connect.com", "dns")]
     assert ins.names.names_for("10.1.0.6", "52.28.10.20") == [("litedev.hik-connect.com", "dns")]
-    assert len(ins._dns_cache) == 1
+    dns_source = next(s for s in ins.sources if s.name == "dns")
+    assert len(dns_source._cache) == 1  # type: ignore[attr-defined]
 
 
 def test_sadp_reply_is_evidence_but_a_client_inquiry_is_not() -> None:

@@ -125,7 +125,7 @@ def test_analyze_report_renders_with_the_numbers_of_the_json(browser: Any, tmp_p
     chart = browser.find_element(By.ID, "country-chart")
     assert chart.is_displayed() and chart.size["width"] > 300 and chart.size["height"] > 50
     # a timeline per device with external contacts, each contact a visible bar
-    devices = {f["device"].get("ip") for f in findings if not f["device"].get("members")}
+    devices = {(f.get("capture"), f["device"].get("ip")) for f in findings if not f["device"].get("members")}
     timelines = browser.find_elements(By.CSS_SELECTOR, "svg.timeline")
     assert len(timelines) == len(devices)
     assert all(t.size["height"] > 20 for t in timelines)

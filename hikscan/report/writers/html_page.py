@@ -246,10 +246,11 @@ class HtmlWriter:
         )
 
     def _timelines(self) -> str:
-        per_device: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # one timeline per device: an address in one capture (one address in two captures may be two devices)
+        per_device: dict[tuple[Any, Any], list[dict[str, Any]]] = defaultdict(list)
         for f in self.findings:
             if not f["device"].get("members"):
-                per_device[device_label(f["device"])].append(f)
+                per_device[(f.get("capture"), f["device"].get("ip"))].append(f)
         if not per_device:
             return ""
         times = [
@@ -258,8 +259,9 @@ class HtmlWriter:
         start, end = min(times), max(times)
         order = Counter({k: -min(parse_time(f["first_seen"]) for f in v) for k, v in per_device.items()})
         blocks = []
-        for device, _ in order.most_common(MAX_TIMELINES):
-            contacts = sorted(per_device[device], key=lambda f: f["first_seen"])[:MAX_CONTACTS]
+        for key, _ in order.most_common(MAX_TIMELINES):
+            contacts = sorted(per_device[key], key=lambda f: f["first_seen"])[:MAX_CONTACTS]
+            device = device_label(contacts[0]["device"])
             rows = [
                 {"label": server_label(f["remote"]), "severity": f["severity"],
                  "first_seen": f["first_seen"], "last_seen": f["last_seen"]}

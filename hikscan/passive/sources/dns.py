@@ -1,0 +1,69 @@
+"""DNS (UDP 53): answers name external servers for the client that asked; the names a LAN host asks for
+are evidence about that host (`dns.query`: a host resolving a camera vendor's cloud), kept when a rule
+reads them or they name a vendor cloud (base.NameFilter)."""
+
+from __future__ import annotations
+
+from hikscan.errors import MalformedInput
+from hikscan.passive.decode import Packet
+from hikscan.passive.naming import DnsCache
+from hikscan.passive.sources.base import UDP, Context, NameFilter, Payload, host_evidence
+from hikscan.protocols import dns
+from hikscan.report.model import Evidence
+
+MAX_DNS_CACHE = 50_000
+Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
+
+
+class DnsSource:
+    name = "dns"
+    proto = UDP
+    ports = frozenset({53})
+    first_bytes: frozenset[int] = frozenset()
+
+    def __init__(self) -> None:
+        # Messages repeat byte for byte but for the id: parse each once; and file a host's question once.
+        self._cache = DnsCache()  # bounded in entries and bytes (passive.naming)
+        self._filed: set[tuple[str, tuple[str, ...]]] = set()
+        self._telling: NameFilter | None = None
+
+    def accepts(self, head: bytes) -> bool:
+        return True
+
+    def parse(self, ctx: Context, payload: Payload) -> Parsed:
+        key = DnsCache.key(payload)
+        if key in self._cache:
+            cached: Parsed = self._cache[key]
+            return cached
+        try:
+            message = dns.parse_dns(payload)
+            parsed: Parsed = (message.is_response, message.questions, message.answers)
+        except MalformedInput:
+            ctx.bad("dns")
+            parsed = None
+        texts = () if parsed is None else (*parsed[1], *(s for a, b, _ttl in parsed[2] for s in (a, b)))
+        self._cache.put(key, parsed, texts)
+        return parsed
+
+    def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
+        parsed = self.parse(ctx, payload)
+        if parsed is None:
+            return
+        is_response, questions, answers = parsed
+        client = ctx.text(pkt.dst if is_response else pkt.src)
+        if is_response:
+            for asked, address, _ttl in answers:
+                ctx.names.add_dns_answer(client, asked, address)
+            return  # the question is filed from the query, which the same tap saw
+        if questions and (client, questions) not in self._filed:
+            if len(self._filed) >= MAX_DNS_CACHE:
+                self._filed.clear()
+            self._filed.add((client, questions))
+            if self._telling is None or self._telling.rules is not ctx.rules:
+                self._telling = NameFilter(ctx.rules, "dns.query")
+            telling = [Evidence("capture", "dns.query", q) for q in questions if self._telling(q)]
+            if telling:
+                host_evidence(ctx, client, telling)
+
+
+SOURCE = DnsSource

@@ -1,0 +1,43 @@
+"""P2P and vendor-cloud protocols by their bytes (rules/signatures.yaml), on any port: the remote of a
+LAN host is marked as that service, and the sender gets `p2p.protocol` when the signature says it is
+the device itself (a CS2 device login, a Tuya broadcast, a miIO reply)."""
+
+from __future__ import annotations
+
+from hikscan.passive.decode import Packet
+from hikscan.passive.sources.base import Context, Payload
+from hikscan.protocols import p2p
+
+MAX_SIGNATURE_HITS = 100_000
+
+
+class P2pSource:
+    name = "p2p"
+    proto = 0  # both transports: the fallback for payloads no other source claimed
+    ports: frozenset[int] = frozenset()
+    first_bytes: frozenset[int] = frozenset()
+
+    def accepts(self, head: bytes) -> bool:
+        return True
+
+    def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
+        src_in, dst_in = ctx.is_internal_packed(pkt.src), ctx.is_internal_packed(pkt.dst)
+        if dst_in and not src_in:
+            return  # inbound: the remote's bytes say nothing about a LAN device
+        # Between two LAN hosts (unicast) only port-bound signatures are tried: the port-less ones are
+        # Internet rendezvous protocols, and LAN streams are most of a CCTV capture.
+        lan = dst_in and not (pkt.dst_mac and pkt.dst_mac[0] & 1)
+        hit = p2p.match(ctx.rules.signatures, pkt.proto, pkt.sport, pkt.dport, payload, any_port=not lan)
+        if hit is None:
+            return
+        src = ctx.text(pkt.src)
+        items = p2p.evidence(hit)
+        if items and src_in:
+            ctx.attribution.add(src, items)
+        if not dst_in:
+            key = (src, ctx.text(pkt.dst))
+            if key not in ctx.signature_hits and len(ctx.signature_hits) < MAX_SIGNATURE_HITS:
+                ctx.signature_hits[key] = hit.signature.id
+
+
+SOURCE = P2pSource

@@ -1,0 +1,60 @@
+"""HTTP (any TCP port): a request's Host names the server; a LAN client's own User-Agent is evidence
+about it (`http.user_agent`); a LAN server's response head is evidence about the server."""
+
+from __future__ import annotations
+
+from hikscan.errors import MalformedInput
+from hikscan.passive.decode import Packet
+from hikscan.passive.sources.base import TCP, Context, Payload, host_evidence
+from hikscan.protocols import httpmsg
+from hikscan.report.model import Evidence
+
+METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ")
+
+
+class HttpRequestSource:
+    name = "http-request"
+    proto = TCP
+    ports: frozenset[int] = frozenset()
+    first_bytes = frozenset(m[0] for m in METHODS)
+
+    def accepts(self, head: bytes) -> bool:
+        return head.startswith(METHODS)
+
+    def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
+        if not ctx.worth_parsing(pkt.src, pkt.dst, "http-request"):
+            return
+        try:
+            request = httpmsg.parse_request(payload)
+        except MalformedInput:
+            ctx.bad("http")
+            return
+        client, server = ctx.text(pkt.src), ctx.text(pkt.dst)
+        if request.host:
+            ctx.names.add_http_host(client, server, request.host)
+        if request.user_agent:
+            host_evidence(ctx, client, [Evidence("capture", "http.user_agent", request.user_agent)])
+
+
+class HttpResponseSource:
+    name = "http"
+    proto = TCP
+    ports: frozenset[int] = frozenset()
+    first_bytes = frozenset(b"H")
+
+    def accepts(self, head: bytes) -> bool:
+        return head.startswith(b"HTTP/1.")
+
+    def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
+        if not ctx.worth_parsing(pkt.src, b"", "http") or not ctx.is_internal_packed(pkt.src):
+            return
+        try:
+            response = httpmsg.parse_response(payload)
+        except MalformedInput:
+            ctx.bad("http")
+            return
+        ctx.attribution.add(ctx.text(pkt.src), httpmsg.evidence(response, source="capture"))
+
+
+REQUEST = HttpRequestSource
+RESPONSE = HttpResponseSource
