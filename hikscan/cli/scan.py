@@ -12,7 +12,6 @@ from typing import IO, Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hikscan.active.fusion import summarise
 from hikscan.interrupt import graceful_stop
 from hikscan.report.model import Device
 from hikscan.report.render import JsonlWriter, console_for, devices_table, dumps, open_output
@@ -61,7 +60,7 @@ def _stream(request: ScanRequest, out: IO[str]) -> Callable[[Device], None]:
 
 
 def run_scan_command(request: ScanRequest) -> int:
-    from hikscan.active.scan import run_scan
+    from hikscan.active.scan import estate_summary, run_scan
     from hikscan.knowledge.rules import load_rules
 
     rules = load_rules(request.rules_dir)
@@ -97,14 +96,33 @@ def run_scan_command(request: ScanRequest) -> int:
                     max_time=request.max_time,
                     rules=rules,
                     stop=stop,
+                    on_notice=lambda text: print(f"hikscan: {text}", file=sys.stderr, flush=True),
                 )
                 devices, stats = result.devices, result.stats
             except KeyboardInterrupt:  # a second signal: report what was streamed
                 devices, stats = list(found), {}
         interrupted = stop.is_set()
-        summary = {**summarise(devices), "interrupted": interrupted}
+        probed = int(stats.get("targets", 0))
+        summary = {**estate_summary(devices, probed, rules), "interrupted": interrupted}
         _finish(request, out, devices, summary, stats)
-    return 130 if interrupted else 0
+    if interrupted:
+        return 130
+    return _rights_verdict(devices, stats)
+
+
+def _rights_verdict(devices: list[Device], stats: dict[str, Any]) -> int:
+    """Warn when a phase lacked the rights it needs; found nothing because of that is exit 2."""
+    denied = stats.get("no_permission") or []
+    if not denied:
+        return 0
+    what = ", ".join(denied)
+    hint = "run as root or give the interpreter CAP_NET_RAW (e.g. `sudo setcap cap_net_raw+ep`)"
+    if not devices:
+        print(f"hikscan: warning: found nothing, and {what} was not permitted: {hint}", file=sys.stderr)
+        return 2
+    print(f"hikscan: warning: {what} was not permitted, the inventory may be incomplete: {hint}",
+          file=sys.stderr)  # fmt: skip
+    return 0
 
 
 def _finish(request: ScanRequest, out: IO[str], devices: list[Device], summary: dict[str, Any],
