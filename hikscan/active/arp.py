@@ -85,13 +85,14 @@ class ArpProbe:
         """One who-has per address, each paced by the scan's rate limiter (so the phase obeys the
         deadline and the first Ctrl-C between any two packets), answers read from the same socket."""
         try:
+            from scapy.arch.linux import L2Socket  # not conf.L2socket: scapy unsets it without rights
             from scapy.config import conf
             from scapy.layers.l2 import ARP, Ether
         except ImportError:
             return
         conf.verb = 0
         try:
-            sock = conf.L2socket(iface=ctx.interface)
+            sock = L2Socket(iface=ctx.interface)
         except PermissionError:
             ctx.count("no_permission.arp")
             return

@@ -72,7 +72,9 @@ def test_port_sweep_window_starts_after_the_last_connect_left():
 def test_framing_401_and_rtsp_without_length_are_complete():
     # Head shapes of nmap-service-probes lines 12367 (Hikvision RTSP 401) and an HTTP digest 401.
     rtsp = b'RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm="Hikvision"\r\n\r\n'
-    http401 = b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm="Login to 4L0A1B2PAZ00123"\r\n\r\n'
+    http401 = (
+        b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm="Login to 4L0A1B2PAZ00123"\r\n\r\n'
+    )
     assert response_complete(rtsp) and response_complete(http401)
     assert not response_complete(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>")
     assert not response_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345")
@@ -100,7 +102,10 @@ def test_deadline_scales_with_targets_over_rate():
 
 
 def _sadp(ip: str, serial: str) -> Observation:
-    ev = [Evidence("sadp", "sadp.DeviceSN", serial), Evidence("sadp", "sadp.DeviceDescription", "DS-2CD2320D-I")]
+    ev = [
+        Evidence("sadp", "sadp.DeviceSN", serial),
+        Evidence("sadp", "sadp.DeviceDescription", "DS-2CD2320D-I"),
+    ]
     return Observation(ip, "44:47:cc:37:ce:81", ev, "sadp")
 
 
