@@ -48,7 +48,9 @@ FAVICON_DB = Path("/usr/share/nmap/nselib/data/favicon-db")
 # Vendor recognition in product names and descriptions: (regex, vendor, context regex or None).
 # A context regex must also match (same text) for vendors whose name is also a bigger company's
 # or a common word: an Axis print server is not a camera; Bosch makes heating controllers.
-CAMERA = r"(?i)camera|webcam|video|dvr|nvr|xvr|divar|dinion|videojet|vip ?x|autodome|flexidome|recorder|cctv|ipc"
+CAMERA = (
+    r"(?i)camera|webcam|video|dvr|nvr|xvr|divar|dinion|videojet|vip ?x|autodome|flexidome|recorder|cctv|ipc"
+)
 VENDORS: list[tuple[str, str, str | None]] = [
     (r"(?i)\bprama\b", "Prama Hikvision", None),
     (r"(?i)\bhikmicro\b", "HIKMICRO", None),
@@ -76,30 +78,66 @@ VENDORS: list[tuple[str, str, str | None]] = [
     (r"(?i)\bmobotix\b", "Mobotix", None),
 ]
 # Evidence each suite states, by key, and how much one match of it says.
-CONFIDENCE = {"http.server": 0.6, "rtsp.server": 0.6, "http.realm": 0.6, "rtsp.realm": 0.6,
-              "http.title": 0.4, "nmap.product": 0.6, "http.favicon_md5": 0.5, "http.favicon_mmh3": 0.5,
-              "tls.subject": 0.7}  # fmt: skip
+CONFIDENCE = {
+    "http.server": 0.6,
+    "rtsp.server": 0.6,
+    "http.realm": 0.6,
+    "rtsp.realm": 0.6,
+    "http.title": 0.4,
+    "nmap.product": 0.6,
+    "http.favicon_md5": 0.5,
+    "http.favicon_mmh3": 0.5,
+    "tls.subject": 0.7,
+}
 IGNORECASE_KEYS = {"http.title"}
 
 # Values from public code and device tests (each with where it was seen). Dahua firmware (and its
 # OEM builds: Amcrest, Lorex, "Private") challenges with Digest realm "Login to <serial>" on its
 # web server and RTSP server alike; newer builds use a 32-hex-digit realm.
 CURATED: list[tuple[str, str, str, str]] = [
-    ("http.realm", "Login to 3L08942PAA8AECE", "Dahua",
-     "public Node.js client of Dahua cgi-bin/configManager.cgi (digest challenge)"),
-    ("http.realm", "Login to 4D04J1TPA00042", "Dahua",
-     "public TypeScript DahuaDevice test (challenge next to magicBox serialNumber 4D04J1TPA00042)"),
-    ("http.realm", "Login to 75fb9cb5fa02c1363cb51defd537db68", "Dahua",
-     "public Dart client of Dahua accessControl.cgi (newer firmware: 32-hex realm)"),
-    ("http.realm", "Login to 11839e10161ff4ebab8e3260b8779f14", "Dahua",
-     "public C++ ONVIF client comment, /onvif/device_service digest challenge"),
-    ("rtsp.realm", "Login to 7K02D8APAZ1C3F9", "Dahua",
-     "public Go RTSP library test, rtsp://…/cam/realmonitor (Dahua stream path)"),
-    ("rtsp.realm", "Login to 6C01E93PAG69A7D", "Dahua",
-     "serial of the real DHIP reply dahua_dhip_response_IPC-HDW1431T1-S4.json in the RTSP realm form"),
-    ("rtsp.realm", "Login to Amcrest", "Amcrest",
-     "public Python Amcrest two-way-audio client (RTSP digest comment)"),
-]  # fmt: skip
+    (
+        "http.realm",
+        "Login to 3L08942PAA8AECE",
+        "Dahua",
+        "public Node.js client of Dahua cgi-bin/configManager.cgi (digest challenge)",
+    ),
+    (
+        "http.realm",
+        "Login to 4D04J1TPA00042",
+        "Dahua",
+        "public TypeScript DahuaDevice test (challenge next to magicBox serialNumber 4D04J1TPA00042)",
+    ),
+    (
+        "http.realm",
+        "Login to 75fb9cb5fa02c1363cb51defd537db68",
+        "Dahua",
+        "public Dart client of Dahua accessControl.cgi (newer firmware: 32-hex realm)",
+    ),
+    (
+        "http.realm",
+        "Login to 11839e10161ff4ebab8e3260b8779f14",
+        "Dahua",
+        "public C++ ONVIF client comment, /onvif/device_service digest challenge",
+    ),
+    (
+        "rtsp.realm",
+        "Login to 7K02D8APAZ1C3F9",
+        "Dahua",
+        "public Go RTSP library test, rtsp://…/cam/realmonitor (Dahua stream path)",
+    ),
+    (
+        "rtsp.realm",
+        "Login to 6C01E93PAG69A7D",
+        "Dahua",
+        "serial of the real DHIP reply dahua_dhip_response_IPC-HDW1431T1-S4.json in the RTSP realm form",
+    ),
+    (
+        "rtsp.realm",
+        "Login to Amcrest",
+        "Amcrest",
+        "public Python Amcrest two-way-audio client (RTSP digest comment)",
+    ),
+]
 # The generalisation the curated values support: serial-shaped or 32-hex realms after "Login to ".
 DAHUA_REALM = r"^Login to (?:(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-Z]{12,16}|[0-9a-f]{32})$"
 DAHUA_REALM_NEGATIVES = ["Login to use!", "Login to Myriad Utility URL", "Login to your account"]
@@ -223,8 +261,13 @@ def _add(mined: Mined, fact: Fact) -> None:
 
 def _debian_version(package: str) -> str:
     try:
-        out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True,
-                             text=True, timeout=10, check=False)  # fmt: skip
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", package],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except OSError:
         return "Debian nmap-common"
     return f"Debian {package} {out.stdout.strip()}" if out.returncode == 0 else f"Debian {package}"
@@ -236,8 +279,15 @@ def mine_favicon_db(path: Path, mined: Mined) -> None:
         m = re.match(r"^([0-9A-Fa-f]{32}):\s*(.+?)\s*$", line)
         if m is None:
             continue  # comments, including commented-out guesses ("#…: DVR? maybe")
-        _add(mined, Fact("http.favicon_md5", m.group(1).lower(), classify(m.group(2)),
-                         f"nmap nselib/data/favicon-db line {lineno} ({m.group(2)})"))  # fmt: skip
+        _add(
+            mined,
+            Fact(
+                "http.favicon_md5",
+                m.group(1).lower(),
+                classify(m.group(2)),
+                f"nmap nselib/data/favicon-db line {lineno} ({m.group(2)})",
+            ),
+        )
 
 
 def mine_cache_tsv(cache: Path, mined: Mined) -> None:
@@ -252,8 +302,14 @@ def mine_cache_tsv(cache: Path, mined: Mined) -> None:
 
 
 # ------------------------------------------------------------------------- recog
-_RECOG_KEYS = {"http_servers": "http.server", "rtsp_servers": "rtsp.server", "favicons": "http.favicon_md5",
-               "x509_subjects": "tls.subject", "html_title": "http.title", "http_wwwauth": "http.realm"}  # fmt: skip
+_RECOG_KEYS = {
+    "http_servers": "http.server",
+    "rtsp_servers": "rtsp.server",
+    "favicons": "http.favicon_md5",
+    "x509_subjects": "tls.subject",
+    "html_title": "http.title",
+    "http_wwwauth": "http.realm",
+}
 
 
 def mine_recog(paths: list[Path], mined: Mined) -> None:
@@ -273,7 +329,9 @@ def mine_recog(paths: list[Path], mined: Mined) -> None:
             key = _RECOG_KEYS.get(section or "")
             if key is None or not chunk.startswith("<fingerprint"):
                 continue
-            params = " ".join(re.findall(r'name="(?:hw|os|service)\.(?:vendor|product|device)" value="([^"]*)"', chunk))
+            params = " ".join(
+                re.findall(r'name="(?:hw|os|service)\.(?:vendor|product|device)" value="([^"]*)"', chunk)
+            )
             desc = " ".join(re.findall(r"<description>(.*?)</description>", chunk, re.S))
             vendor = classify(f"{params} {desc}")
             for example in re.findall(r"<example[^>]*>(.*?)</example>", chunk, re.S):
@@ -294,8 +352,19 @@ def _xml_text(text: str) -> str:
 
 # ------------------------------------------------------------------------- rules
 # Values a suite ties to one vendor but that other products also send (they would overreach).
-GENERIC = {"device", "/", "network camera", "protected object", "login", "index", "web server", "webs",
-           "welcome", "document error: unauthorized", "401 unauthorized"}  # fmt: skip
+GENERIC = {
+    "device",
+    "/",
+    "network camera",
+    "protected object",
+    "login",
+    "index",
+    "web server",
+    "webs",
+    "welcome",
+    "document error: unauthorized",
+    "401 unauthorized",
+}
 
 
 def _slug(text: str) -> str:
@@ -347,7 +416,9 @@ def build_rules(mined: Mined, base) -> tuple[list[dict], list[Fact]]:  # type: i
         if got.family == family:
             continue  # the hand-written rules already know it
         if got.family is not None:
-            mined.dropped.append(f"{fact.source}: {fact.key} {fact.value!r} -> {got.family}, suite says {family}")
+            mined.dropped.append(
+                f"{fact.source}: {fact.key} {fact.value!r} -> {got.family}, suite says {family}"
+            )
             table.pop()
             continue
         groups[(fact.vendor, fact.key)].append(fact)  # type: ignore[index]
@@ -357,8 +428,10 @@ def build_rules(mined: Mined, base) -> tuple[list[dict], list[Fact]]:  # type: i
     known = {r.sets.get("vendor") for r in base.fingerprints_for("nmap.product")}
     for vendor in sorted({name for _, name, _c in VENDORS} - known):
         groups.setdefault((vendor, "nmap.product"), [])
-    rules = [_rule(vendor, key, facts, by_key if vendor not in known else {}) for (vendor, key), facts
-             in sorted(groups.items())]  # fmt: skip
+    rules = [
+        _rule(vendor, key, facts, by_key if vendor not in known else {})
+        for (vendor, key), facts in sorted(groups.items())
+    ]
     rules = [r for r in rules if r is not None]
     rules += _dahua_realm_rules(table)
     return rules, table
@@ -380,8 +453,10 @@ def name_pattern(vendor: str) -> str:
 
 def name_hit(vendor: str, value: str) -> bool:
     """The value names the vendor's word but lacks the context (a good counter-example)."""
-    return any(name == vendor and context and re.search(regex, value) and not re.search(context, value)
-               for regex, name, context in VENDORS)  # fmt: skip
+    return any(
+        name == vendor and context and re.search(regex, value) and not re.search(context, value)
+        for regex, name, context in VENDORS
+    )
 
 
 def _rule(vendor: str, key: str, facts: list[Fact], negatives: dict[str, list[str]]) -> dict | None:
@@ -393,7 +468,9 @@ def _rule(vendor: str, key: str, facts: list[Fact], negatives: dict[str, list[st
     sources = sorted({f.source for f in facts})
     pattern = "^(?:" + "|".join(alts) + ")" + tail
     counter: list[str] = []
-    if key == "nmap.product" and negatives:  # generalise: the vendor's name (with camera context where needed)
+    if (
+        key == "nmap.product" and negatives
+    ):  # generalise: the vendor's name (with camera context where needed)
         pattern += "|" + name_pattern(vendor)
         sources.append("vendor names as recognised by this script's VENDORS table")
         counter = [v for v in negatives.get(key, []) if name_hit(vendor, v)][:3]
@@ -417,22 +494,27 @@ def _rule(vendor: str, key: str, facts: list[Fact], negatives: dict[str, list[st
 def _dahua_realm_rules(table: list[Fact]) -> list[dict]:
     rules = []
     for key in ("http.realm", "rtsp.realm"):
-        examples = [{"value": v, "expect": {"family": "dahua"}} for k, v, vendor, _ in CURATED
-                    if k == key and vendor == "Dahua"]  # fmt: skip
+        examples = [
+            {"value": v, "expect": {"family": "dahua"}}
+            for k, v, vendor, _ in CURATED
+            if k == key and vendor == "Dahua"
+        ]
         examples += [{"value": v, "expect": {"vendor": None}} for v in DAHUA_REALM_NEGATIVES]
-        rules.append({
-            "id": f"mined-dahua-login-to-serial-{key.split('.')[0]}",
-            "status": "test",
-            "description": 'Dahua firmware (own brand and OEM/"Private" builds) digest realm "Login to <serial>" '
-                           "(serial-shaped, or 32 hex digits on newer builds)",
-            "key": key,
-            "pattern": DAHUA_REALM,
-            "sets": {"family": "dahua"},
-            "confidence": 0.6,
-            "source": "nmap-service-probes Lorex IP camera rtspd (realm \"Login to <host id>\", facts only); "
-                      + "; ".join(sorted({s for k, _, v, s in CURATED if v == "Dahua"})),
-            "examples": examples,
-        })  # fmt: skip
+        rules.append(
+            {
+                "id": f"mined-dahua-login-to-serial-{key.split('.')[0]}",
+                "status": "test",
+                "description": 'Dahua firmware (own brand and OEM/"Private" builds) digest realm '
+                '"Login to <serial>" (serial-shaped, or 32 hex digits on newer builds)',
+                "key": key,
+                "pattern": DAHUA_REALM,
+                "sets": {"family": "dahua"},
+                "confidence": 0.6,
+                "source": 'nmap-service-probes "Lorex IP camera rtspd" (realm "Login to <host id>", facts) '
+                + "; ".join(sorted({s for k, _, v, s in CURATED if v == "Dahua"})),
+                "examples": examples,
+            }
+        )
     for k, v, vendor, src in CURATED:
         table.append(Fact(k, v, vendor, src))
     return rules
@@ -487,8 +569,11 @@ def identification_report(rules) -> tuple[list[str], int]:  # type: ignore[no-un
         c[0] += 1
         c[1] += v["family"] == family
     lines = [f"{fam:10} {key:18} {ok:4}/{n:<4} identified" for (fam, key), (n, ok) in sorted(counts.items())]
-    named = [r for r, v in zip(neg, identify_values([(r["key"], r["value"]) for r in neg], rules), strict=True)
-             if v["vendor"]]  # fmt: skip
+    named = [
+        r
+        for r, v in zip(neg, identify_values([(r["key"], r["value"]) for r in neg], rules), strict=True)
+        if v["vendor"]
+    ]
     lines.append(f"negatives: {len(neg)} values, {len(named)} given a vendor")
     lines += [f"  overreach: {r['key']} {r['value']!r} ({r['source']})" for r in named[:20]]
     return lines, len(named)
@@ -508,8 +593,14 @@ def main(argv: list[str] | None = None) -> int:
     mine_nmap(args.nmap, mined)
     if args.favicon_db.is_file():
         mine_favicon_db(args.favicon_db, mined)
-    shared = args.shared or next((p for p in (ROOT.parent / "shared" / "data" / "active",
-                                              Path("/work/shared/data/active")) if p.is_dir()), None)  # fmt: skip
+    shared = args.shared or next(
+        (
+            p
+            for p in (ROOT.parent / "shared" / "data" / "active", Path("/work/shared/data/active"))
+            if p.is_dir()
+        ),
+        None,
+    )
     recog = sorted(shared.glob("recog_*.txt")) if shared else []
     recog += sorted(CACHE.glob("recog_*.xml")) if CACHE.is_dir() else []
     mine_recog(recog, mined)
@@ -519,8 +610,11 @@ def main(argv: list[str] | None = None) -> int:
     base = _load_base_rules()
     rules, table = build_rules(mined, base)
     write_outputs(rules, table, mined)
-    print(f"mine: {len(rules)} rules, {len(table)} positive examples, {len(mined.negatives)} negatives, "
-          f"{len(mined.dropped)} facts kept out", file=sys.stderr)  # fmt: skip
+    print(
+        f"mine: {len(rules)} rules, {len(table)} positive examples, {len(mined.negatives)} negatives, "
+        f"{len(mined.dropped)} facts kept out",
+        file=sys.stderr,
+    )
     for why in mined.dropped:
         print(f"  kept out: {why}", file=sys.stderr)
     from hikscan.knowledge.rulecheck import check_examples
