@@ -29,6 +29,7 @@ from hikscan.report.model import Evidence
 MAX_LINE = 64 * 1024
 MAX_PER_HOST = 512
 MAX_VALUE = 4096
+MAX_ROW = 512  # a table row never gets longer than this
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SOURCE = "identify"
@@ -162,7 +163,7 @@ def _table_row(r: dict[str, Any]) -> str:
     conf = f"{r['confidence']:.2f}"
     rules = ",".join(r["rules"]) or "-"
     cols = (who, r["vendor"] or "-", r["family"] or "-", r["category"] or "-", conf, rules)
-    return "  ".join(_clean(c) for c in cols)
+    return "  ".join(_clean(c) for c in cols)[:MAX_ROW]
 
 
 def run_identify(path: str, output_format: str = "jsonl", rules_dir: Path | None = None,

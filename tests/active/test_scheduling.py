@@ -121,3 +121,30 @@ def test_a_second_device_claiming_a_seen_mac_is_a_conflict_on_both_not_a_takeove
     assert ("sadp.DeviceSN", "SPOOFED0001") not in {(e.key, e.value) for e in real.evidence}
     assert any("44:47:cc:37:ce:81" in c and "10.77.0.99" in c for c in real.conflicts)
     assert any("44:47:cc:37:ce:81" in c and "10.77.0.11" in c for c in spoof.conflicts)
+
+
+def test_nmap_is_killed_at_its_budget_and_leaves_no_ip_less_record():
+    import os
+    import shutil
+
+    import pytest
+
+    from hikscan.active.nmap import NmapProbe
+
+    if shutil.which("nmap") is None:
+        pytest.skip("needs nmap")
+    ip = f"127.88.{os.getpid() % 250}.{1 + os.getpid() % 200}"
+    silent = socket.socket()  # accepts on 8000 and never answers: -sV waits on it for long
+    silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    silent.bind((ip, 8000))
+    silent.listen(8)
+    try:
+        ctx = make_ctx(overall=1.0)
+        start = time.monotonic()
+        obs = list(NmapProbe().run(ctx, [ip]))
+        elapsed = time.monotonic() - start
+    finally:
+        silent.close()
+    assert elapsed < 2.5, elapsed
+    assert obs == []
+    assert ctx.stats.get("nmap.timed_out") == 1 and ctx.notes
