@@ -7,9 +7,10 @@ Reads (nothing is downloaded; every source is a local file):
   names, never its probe regex);
 - nmap's favicon list (/usr/share/nmap/nselib/data/favicon-db: favicon MD5 -> product);
 - recog XML (BSD-2): the project's shared extract (shared/data/active/recog_*.xml.txt) and any
-  `recog_*.xml` fragments in the cache directory (fetched by hand from rapid7/recog into the
-  gitignored `.cache/mine/`, see docs in that directory's README written by this script);
-- nuclei favicon-detect entries (MIT) and other `nuclei_*.tsv` name/hash extracts in the cache;
+  `recog_<file>.xml` fragments in the gitignored cache `.cache/mine/` (copied from rapid7/recog
+  with the search tool's read_file; each starts with a comment naming file and commit);
+- `*.tsv` extracts in the same cache (key, value, product name, source per line), e.g. the CCTV
+  entries of nuclei's favicon-detect.yaml (MIT) and a sample of its other entries;
 - CURATED facts below: values seen in public code and device tests, each with its source.
 
 Writes:
