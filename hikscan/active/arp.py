@@ -1,13 +1,14 @@
 """MAC addresses on the local segment: the kernel's neighbour table first (filled for free by the
-unicast probes' own connections), then a scapy ARP who-has for in-scope hosts still missing.
-
-Only hosts on the interface's own subnet are asked, one request each, at the scan's rate.
+unicast probes' own connections), then an ARP who-has (scapy's packet socket) for in-scope hosts
+still missing. Only hosts on the interface's own subnet are asked, one request each, at the scan's
+rate; without the rights for a packet socket the scan records `no_permission.arp` and goes on.
 """
 
 from __future__ import annotations
 
 import fcntl
 import ipaddress
+import select
 import socket
 import struct
 from collections.abc import Iterator
@@ -15,13 +16,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from hikscan.active.base import Kind, Observation, ProbeContext, register
-from hikscan.active.net import interface_ipv4
+from hikscan.active.net import Deadline, interface_ipv4
 from hikscan.protocols.sadp import normalise_mac
 from hikscan.report.model import Evidence
 
 _SIOCGIFNETMASK = 0x891B
 _PROC_ARP = Path("/proc/net/arp")
 _MAX_ARP_BYTES = 4 * 2**20
+_MAX_FRAMES_PER_DRAIN = 4096
 
 
 def interface_network(interface: str) -> ipaddress.IPv4Network:
@@ -80,35 +82,58 @@ class ArpProbe:
             yield from self._scapy(ctx, missing)
 
     def _scapy(self, ctx: ProbeContext, ips: list[str]) -> Iterator[Observation]:
+        """One who-has per address, each paced by the scan's rate limiter (so the phase obeys the
+        deadline and the first Ctrl-C between any two packets), answers read from the same socket."""
         try:
+            from scapy.arch.linux import L2Socket  # not conf.L2socket: scapy unsets it without rights
             from scapy.config import conf
             from scapy.layers.l2 import ARP, Ether
-            from scapy.sendrecv import srp
         except ImportError:
             return
         conf.verb = 0
-        rate = ctx.limiter.rate
-        sent = 0
-        for chunk in (ips[i : i + 1024] for i in range(0, len(ips), 1024)):
-            if ctx.deadline.expired:
-                return
-            # srp paces the requests itself (inter = 1/rate); phases run one after another, so
-            # nothing else draws on the limiter meanwhile: just count the sends.
-            ctx.limiter.note(len(chunk))
-            sent += len(chunk)
-            pkts = [Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=ip) for ip in chunk]
-            try:
-                answered, _ = srp(
-                    pkts,
-                    iface=ctx.interface,
-                    timeout=min(ctx.timeout, max(0.1, ctx.deadline.remaining())),
-                    inter=(1.0 / rate) if rate > 0 else 0,
-                    verbose=0,
-                )
-            except (OSError, PermissionError):
-                return
-            for _, reply in answered:
-                ip, mac = str(reply[ARP].psrc), normalise_mac(str(reply[ARP].hwsrc))
-                if mac and ip in chunk:
+        try:
+            sock = L2Socket(iface=ctx.interface)
+        except PermissionError:
+            ctx.count("no_permission.arp")
+            return
+        except OSError:
+            ctx.count("arp.socket_failed")
+            return
+        wanted = set(ips)
+        answered: dict[str, str] = {}
+
+        def drain(until: Deadline) -> Iterator[Observation]:
+            for _ in range(_MAX_FRAMES_PER_DRAIN):  # a flood of frames cannot hold the phase open
+                ready, _, _ = select.select([sock], [], [], until.remaining())
+                if not ready:
+                    return
+                try:
+                    pkt = sock.recv()
+                except OSError:
+                    return
+                if pkt is None or ARP not in pkt or pkt[ARP].op != 2:
+                    continue
+                ip, mac = str(pkt[ARP].psrc), normalise_mac(str(pkt[ARP].hwsrc))
+                if mac and ip in wanted and ip not in answered:
+                    answered[ip] = mac
                     yield Observation(ip, mac, [Evidence("arp", "mac.address", mac)], self.name)
-        ctx.count("arp.requests", sent)
+                    if len(answered) >= sent:
+                        return
+
+        sent = 0
+        try:
+            for ip in ips:
+                if not ctx.send_ok():
+                    break
+                try:
+                    sock.send(Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=ip))
+                except OSError:
+                    ctx.count("arp.send_failed")
+                    break
+                sent += 1
+                yield from drain(Deadline(0.0))
+            if sent and len(answered) < sent:
+                yield from drain(ctx.probe_deadline())
+        finally:
+            sock.close()
+            ctx.count("arp.requests", sent)

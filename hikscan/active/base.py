@@ -50,6 +50,7 @@ class ProbeContext:
     scope: Callable[[str], bool] = lambda ip: True
     stats: dict[str, int] = field(default_factory=dict)
     open_ports: dict[str, set[int]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # one-line notices for the user (stderr)
 
     def is_open(self, ip: str, port: int) -> bool:
         """Whether the port sweep found `port` open on `ip` (True when no sweep ran for the host)."""
@@ -151,7 +152,11 @@ def multicast_round(
 
     if not ctx.interface:
         return
-    socks = [udp_socket(ctx.interface, ctx.interface_addr or "", 0)]
+    try:
+        socks = [udp_socket(ctx.interface, ctx.interface_addr or "", 0)]
+    except PermissionError:
+        ctx.count(f"no_permission.{source}")
+        return
     try:
         if listen_group:
             try:

@@ -1,9 +1,10 @@
 """Evidence fusion: probe Observations -> one Device record per host, with verdicts and conflicts.
 
 Merging: observations are grouped by IP; two groups merge when the devices themselves report the
-same MAC (SADP, DHIP, WS-Discovery scopes: a multi-homed device or one answering from a second
-address). MACs seen on the wire (ARP, nmap) never merge hosts, because a router or proxy can show
-one MAC for many addresses. Observations without an IP join the group with their MAC.
+same MAC and the same serial (SADP, DHIP, ONVIF: a multi-homed device or one answering from a
+second address). A second address claiming a MAC with another (or no) serial is a conflict on
+both records, never a takeover. MACs seen on the wire (ARP, nmap) never merge hosts, because a
+router or proxy can show one MAC for many addresses. Observations without an IP join by MAC.
 
 Verdict: the fingerprint engine runs on all of a host's evidence; it also runs on each source's
 evidence alone, and when sources name different vendors (a Hikvision SADP reply from a box whose
@@ -59,15 +60,20 @@ class Fusion:
         self._groups: dict[int, list[Observation]] = {}
         self._by_ip: dict[str, int] = {}
         self._by_mac: dict[str, int] = {}
+        self._mac_clash: dict[int, set[str]] = {}
         self._next = 0
 
     def add(self, obs: Observation) -> int:
-        """File an observation; returns the id of the host group it joined."""
+        """File an observation; returns the id of the host group it joined.
+
+        A device-reported MAC already claimed by another address merges the two only when both
+        also report the same serial (one multi-homed device); otherwise it is a second device
+        claiming that MAC (a clone or a spoof): both records keep their own evidence and each
+        records the clash in its conflicts. Nothing is taken over.
+        """
         mac = normalise_mac(obs.mac) if obs.mac else None
         claimed = mac if obs.probe not in _WIRE_MAC_PROBES else None
         gid = self._by_ip.get(obs.ip) if obs.ip else None
-        if gid is None and claimed:
-            gid = self._by_mac.get(claimed)
         if gid is None and obs.ip is None and mac:
             gid = self._by_mac.get(mac)
         if gid is None:
@@ -76,17 +82,31 @@ class Fusion:
             self._groups[gid] = []
         self._groups[gid].append(obs)
         if obs.ip:
-            other = self._by_ip.setdefault(obs.ip, gid)
-            if other != gid:
-                gid = self._merge(other, gid)
+            self._by_ip.setdefault(obs.ip, gid)
         if claimed:
             other = self._by_mac.setdefault(claimed, gid)
-            if other != gid:
-                gid = self._merge(other, gid)
+            if other != gid and other in self._groups:
+                if self._serials(other) & self._serials(gid):
+                    gid = self._merge(other, gid)
+                else:
+                    self._clash(claimed, other, gid)
         return gid
+
+    def _serials(self, gid: int) -> set[str]:
+        return {e.value for o in self._groups[gid] for e in o.evidence if e.key in _SERIAL_KEYS and e.value}
+
+    def _clash(self, mac: str, first: int, second: int) -> None:
+        """Record on both records that two addresses claim one MAC."""
+        a, b = self._ips(first), self._ips(second)
+        self._mac_clash.setdefault(first, set()).add(f"mac: {mac} is also claimed by {b} (a second device)")
+        self._mac_clash.setdefault(second, set()).add(f"mac: {mac} was already claimed by {a}")
+
+    def _ips(self, gid: int) -> str:
+        return ", ".join(sorted({o.ip for o in self._groups[gid] if o.ip}, key=_ip_sort_key)) or "?"
 
     def _merge(self, keep: int, drop: int) -> int:
         self._groups[keep].extend(self._groups.pop(drop))
+        self._mac_clash.setdefault(keep, set()).update(self._mac_clash.pop(drop, set()))
         for table in (self._by_ip, self._by_mac):
             for key, gid in table.items():
                 if gid == drop:
@@ -101,7 +121,9 @@ class Fusion:
         return self._by_ip.get(ip)
 
     def device(self, gid: int) -> Device:
-        return fuse(self._groups[gid], self._identify, self._cves_for, self._oui)
+        dev = fuse(self._groups[gid], self._identify, self._cves_for, self._oui)
+        dev.conflicts += sorted(self._mac_clash.get(gid, ()))
+        return dev
 
     def devices(self) -> list[Device]:
         out = [self.device(gid) for gid in self._groups]

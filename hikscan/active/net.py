@@ -46,6 +46,10 @@ class Deadline:
     def expired(self) -> bool:
         return self.remaining() <= 0.0
 
+    def extend(self, seconds: float) -> None:
+        """Move the deadline `seconds` later (the scan gives an opt-in phase its own time)."""
+        self.at += max(0.0, seconds)
+
     def within(self, seconds: float) -> Deadline:
         """A deadline `seconds` from now, but never later than this one."""
         child = Deadline(seconds, self.stop)
@@ -54,17 +58,18 @@ class Deadline:
 
 
 class RateLimiter:
-    """A thread-safe token bucket: at most `rate` sends per second, bursts of up to `burst`.
+    """A thread-safe, first-come first-served pacer: at most `rate` sends per second, bursts of `burst`.
 
-    `acquire()` blocks until a token is free or the deadline passes (then returns False).
-    A rate of 0 or below means unlimited.
+    Each `acquire()` reserves the next free send slot (a GCRA: the slots are handed out in the
+    order callers arrive, so no host can be starved by luckier threads) and sleeps until it. When
+    the slot lies past the deadline nothing is reserved and it returns False at once; the wait
+    wakes early when the deadline's stop event is set. A rate of 0 or below means unlimited.
     """
 
     def __init__(self, rate: float, burst: int = 1) -> None:
         self.rate = rate
         self.burst = max(1, burst)
-        self._tokens = float(self.burst)
-        self._last = time.monotonic()
+        self._tat = time.monotonic()  # theoretical arrival time of the next send
         self._lock = threading.Lock()
         self.sent = 0
 
@@ -73,22 +78,27 @@ class RateLimiter:
             with self._lock:
                 self.sent += 1
             return True
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-                self._last = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    self.sent += 1
-                    return True
-                wait = (1.0 - self._tokens) / self.rate
-            if deadline is not None and deadline.remaining() < wait:
+        interval = 1.0 / self.rate
+        with self._lock:
+            now = time.monotonic()
+            tat = max(self._tat, now)
+            slot = max(now, tat - (self.burst - 1) * interval)
+            if deadline is not None and slot - now > deadline.remaining():
                 return False
-            time.sleep(wait)
+            self._tat = tat + interval
+            self.sent += 1
+        wait = slot - time.monotonic()
+        if wait > 0:
+            stop = deadline.stop if deadline is not None else None
+            if stop is not None:
+                if stop.wait(wait):
+                    return False
+            else:
+                time.sleep(wait)
+        return True
 
     def note(self, n: int) -> None:
-        """Count sends paced by someone else (scapy's own inter-packet gap)."""
+        """Count sends paced by someone else."""
         with self._lock:
             self.sent += n
 
@@ -201,13 +211,16 @@ def tcp_exchange(
 def open_ports(
     ip: str,
     ports: Iterable[int],
+    window: float,
     deadline: Deadline,
     device: str | None = None,
     before_send: Callable[[], bool] | None = None,
 ) -> set[int]:
     """Which of `ports` accept a TCP connection: non-blocking connects in parallel, one select loop.
 
-    `before_send` (the rate limiter) is called before each connect; False stops the sweep.
+    `before_send` (the rate limiter) is called before each connect; False stops the sweep. The
+    `window` for answers starts when the last connect has left, not when the sweep was queued, so
+    a slow rate limiter never eats a host's time; `deadline` (the scan's) still bounds it.
     """
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     pending: dict[socket.socket, int] = {}
@@ -228,8 +241,9 @@ def open_ports(
                 pending[sock] = port
             else:
                 sock.close()
-        while pending and deadline.remaining() > 0:
-            _, writable, _ = select.select([], list(pending), [], deadline.remaining())
+        answers = deadline.within(window)
+        while pending and answers.remaining() > 0:
+            _, writable, _ = select.select([], list(pending), [], min(0.25, answers.remaining()))
             for sock in writable:
                 port = pending.pop(sock)
                 if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:

@@ -21,13 +21,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hikscan.active.arp import ArpProbe
 from hikscan.active.base import Observation, Probe, ProbeContext, in_networks, load_probes
 from hikscan.active.fusion import Fusion, summarise
 from hikscan.active.net import Deadline, RateLimiter, interface_ipv4, open_ports
+from hikscan.active.nmap import NMAP_PORTS
 from hikscan.errors import UsageError
 from hikscan.knowledge import cves, fingerprint
 from hikscan.knowledge.oui import OuiTable
@@ -39,11 +40,13 @@ DEFAULT_RATE = 50.0
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_PROBES = frozenset({"sadp", "wsd", "dhip", "http", "onvif", "rtsp", "sdk8000", "arp"})
 MAX_WORKERS = 32
+FAMILIES = frozenset({"hikvision", "dahua"})
 
 OnDevice = Callable[[Device], None]
 IdentifyFn = Callable[[list[Any]], Any]
 CvesFn = Callable[[str | None, str | None, str | None], list[str]]
 OnProgress = Callable[[str, int, int], None]
+OnNotice = Callable[[str], None]
 
 
 @dataclass
@@ -89,10 +92,44 @@ def _resolve(name: str) -> str:
     return str(infos[0][4][0])
 
 
-def _default_max_time(n_hosts: int, rate: float, timeout: float) -> float:
-    per_host_sends = 12
-    sending = (n_hosts * per_host_sends / rate) if rate > 0 else 0.0
-    return 30.0 + 6 * timeout + sending + n_hosts * timeout / MAX_WORKERS
+def plan_max_time(n_hosts: int, n_ports: int, rate: float, timeout: float, interface: bool) -> float:
+    """The overall deadline: fixed slack, plus every send the scan may need at `rate`.
+
+    Per address: one ARP request (on a segment) and one connect per swept port; per host that
+    answers, about 10 requests (HTTP pages, favicon, ISAPI, ONVIF, RTSP, port 8000), counted for
+    every address because which ones answer is not known before. The multicast phase and the last
+    hosts' replies add a few timeouts.
+    """
+    per_host = n_ports + 8 + (1 if interface else 0)
+    sending = n_hosts * per_host / rate if rate > 0 else 0.0
+    latency = (4 + (3 if interface else 0)) * timeout + n_hosts * timeout / MAX_WORKERS / 4
+    return round(20.0 + latency + sending, 1)
+
+
+def nmap_budget(n_hosts: int, rate: float) -> float:
+    """Time given to `nmap -sV` over the live hosts. Its service probes wait out every silent port
+    (a Dahua 37777 alone holds a host ~140 s), and on the 100-device lab it averaged ~6 s a host."""
+    sends = n_hosts * len(NMAP_PORTS.split(",")) * 12
+    return round(150.0 + max(6.0 * n_hosts, sends / rate if rate > 0 else 0.0), 1)
+
+
+def estate_summary(devices: list[Device], probed: int, rules: RuleSet | None = None) -> dict[str, Any]:
+    """The summary, with a headline that says what was asked and what answered:
+    "7 of 10 responding hosts (254 addresses probed) are Hikvision/Dahua family"."""
+    rules = rules or load_rules()
+    summary = summarise(devices)
+    family = 0
+    for d in devices:
+        vendor = rules.canonical_vendor(d.vendor) if d.vendor else None
+        if vendor is not None and rules.vendors[vendor].family in FAMILIES:
+            family += 1
+    summary["responding_hosts"] = len(devices)
+    summary["addresses_probed"] = probed
+    summary["hikvision_dahua_family"] = family
+    summary["headline"] = (
+        f"{family} of {len(devices)} responding hosts ({probed} addresses probed) are Hikvision/Dahua family"
+    )
+    return summary
 
 
 def run_scan(
@@ -109,11 +146,18 @@ def run_scan(
     cves_for: CvesFn | None = None,
     rules: RuleSet | None = None,
     stop: threading.Event | None = None,
+    on_notice: OnNotice | None = None,
 ) -> ScanResult:
-    """Scan `targets` (and, with `interface`, its segment by multicast); see the module notes."""
+    """Scan `targets` (and, with `interface`, its segment by multicast); see the module notes.
+
+    `on_notice` receives one-line notices meant for stderr: the deadline chosen, nmap's budget,
+    what nmap said when it failed.
+    """
     started = time.monotonic()
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
+    if max_time is not None and max_time <= 0:
+        raise UsageError("--max-time must be positive")
     hosts, nets = expand_targets(targets)
     if not hosts and not interface:
         raise UsageError("nothing to scan: give TARGETS, --interface, or both")
@@ -130,15 +174,23 @@ def run_scan(
             iface_addr = interface_ipv4(interface)
         except OSError:
             raise UsageError(f"interface {interface!r} does not exist or has no IPv4 address") from None
+    rules = rules if rules is not None else load_rules()
     identify, cves_for = _default_engine(identify, cves_for, rules)
+    notice = on_notice or (lambda text: None)
 
+    ucast = [registry[n]() for n in sorted(wanted) if registry[n].kind == "unicast"]
+    ports = sorted({p for probe in ucast for p in probe.ports})
+    if max_time is None:
+        budget = plan_max_time(len(hosts), len(ports), rate, timeout, interface is not None)
+        notice(f"scan deadline {budget:.0f} s ({len(hosts)} addresses at {rate:g} sends/s)")
+    else:
+        budget = max_time
+        notice(f"scan deadline {budget:.0f} s (--max-time)")
     ctx = ProbeContext(
         interface=interface,
         interface_addr=iface_addr,
         timeout=timeout,
-        deadline=Deadline(
-            max_time if max_time is not None else _default_max_time(len(hosts), rate, timeout), stop
-        ),
+        deadline=Deadline(budget, stop),
         limiter=RateLimiter(rate, burst=max(1, int(rate // 10))),
         scope=in_networks(nets) if nets else (lambda ip: True),
     )
@@ -148,8 +200,8 @@ def run_scan(
     target_set = set(hosts)
 
     def add(obs: Observation) -> None:
-        if obs.ip is not None and not ctx.scope(obs.ip):
-            ctx.count("out_of_scope_replies")
+        if obs.ip is None or not ctx.scope(obs.ip):
+            ctx.count("out_of_scope_replies" if obs.ip else "replies_without_ip")
             return
         with lock:
             fusion.add(obs)
@@ -191,6 +243,7 @@ def run_scan(
 
     # 2. ARP sweep of the in-segment targets: a host that does not answer ARP cannot be reached
     #    by IP either, so only the ones that answer get unicast probes (as nmap's ARP ping does).
+    #    When ARP could not run (no rights) or was cut short, nothing is filtered out.
     probe_hosts = hosts
     if interface and "arp" in wanted and hosts and not ctx.deadline.expired:
         arp = ArpProbe(use_scapy=True)
@@ -205,25 +258,37 @@ def run_scan(
             progress("arp", len(local), len(local))
             with lock:
                 seen = {ip for ip, _ in fusion.hosts()}
-            probe_hosts = [ip for ip in hosts if ip not in local or ip in alive or ip in seen]
+            if "no_permission.arp" not in ctx.stats and not ctx.deadline.expired:
+                probe_hosts = [ip for ip in hosts if ip not in local or ip in alive or ip in seen]
             ctx.count("arp.alive", len(alive))
 
-    # 3. nmap
+    # 3. nmap, in a budget of its own: inside --max-time when one was given, else added to it
     if "nmap" in wanted and probe_hosts and not ctx.deadline.expired:
+        want = nmap_budget(len(probe_hosts), rate)
+        if max_time is None:
+            ctx.deadline.extend(want)
+            total = ctx.deadline.at - started
+            notice(f"nmap: deadline extended by {want:.0f} s to {total:.0f} s for nmap -sV")
+        else:
+            want = min(want, ctx.deadline.remaining() / 2)
+            notice(f"nmap: {want:.0f} s of the --max-time deadline given to nmap -sV")
         progress("nmap", 0, 1)
-        for obs in registry["nmap"]().run(ctx, probe_hosts):
+        for obs in registry["nmap"]().run(replace(ctx, deadline=ctx.deadline.within(want)), probe_hosts):
             add(obs)
         progress("nmap", 1, 1)
 
-    # 4. unicast, per host
-    ucast = [registry[n]() for n in sorted(wanted) if registry[n].kind == "unicast"]
-    ports = sorted({p for probe in ucast for p in probe.ports})
+    # 4. unicast, per host in a worker pool; a host's time starts when its first packet leaves
+    #    (open_ports and ctx.tcp start their windows after the rate limiter let them send)
     if probe_hosts and ucast:
         done = [0]
 
         def per_host(ip: str) -> None:
             if not ctx.deadline.expired:
-                is_open = open_ports(ip, ports, ctx.probe_deadline(), interface, ctx.send_ok)
+                try:
+                    is_open = open_ports(ip, ports, ctx.timeout, ctx.deadline, interface, ctx.send_ok)
+                except PermissionError:
+                    ctx.count("no_permission.tcp")
+                    is_open = set()
                 ctx.open_ports[ip] = is_open
                 ctx.count("tcp.open", len(is_open))
                 if is_open:
@@ -246,6 +311,9 @@ def run_scan(
         group = fusion.group_of(dev.ip) if dev.ip else None
         if on_device is not None and group is not None and group not in emitted:
             emit(group)
+    for note in ctx.notes:
+        notice(note)
+    stopped = stop is not None and stop.is_set()
     stats: dict[str, Any] = {
         "targets": len(hosts),
         "interface": interface,
@@ -253,11 +321,13 @@ def run_scan(
         "timeout": timeout,
         "probes": sorted(wanted),
         "sent": ctx.limiter.sent,
+        "max_time_s": round(ctx.deadline.at - started, 1),
         "elapsed_s": round(time.monotonic() - started, 3),
-        "deadline_hit": ctx.deadline.expired,
+        "deadline_hit": not stopped and ctx.deadline.expired,
+        "no_permission": sorted(k.split(".", 1)[1] for k in ctx.stats if k.startswith("no_permission.")),
         **dict(sorted(ctx.stats.items())),
     }
-    return ScanResult(devices, summarise(devices), stats)
+    return ScanResult(devices, estate_summary(devices, len(hosts), rules), stats)
 
 
 def _default_engine(

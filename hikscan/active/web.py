@@ -1,4 +1,4 @@
-"""HTTP/HTTPS banner probe: Server header, realm, landing-page redirect and title, favicon mmh3,
+"""HTTP/HTTPS banner probe: Server header, realm, landing-page redirect and title, favicon mmh3+MD5,
 TLS certificate subject, and the few ISAPI endpoints that answer without a login.
 
 Only GET requests, never an Authorization header; one same-host redirect is followed (the
@@ -7,6 +7,7 @@ Hikvision landing page redirects to /doc/page/login.asp).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from typing import ClassVar
@@ -23,6 +24,8 @@ USER_AGENT = "hikscan"
 # Hikvision ISAPI resources that firmware serves before login (activation state, capabilities).
 ISAPI_PATHS = ("/SDK/activateStatus", "/ISAPI/Security/extern/capabilities")
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:\s*(\d{1,9})\s*$")
+_CHUNKED = re.compile(rb"(?im)^transfer-encoding:[ \t]*[^\r\n]*chunked")
+_STATUS = re.compile(rb"(HTTP|RTSP)/\d\.\d {1,3}(\d{3})")
 _MAX_ISAPI_FIELDS = 64
 
 
@@ -36,12 +39,28 @@ def build_get(host: str, path: str) -> bytes:
 
 
 def response_complete(data: bytes) -> bool:
-    """Framing only: the head is in and, when Content-Length is given, the whole body too."""
+    """Framing only: is this HTTP or RTSP reply whole? True once the head is in and then
+    - with Content-Length: that many body bytes have arrived;
+    - chunked: the last (zero-length) chunk has arrived;
+    - without either: at once for RTSP (RFC 2326: no Content-Length means no body), for 1xx, 204
+      and 304, and for a 401 (a device's login challenge: cameras keep such connections open and
+      send no body, so waiting for the close would cost the whole timeout on every request).
+    Any other HTTP reply without a length runs to the connection's close (False here).
+    """
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return False
-    m = _CONTENT_LENGTH.search(data[:end])
-    return m is not None and len(data) - end - 4 >= int(m.group(1))
+    head = data[:end]
+    m = _CONTENT_LENGTH.search(head)
+    if m is not None:
+        return len(data) - end - 4 >= int(m.group(1))
+    if _CHUNKED.search(head):
+        return data.endswith(b"\r\n0\r\n\r\n") or data[end + 4 :].startswith(b"0\r\n\r\n")
+    status = _STATUS.match(head)
+    if status is None:
+        return False
+    code = int(status.group(2))
+    return status.group(1) == b"RTSP" or code < 200 or code in (204, 304, 401)
 
 
 def looks_like_xml(data: bytes) -> bool:
@@ -127,6 +146,8 @@ class HttpProbe:
             body = body_of(fav.data)
             if head is not None and head.status == 200 and body:
                 out.append(Evidence(src, "http.favicon_mmh3", str(httpp.favicon_mmh3(body))))
+                md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()  # recog's favicon key
+                out.append(Evidence(src, "http.favicon_md5", md5))
         if not tls:
             for path in ISAPI_PATHS:
                 out += self._isapi(ctx, ip, port, path, src)

@@ -195,7 +195,10 @@ def scan(
     output: Outputs = None,
     syslog: Syslog = False,
     rate: Annotated[
-        float, typer.Option(min=1, max=10000, help="Packets per second, all probes together.")
+        float,
+        typer.Option(
+            min=1, max=10000, help="Sends per second, all probes together (the deadline scales with it)."
+        ),
     ] = 50.0,
     timeout: Annotated[float, typer.Option(min=0.1, max=60, help="Seconds to wait for each reply.")] = 2.0,
     max_time: Annotated[float | None, typer.Option(min=1, help="Overall deadline in seconds.")] = None,
@@ -283,6 +286,27 @@ def audit(
         scan_rate=scan_rate,
     )
     raise typer.Exit(run_audit_command(request))
+
+
+class IdentifyFormat(StrEnum):
+    jsonl = "jsonl"
+    table = "table"
+
+
+@app.command()
+def identify(
+    evidence_file: Annotated[
+        str, typer.Argument(help="TSV `key<TAB>value` lines or JSONL {host,key,value}; `-` for stdin.")
+    ],
+    output_format: Annotated[
+        IdentifyFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = IdentifyFormat.jsonl,
+    rules_dir: RulesDir = None,
+) -> None:
+    """Identify vendors from evidence others collected (Shodan, Censys, masscan, zgrab2 banners)."""
+    from hikscan.cli.identify import run_identify
+
+    raise typer.Exit(run_identify(evidence_file, output_format.value, rules_dir))
 
 
 @app.command()

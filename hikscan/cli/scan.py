@@ -6,10 +6,10 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hikscan.active.fusion import summarise
 from hikscan.cli.output import check_output
 from hikscan.interrupt import graceful_stop
 from hikscan.report.estate import Estate
@@ -35,7 +35,7 @@ class ScanRequest:
 
 
 def run_scan_command(request: ScanRequest) -> int:
-    from hikscan.active.scan import run_scan
+    from hikscan.active.scan import estate_summary, run_scan
     from hikscan.knowledge.rules import load_rules
 
     for _fmt, path in request.outputs:
@@ -76,25 +76,48 @@ def run_scan_command(request: ScanRequest) -> int:
                     max_time=request.max_time,
                     rules=rules,
                     stop=stop,
+                    on_notice=lambda text: print(f"hikscan: {text}", file=sys.stderr, flush=True),
                 )
                 devices, stats = result.devices, result.stats
             except KeyboardInterrupt:  # a second signal: report what was streamed
                 devices, stats = list(found), {}
         interrupted = stop.is_set()
+        probed = int(stats.get("targets", 0))
         estate = Estate(rules)
         for device in devices:
             estate.add(device.to_dict())
-        summary = {**summarise(devices), "interrupted": interrupted, "estate": estate.summary()}
+        summary = {
+            **estate_summary(devices, probed, rules),
+            "interrupted": interrupted,
+            "estate": estate.summary(),
+        }
         summary["notes"] = [f"{d.ip}: {note}" for d in devices for note in d.conflicts] + [
             f"{d.ip}: hostile: {h}" for d in devices for h in d.hostile
         ]
         by_vendor = ", ".join(f"{n} {v}" for v, n in summary["by_vendor"].items())
-        summary["headline"] = (
-            f"{summary['estate']['headline']} ({by_vendor}); unactivated {summary['unactivated']}, "
-            f"cloud enabled {summary['cloud_enabled']}, with CVEs {summary['with_cves']}, "
-            f"hostile {summary['hostile']}"
+        summary["notes"].insert(
+            0,
+            f"{by_vendor or 'no devices'}; unactivated {summary['unactivated']}, cloud enabled "
+            f"{summary['cloud_enabled']}, with CVEs {summary['with_cves']}, hostile {summary['hostile']}",
         )
         writer.end_section()
         meta["finished"] = now_iso()
         writer.end(summary, [stats] if stats else [], meta)
-    return 130 if interrupted else 0
+    if interrupted:
+        return 130
+    return _rights_verdict(devices, stats)
+
+
+def _rights_verdict(devices: list[Device], stats: dict[str, Any]) -> int:
+    """Warn when a phase lacked the rights it needs; found nothing because of that is exit 2."""
+    denied = stats.get("no_permission") or []
+    if not denied:
+        return 0
+    what = ", ".join(denied)
+    hint = "run as root or give the interpreter CAP_NET_RAW (e.g. `sudo setcap cap_net_raw+ep`)"
+    if not devices:
+        print(f"hikscan: warning: found nothing, and {what} was not permitted: {hint}", file=sys.stderr)
+        return 2
+    print(f"hikscan: warning: {what} was not permitted, the inventory may be incomplete: {hint}",
+          file=sys.stderr)  # fmt: skip
+    return 0

@@ -6,6 +6,7 @@ Needs root (ip netns); skipped otherwise. Everything the scanner sends is captur
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections import Counter
@@ -192,3 +193,79 @@ def test_sigint_mid_scan_leaves_valid_jsonl_with_a_summary(tmp_path: Path):
     devices = [line for line in lines if line["type"] == "device"]
     assert devices and lines[-1]["hosts"] >= len(devices)
     assert not any(d["hostile"] for d in devices), "an interrupted read is not a hostile device"
+
+
+def _cli_scan(
+    net, *extra: str, timeout: float = 300, prefix: tuple[str, ...] = ()
+) -> tuple[int, dict, str, float]:
+    argv = [*prefix, net.python, "-m", "hikscan", "scan", "10.77.0.0/24", "--interface", net.scan_if, *extra]
+    start = time.monotonic()
+    proc = net.run_in(net.scan_ns, argv, timeout=timeout)
+    elapsed = time.monotonic() - start
+    out = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+    return proc.returncode, out, proc.stderr, elapsed
+
+
+@pytest.mark.parametrize("rate", ["50", "20"], ids=["default-rate", "rate-20"])
+def test_namespace_lab_found_in_full_at_both_rates_inside_the_printed_deadline(rate: str):
+    profiles = default_lab()
+    rules = load_rules()
+    with lab_namespaces(n_addresses=len(profiles)) as net:
+        net.start_lab(timeout=60)
+        code, out, err, elapsed = _cli_scan(net, "--rate", rate, "-f", "json")
+    assert code == 0, err[-2000:]
+    printed = re.search(r"scan deadline (\d+) s", err)
+    assert printed and elapsed < float(printed.group(1)), (elapsed, err)
+    by_ip = {d["ip"]: d for d in out["devices"]}
+    for p in profiles:
+        dev = by_ip.get(p.ip)
+        assert dev is not None, f"{p.name} not found at --rate {rate}"
+        if p.name in NEGATIVES:
+            assert dev["vendor"] is None, (p.name, dev["vendor"])
+            continue
+        assert rules.vendor(dev["vendor"]).family == p.kind.split("-")[0], (p.name, dev["vendor"])
+        keys = {e["key"] for e in dev["evidence"]}
+        assert "http.server" in keys or "http.title" in keys, (p.name, keys)
+        assert "rtsp.realm" in keys or "rtsp.server" in keys, (p.name, keys)
+    assert out["summary"]["addresses_probed"] == 254
+    assert out["summary"]["hikvision_dahua_family"] == len(profiles) - len(NEGATIVES)
+
+
+def test_arp_and_every_phase_obey_max_time():
+    with lab_namespaces(n_addresses=len(default_lab())) as net:
+        net.start_lab(timeout=60)
+        # 254 ARP requests at 5/s alone would take 50 s
+        code, out, err, elapsed = _cli_scan(net, "--rate", "5", "--max-time", "4", "-f", "json", timeout=60)
+    assert code == 0, err[-2000:]
+    assert elapsed < 4 + 4, elapsed
+    assert out["stats"][0]["deadline_hit"] is True
+
+
+def test_first_ctrl_c_during_arp_stops_the_scan():
+    import signal
+
+    with lab_namespaces(n_addresses=len(default_lab())) as net:
+        net.start_lab(timeout=60)
+        argv = [net.python, "-m", "hikscan", "scan", "10.77.0.0/24", "--interface", net.scan_if,
+                "--rate", "5", "-f", "json"]  # fmt: skip
+        scan = net.start_in(net.scan_ns, argv)
+        time.sleep(4.0)  # past the ~2 s multicast phase, inside the 50 s ARP sweep
+        scan.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        out, err = scan.communicate(timeout=30)
+        stopped_in = time.monotonic() - started
+    assert scan.returncode == 130, err[-2000:]
+    assert stopped_in < 3, stopped_in
+    assert json.loads(out)["summary"]["interrupted"] is True
+
+
+def test_without_raw_socket_rights_finding_nothing_is_a_warning_and_exit_2():
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv (util-linux)")
+    nobody = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all")
+    with lab_namespaces(n_addresses=1) as net:  # no lab: nothing on the segment answers
+        argv = [*nobody, net.python, "-m", "hikscan", "scan", "10.77.0.200/30", "--interface", net.scan_if]
+        proc = net.run_in(net.scan_ns, argv, timeout=60)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "warning: found nothing" in proc.stderr and "arp" in proc.stderr
+    assert "CAP_NET_RAW" in proc.stderr and "Traceback" not in proc.stderr

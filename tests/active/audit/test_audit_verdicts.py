@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_ntp_list_is_data(tmp_path: Path) -> None:
         (lambda d: d["rules"][0].pop("source"), "source"),
         (lambda d: d["rules"][0].update(examples=[]), "schema"),
         (lambda d: d["accounts"].update(max_admins=0), "schema"),
-        (lambda d: d["rules"].append(dict(d["rules"][0])), "duplicate id"),
+        (lambda d: d["rules"].append(copy.deepcopy(d["rules"][0])), "duplicate id"),  # no YAML alias
     ],
 )
 def test_bad_audit_files_are_rejected(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
