@@ -7,7 +7,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from hikscan.knowledge.geo import attribution as geo_attribution
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import RuleSet, load_rules
 from hikscan.passive.attribution import read_inventory
+from hikscan.passive.baseline import Baseline
 from hikscan.passive.engine import Engine
 from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import SEVERITIES, Device, Finding, severity_rank
@@ -45,6 +46,7 @@ class AnalyzeRequest:
     rules_dir: Path | None = None
     inventory: Path | None = None
     progress: bool = False
+    baseline: list[Path] = field(default_factory=list)  # earlier reports (passive.baseline)
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -93,9 +95,10 @@ class AnalyzeRun:
         self.oui = OuiTable.load()
         self.stop = threading.Event()
         self.inventory = read_inventory(request.inventory) if request.inventory is not None else []
+        self.baseline = Baseline.load(request.baseline) if request.baseline else None
 
     def new_engine(self) -> Engine:
-        engine = Engine(self.rules, self.geo, self.oui, self.request.home_country)
+        engine = Engine(self.rules, self.geo, self.oui, self.request.home_country, self.baseline)
         engine.attribution.add_inventory(self.inventory)
         return engine
 
@@ -108,6 +111,9 @@ class AnalyzeRun:
             home_country=(self.request.home_country or self.rules.policy.home_country).upper(),
             merge=self.request.merge or None,
             inventory=str(self.request.inventory) if self.request.inventory else None,
+            baseline=self.baseline.sources
+            if self.baseline is not None
+            else f"capture start: first {self.rules.policy.baseline.learn_seconds:g} s",
         )
 
     def analyse(self, paths: list[Path]) -> tuple[Engine, list[Finding], dict[str, Any]]:

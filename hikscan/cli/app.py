@@ -58,6 +58,14 @@ RulesDir = Annotated[
     Path | None, typer.Option("--rules", help="Extra rules directory (added to the bundled rules).")
 ]
 Inventory = Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")]
+BaselineOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--baseline",
+        help="Earlier report(s) (JSON/JSONL, or a directory of them): what was normal. Without it the "
+        "capture's first minutes are the baseline (policy baseline.learn_seconds).",
+    ),
+]
 ShowProgress = Annotated[bool | None, typer.Option(help="Progress on stderr (default: when a TTY).")]
 
 
@@ -102,6 +110,7 @@ def analyze(
     rules_dir: RulesDir = None,
     inventory: Inventory = None,
     progress: ShowProgress = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
     from hikscan.cli.analyze import AnalyzeRequest, run_analyze
@@ -118,6 +127,7 @@ def analyze(
         rules_dir=rules_dir,
         inventory=inventory,
         progress=sys.stderr.isatty() if progress is None else progress,
+        baseline=baseline or [],
     )
     raise typer.Exit(run_analyze(request))
 
@@ -188,6 +198,7 @@ def watch(
     asn_db: AsnDb = None,
     rules_dir: RulesDir = None,
     inventory: Inventory = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Watch live traffic and stream findings as they appear (Ctrl-C stops with a summary)."""
     from hikscan.cli.analyze import AnalyzeRequest, run_watch
@@ -202,6 +213,7 @@ def watch(
         asn_db=asn_db,
         rules_dir=rules_dir,
         inventory=inventory,
+        baseline=baseline or [],
     )
     raise typer.Exit(run_watch(request, interface, interval, duration))
 

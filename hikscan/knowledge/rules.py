@@ -24,7 +24,7 @@ import jsonschema
 import yaml
 
 from hikscan.errors import RuleError
-from hikscan.knowledge.policy import Fleet, Policy, PolicyRule
+from hikscan.knowledge.policy import Baseline, Beacon, Fleet, Policy, PolicyRule, Storm
 from hikscan.knowledge.ruleset import (
     CloudEndpoint,
     CveRule,
@@ -349,6 +349,7 @@ class _Builder:
                 examples=tuple(raw["examples"]),
                 detector=raw["detector"],
                 when=dict(raw.get("when") or {}),
+                applies_to=raw.get("applies_to", "any"),
             )
         allow = doc.get("allow") or {}
         return Policy(
@@ -357,9 +358,24 @@ class _Builder:
             internal_cidrs=tuple(_net(fname, "internal_cidrs", c) for c in doc["internal_cidrs"]),
             allow_cidrs=tuple(_net(fname, "allow", c) for c in allow.get("cidrs", ())),
             allow_domains=tuple(norm_name(d) for d in allow.get("domains", ())),
-            fleet=Fleet(doc["fleet"]["min_devices"], doc["fleet"]["window_seconds"]),
+            fleet=Fleet(**doc["fleet"]),
             rules=rules,
+            **_behaviour(doc),
         )
+
+
+def _behaviour(doc: dict[str, Any]) -> dict[str, Any]:
+    """The behaviour threshold blocks of a policy file (beacon, storm, baseline); defaults when absent."""
+    out: dict[str, Any] = {}
+    if "beacon" in doc:
+        raw = dict(doc["beacon"])
+        raw["ignore_ports"] = frozenset(raw.get("ignore_ports", ()))
+        out["beacon"] = Beacon(**raw)
+    if "storm" in doc:
+        out["storm"] = Storm(**doc["storm"])
+    if "baseline" in doc:
+        out["baseline"] = Baseline(**doc["baseline"])
+    return out
 
 
 def _net(fname: str, rid: str, text: str) -> IpNet:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.passive.decode import Decoder, Packet
-from hikscan.passive.flows import PROTO_BYTE, Flow, FlowTable
+from hikscan.passive.flows import BEAT_GAP, PROTO_BYTE, Flow, FlowTable, handshake_rtt
 
 _PORTS = struct.Struct("!HH").unpack_from
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
@@ -87,7 +87,8 @@ def run(
     on_payload(pkt) is called for each packet with a non-empty L4 payload that is not a later fragment.
     progress(bytes_read, total_bytes) is called at most every PROGRESS_EVERY seconds, and once at the end.
     A file that is not a capture raises MalformedInput (naming it); a truncated one is read to its cut.
-    The caller flushes `flows` when it wants the remaining flows.
+    The caller flushes `flows` when it wants the remaining flows. Every 1024 records the flows idle at
+    that record's capture time are closed (FlowTable.expire), as Engine.feed does for live traffic.
     When `stop` is set (a signal handler does it) reading ends within ~1024 packets, the counts so far
     are kept and `stats.interrupted` is True: what was read is still analysed and reported.
     """
@@ -174,8 +175,10 @@ def _generic_loop(
         if pkt is not None:
             ip += 1
             with_payload += _hand_over(pkt, add(pkt), on_payload)
-        if not n & 0x3FF and tick(reader.bytes_read):  # type: ignore[attr-defined]
-            break
+        if not n & 0x3FF:
+            flows.expire(rec.ts)
+            if tick(reader.bytes_read):  # type: ignore[attr-defined]
+                break
     return n, wire, ip, with_payload
 
 
@@ -203,6 +206,7 @@ def _pcap_ethernet_loop(
     add = flows.add
     known = flows.by_key.get
     proto_byte = PROTO_BYTE
+    beat_gap = BEAT_GAP
     # Per direction of each flow seen inline (bounded by the table: cleared whenever it evicts).
     tcp_dirs: dict[bytes, tuple[Flow, bool]] = {}
     udp_dirs: dict[bytes, tuple[Flow, bool]] = {}
@@ -295,6 +299,8 @@ def _pcap_ethernet_loop(
                             udp_dirs.clear()
                     c2s = sport == flow.client_port and src == flow.client
                     dirs[key] = (flow, c2s)
+                    if pkt is None and not c2s and flags & 0x12 == 0x12:  # the SYN-ACK: handshake RTT
+                        handshake_rtt(flow, ts)
                 else:
                     flow, c2s = hit
                 if pkt is None:  # FlowTable.add's updates, inline
@@ -303,6 +309,10 @@ def _pcap_ethernet_loop(
                     elif ts < flow.first_seen:
                         flow.first_seen = ts
                     if c2s:
+                        if proto == 17:  # the UDP timing sketch (FlowTable.add's)
+                            if ts - flow.c2s_last >= beat_gap:
+                                flow.beat(ts)
+                            flow.c2s_last = ts
                         flow.packets_c2s += 1
                         flow.bytes_c2s += wirelen
                         if flow.client_mac is None:
@@ -330,6 +340,10 @@ def _pcap_ethernet_loop(
             pos = nxt
             if not n & 0x3FF:
                 reader._pos = pos
+                if flows.expire(sec + frac / ts_div):  # idle flows closed: the caches may name them
+                    evicted = flows.evicted
+                    tcp_dirs.clear()
+                    udp_dirs.clear()
                 if tick(reader.bytes_read):
                     reader.records = n
                     return n, wire, ip, with_payload
