@@ -27,6 +27,10 @@ RULE_SEVERITY = {
     "cctv-to-overseas": "low",
     "host-to-high-risk-country": "info",
     "cctv-fleet-new-destination": "high",
+    "cctv-beacon": "medium",
+    "host-beacon": "info",
+    "cctv-connection-storm": "medium",
+    "host-connection-storm": "info",
 }
 SEVERITIES = ["none", "info", "low", "medium", "high"]
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")

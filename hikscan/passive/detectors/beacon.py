@@ -61,7 +61,7 @@ class Beacon:
                 return
             log = pairs[side] = _Log()
         tried = attempts(flow)
-        log.count += len(tried)
+        log.count += max(flow.beats, 1) if flow.proto == 17 else 1  # beyond the flow's logged beats too
         log.answered += answered(flow)
         room = policy.beacon.max_events - len(log.marks) // 2
         if keep:
@@ -113,7 +113,7 @@ class Beacon:
                 continue
             if policy.beacon.unnamed_only and match.names:
                 continue
-            first, last = min(times), max(times)
+            first, last = contact.first, contact.last
             rule = policy.rules[verdict[0]]
             evidence = [
                 f"{log.count} attempts every {score.interval:g} s (median; MADM {score.interval_madm:g} s, "

@@ -2,10 +2,11 @@
 
 Needs no earlier finding and no name. Every contact a device opened counts, answered or not (Fiumicino's
 connections mostly failed). A destination is an address, its network (`fleet.prefix_v4`/`prefix_v6`) or a
-name the devices used for it; it is new when the baseline did not know it (passive.baseline: earlier
-reports, or the first `baseline.learn_seconds` of the capture; without either, nothing is new and this
-detector is silent). Devices are grouped by vendor family (`fleet.group_by: family`) or all CCTV devices
-together (`cctv`). The rule fires when at least `fleet.min_devices` devices of a group first reached
+name the devices used for it; it is new when the baseline did not know it and none of the names the
+devices used for it was known either: a cloud rotating its addresses is no new destination (baselines:
+passive.baseline, from earlier reports or the first `baseline.learn_seconds` of the capture; without
+either, nothing is new and this detector is silent). Devices are grouped by vendor family
+(`fleet.group_by: family`) or all CCTV devices together (`cctv`). The rule fires when at least `fleet.min_devices` devices of a group first reached
 one new destination within `fleet.window_seconds`: one finding naming all the members, with the onset
 (the first member's first contact) and the attempt rate since. Addresses first, then names, then
 networks; a name or network is reported only when it spans addresses not already reported.
@@ -56,7 +57,10 @@ class Fleet:
             match = view.cloud(contact)
             if view.allowed(contact, match):
                 continue
-            keys = [("ip", contact.remote)] + [("name", n.lower().rstrip(".")) for n, _ in match.names]
+            names = [n.lower().rstrip(".") for n, _ in match.names]
+            if any(not novelty.is_new("name", n) for n in names):
+                continue  # reached by a known name: a known service on a new address (DNS rotation)
+            keys = [("ip", contact.remote)] + [("name", n) for n in names]
             net = novelty.net(contact.remote)
             if net is not None:
                 keys.append(("net", net))
