@@ -1,15 +1,16 @@
 """The Italy pattern: several devices of one vendor family reaching the same NEW destination at once.
 
 Needs no earlier finding and no name. Every contact a device opened counts, answered or not (Fiumicino's
-connections mostly failed). A destination is an address, its network (`fleet.prefix_v4`/`prefix_v6`) or a
-name the devices used for it; it is new when the baseline did not know it and none of the names the
+connections mostly failed). A destination is an address, its network (`fleet.prefix_v4`/`prefix_v6`) or
+a name the devices used for it; it is new when the baseline did not know it and none of the names the
 devices used for it was known either: a cloud rotating its addresses is no new destination (baselines:
 passive.baseline, from earlier reports or the first `baseline.learn_seconds` of the capture; without
 either, nothing is new and this detector is silent). Devices are grouped by vendor family
-(`fleet.group_by: family`) or all CCTV devices together (`cctv`). The rule fires when at least `fleet.min_devices` devices of a group first reached
-one new destination within `fleet.window_seconds`: one finding naming all the members, with the onset
-(the first member's first contact) and the attempt rate since. Addresses first, then names, then
-networks; a name or network is reported only when it spans addresses not already reported.
+(`fleet.group_by: family`) or all CCTV devices together (`cctv`). The rule fires when at least
+`fleet.min_devices` devices of a group first reached one new destination within `fleet.window_seconds`:
+one finding naming all the members, with the onset (the first member's first contact) and the attempt
+rate since. Addresses first, then names, then networks; a name or network is reported only when it spans
+addresses not already reported.
 """
 
 from __future__ import annotations
