@@ -62,7 +62,7 @@ class Engine:
         self.attribution = Attribution(rules, oui)
         self.inspector = Inspector(rules, self.names, self.attribution)
         self.decoder = Decoder()
-        self.flows = FlowTable(MAX_FLOWS, self._close)
+        self.flows = FlowTable(MAX_FLOWS, self._close, sketch=self._sketch)
         self.fed = 0  # frames given to feed()
         self.contact_table = ContactTable()
         # Flows where neither address is internal by policy (global IPv6 on the LAN, public IPv4 LANs),
@@ -73,6 +73,7 @@ class Engine:
         self.folded_findings: dict[str, int] = {}
         self._remotes: dict[str, GeoInfo] = {}
         self._devices: dict[str, Device] = {}
+        self._hosts: set[str] | None = None  # hosts with evidence, as of the last findings() call
         self.baseline = baseline  # earlier reports (--baseline); None: the capture's start is the baseline
         self._novelty: Novelty | None = None
         self.t_first, self.t_last = float("inf"), float("-inf")  # capture time covered by folded flows
@@ -103,6 +104,12 @@ class Engine:
         if not self.fed & 0x3FF:
             self.flows.expire(ts)
         return pkt is not None
+
+    def _sketch(self, flow: Flow) -> bool:
+        """Time a UDP flow's beats only when a behaviour detector can use them: local client, external server
+        (camera-to-NVR streams, the bulk of CCTV traffic, cost nothing)."""
+        internal = self.inspector.is_internal_packed
+        return internal(flow.client) and not internal(flow.server)
 
     # -- flows → contacts ---------------------------------------------------------------------------
     def _close(self, flow: Flow) -> None:
@@ -218,8 +225,11 @@ class Engine:
 
     def device(self, ip: str) -> Device | None:
         device = self._devices.get(ip)
-        if device is None and (ip in self.attribution.hosts() or ip in self.attribution.aliases):
-            device = self._devices[ip] = self.attribution.device(ip)
+        if device is None:
+            if self._hosts is None:  # once per findings() call: detectors ask for every contact's host
+                self._hosts = self.attribution.hosts() | set(self.attribution.aliases)
+            if ip in self._hosts:
+                device = self._devices[ip] = self.attribution.device(ip)
         return device
 
     def is_cctv(self, device: Device | None) -> bool:
@@ -302,6 +312,7 @@ class Engine:
     # -- output -------------------------------------------------------------------------------------
     def devices(self) -> list[Device]:
         """Every host with evidence, by address."""
+        self._hosts = None
         return [d for ip in sorted(self.attribution.hosts()) if (d := self.device(ip)) is not None]
 
     def cctv_devices(self) -> list[Device]:
@@ -316,16 +327,18 @@ class Engine:
 
     def findings(self) -> list[Finding]:
         """Every detector's findings, most severe first; at most MAX_FINDINGS_PER_DEVICE per device."""
-        self._devices = {}
+        self._devices, self._hosts = {}, None
         self._novelty = None
         found: list[Finding] = []
         for detector in self.detectors:
             found.extend(detector.findings(self, list(found)))
         novelty = self.novelty()
-        for finding in found:
-            if finding.new_destination is None and not finding.device.get("members"):
+        for finding in found:  # "new since the baseline" is a fact in every finding
+            if finding.new_destination is None:
                 contact = self.contact_table.get(finding.device.get("ip") or "", finding.remote.ip)
                 names = self.names_of(contact) if contact is not None else []
+                if finding.remote.name and not names:
+                    names = [finding.remote.name]
                 finding.new_destination = novelty.remote_is_new(finding.remote.ip, names)
         found.sort(key=lambda f: (-severity_rank(f.severity), f.first_seen, f.device.get("ip") or ""))
         kept: list[Finding] = []

@@ -12,10 +12,11 @@ the table at most once per `sweep_every` capture seconds, so detectors see flows
 monitoring too. `flush()` evicts all flows at the end. Nothing is lost: the caller folds what it is given.
 
 Two cheap per-flow measurements feed the behaviour detectors:
-- a timing sketch for UDP (`beats`): a client→server packet after at least BEAT_GAP s of client silence
-  starts a "beat" (a keep-alive, a retry, a query); the first BEAT_LOG beats are logged as (time, client
-  bytes so far), so per-beat sizes are the differences. A stream is one beat; a keep-alive every 20 s on
-  one 5-tuple is one beat per datagram. Cost: one compare and one store per client UDP packet.
+- a timing sketch for UDP flows (`beats`; those the table's `sketch` predicate accepts): a client→server
+  packet after at least BEAT_GAP s of client silence starts a "beat" (a keep-alive, a retry, a query);
+  the first BEAT_LOG beats are logged as (time, client bytes so far), so per-beat sizes are the
+  differences. A stream is one beat; a keep-alive every 20 s on one 5-tuple is one beat per datagram.
+  Cost: one compare and one store per client UDP packet.
 - the TCP handshake round trip (`rtt`): SYN→SYN-ACK, when the SYN was sent once (a retransmitted SYN
   would add its timeout to the figure). Set once per flow, from the first server packet.
 """
@@ -67,6 +68,7 @@ class Flow:
         "server",
         "server_mac",
         "server_port",
+        "sketched",
         "syn_at",
         "tcp_flags",
         "version",
@@ -99,11 +101,17 @@ class Flow:
         self.tcp_flags = 0
         self.inspected = 0  # payload packets handed to the inspectors (see pipeline.INSPECT_PER_FLOW)
         self.folded_packets = self.folded_bytes = 0  # already counted into a contact (passive.contacts)
-        # UDP timing sketch (see the module docstring); only UDP flows beat.
-        self.c2s_last = -_INF
-        self.beats = 0
-        self.beat0 = 0.0
+        # UDP timing sketch (see the module docstring); only UDP flows beat. A flow opened by its client
+        # starts with its first beat here (no call on the hot path for the many one-beat flows).
         self.beat_log: array[float] | None = None
+        self.sketched = pkt.proto == 17  # FlowTable's `sketch` predicate may turn it off
+        if client_is_src and self.sketched:
+            self.c2s_last = self.beat0 = pkt.ts
+            self.beats = 1
+        else:
+            self.c2s_last = -_INF
+            self.beats = 0
+            self.beat0 = 0.0
         # TCP handshake: the client's SYN time (-1: not seen), and SYN→SYN-ACK seconds (-1: not measured)
         self.syn_at = pkt.ts if client_is_src and pkt.tcp_flags & (_SYN | _ACK) == _SYN else -1.0
         self.rtt = -1.0
@@ -182,6 +190,7 @@ class FlowTable:
         idle_timeout: float = IDLE_TIMEOUT,
         closed_timeout: float = CLOSED_TIMEOUT,
         sweep_every: float = SWEEP_EVERY,
+        sketch: Callable[[Flow], bool] | None = None,
     ) -> None:
         if max_flows < 1:
             raise ValueError("max_flows must be at least 1")
@@ -195,6 +204,8 @@ class FlowTable:
         self.closed_timeout = min(closed_timeout, idle_timeout)
         self.sweep_every = sweep_every
         self._swept_at = -_INF
+        # Which UDP flows keep the timing sketch (default all; the engine: local client, external server)
+        self.sketch = sketch
         self._flows: dict[bytes, Flow] = {}
 
     def __len__(self) -> int:
@@ -222,6 +233,8 @@ class FlowTable:
             if len(self._flows) >= self.max_flows:
                 self._evict_oldest()
             flow = Flow(key, pkt, _client_is_src(pkt))
+            if flow.sketched and self.sketch is not None and not self.sketch(flow):
+                flow.sketched, flow.beats = False, 0
             self._flows[key] = flow
             self.total_flows += 1
         ts = pkt.ts
@@ -230,7 +243,7 @@ class FlowTable:
         elif ts < flow.first_seen:
             flow.first_seen = ts
         if src == flow.client and sport == flow.client_port:
-            if flow.proto == 17:
+            if flow.sketched:
                 if ts - flow.c2s_last >= BEAT_GAP:
                     flow.beat(ts)
                 flow.c2s_last = ts

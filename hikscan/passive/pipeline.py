@@ -208,8 +208,8 @@ def _pcap_ethernet_loop(
     proto_byte = PROTO_BYTE
     beat_gap = BEAT_GAP
     # Per direction of each flow seen inline (bounded by the table: cleared whenever it evicts).
-    tcp_dirs: dict[bytes, tuple[Flow, bool]] = {}
-    udp_dirs: dict[bytes, tuple[Flow, bool]] = {}
+    tcp_dirs: dict[bytes, tuple[Flow, int]] = {}
+    udp_dirs: dict[bytes, tuple[Flow, int]] = {}
     evicted = flows.evicted
     n = wire = ip = with_payload = 0
     if not reader._header_ok:
@@ -297,7 +297,10 @@ def _pcap_ethernet_loop(
                             evicted = flows.evicted
                             tcp_dirs.clear()
                             udp_dirs.clear()
-                    c2s = sport == flow.client_port and src == flow.client
+                    # 0: from the server; 1: from the client; 2: from the client of a sketched UDP flow
+                    c2s = (
+                        (2 if flow.sketched else 1) if sport == flow.client_port and src == flow.client else 0
+                    )
                     dirs[key] = (flow, c2s)
                     if pkt is None and not c2s and flags & 0x12 == 0x12:  # the SYN-ACK: handshake RTT
                         handshake_rtt(flow, ts)
@@ -309,7 +312,7 @@ def _pcap_ethernet_loop(
                     elif ts < flow.first_seen:
                         flow.first_seen = ts
                     if c2s:
-                        if proto == 17:  # the UDP timing sketch (FlowTable.add's)
+                        if c2s == 2:  # the UDP timing sketch (FlowTable.add's)
                             if ts - flow.c2s_last >= beat_gap:
                                 flow.beat(ts)
                             flow.c2s_last = ts

@@ -60,7 +60,12 @@ class Device:
         return self.vendor is not None
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        timeline, self.timeline = self.timeline, []  # plain JSON-ready dicts: not deep-copied by asdict
+        try:
+            out = asdict(self)
+        finally:
+            self.timeline = timeline
+        out["timeline"] = [dict(entry) for entry in timeline]
         out["evidence"] = [e.to_dict() for e in self.evidence]
         out["confidence"] = round(self.confidence, 2)
         return out

@@ -49,10 +49,14 @@ class Fleet:
         rule, fleet = rules[0], policy.fleet
         # (group, kind, key) → host → that host's contacts with the destination
         groups: dict[tuple[str, str, str], dict[str, list[Contact]]] = defaultdict(lambda: defaultdict(list))
+        group_of: dict[str, str | None] = {}  # host → its group (one device lookup per host)
         for contact in view.contacts():
             if contact.attempts < fleet.min_attempts:
                 continue
-            group = self._group(view.device(contact.host), view)
+            host = contact.host
+            if host not in group_of:
+                group_of[host] = self._group(view.device(host), view)
+            group = group_of[host]
             if group is None:
                 continue
             match = view.cloud(contact)
