@@ -5,6 +5,7 @@ python -m hikscan.passive.pipeline FILE…    # decode + flows with a no-op on_p
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import struct
@@ -366,6 +367,19 @@ def _pcap_ethernet_loop(
     return n, wire, ip, with_payload
 
 
+def local_to_global() -> Callable[[Flow], bool]:
+    """The engine's UDP-sketch rule without a policy: a private client talking to a global server."""
+    private: dict[bytes, bool] = {}
+
+    def is_private(packed: bytes) -> bool:
+        known = private.get(packed)
+        if known is None:
+            known = private[packed] = ipaddress.ip_address(packed).is_private
+        return known
+
+    return lambda flow: is_private(flow.client) and not is_private(flow.server)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Decode + flows with a no-op on_payload: the pipeline's own speed, for the benchmark."""
     args = sys.argv[1:] if argv is None else argv
@@ -378,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal evicted
         evicted += 1
 
-    table = FlowTable(on_evict=count)
+    table = FlowTable(on_evict=count, sketch=local_to_global())
     stats = run(args, lambda _pkt: None, table)
     table.flush()
     out = stats.to_dict()
