@@ -38,6 +38,7 @@ from scenarios import (
     mixed_interfaces,
     uk_only_cameras,
 )
+from scenarios_behaviour import alibaba_us_p2p, beacon_camera, clean_fleet_cloud, incident_fleet_unknown
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,6 +65,10 @@ SCENARIOS: dict[str, tuple[Callable[[], Capture], Writer]] = {
         _pcapng([(LINKTYPE_ETHERNET, "eth0", 6), (LINKTYPE_LINUX_SLL, "any", 9), (LINKTYPE_RAW, "tun0", 6)]),
     ),
     "uk_only_cameras.pcap": (uk_only_cameras, _pcap()),
+    "incident_fleet_unknown.pcap": (incident_fleet_unknown, _pcap()),
+    "beacon_camera.pcap": (beacon_camera, _pcap()),
+    "clean_fleet_cloud.pcap": (clean_fleet_cloud, _pcap()),
+    "alibaba_us_p2p.pcap": (alibaba_us_p2p, _pcap()),
 }
 
 

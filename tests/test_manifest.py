@@ -34,6 +34,8 @@ def flat(finding: dict[str, Any]) -> dict[str, Any]:
         "remote_name": remote.get("name"),
         "remote_country": remote.get("country"),
         "remote_asn": remote.get("asn"),
+        "remote_owner": remote.get("owner"),
+        "remote_owner_country": remote.get("owner_country"),
     }
 
 

@@ -20,7 +20,14 @@ MANIFEST: list[dict[str, Any]] = yaml.safe_load((PCAPS / "manifest.yaml").read_t
 ENTRY_KEYS = {"file", "description", "source", "home_country", "max_severity", "must", "must_not", "devices"}
 ENTRY_KEYS |= {"shared", "cctv_ips"}
 MATCH_KEYS = {"rule", "severity", "device_ip", "device_mac", "device_vendor", "remote_ip", "remote_port"}
-MATCH_KEYS |= {"remote_proto", "remote_name", "remote_country", "remote_asn"}
+MATCH_KEYS |= {
+    "remote_proto",
+    "remote_name",
+    "remote_country",
+    "remote_asn",
+    "remote_owner",
+    "remote_owner_country",
+}
 DEVICE_KEYS = {"ip", "mac", "vendor", "family", "category", "name", "model", "serial", "firmware"}
 CATEGORIES = {"camera", "recorder", "doorbell/intercom", "iot", "computer", "phone", "unknown"}
 RULE_SEVERITY = {
@@ -29,6 +36,10 @@ RULE_SEVERITY = {
     "cctv-to-overseas": "low",
     "host-to-high-risk-country": "info",
     "cctv-fleet-new-destination": "high",
+    "cctv-beacon": "medium",
+    "host-beacon": "info",
+    "cctv-connection-storm": "medium",
+    "host-connection-storm": "info",
 }
 SEVERITIES = ["none", "info", "low", "medium", "high"]
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")

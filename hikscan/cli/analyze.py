@@ -26,6 +26,7 @@ from hikscan.knowledge.geo import attribution as geo_attribution
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import RuleSet, load_rules
 from hikscan.passive.attribution import read_inventory
+from hikscan.passive.baseline import Baseline
 from hikscan.passive.engine import Engine
 from hikscan.passive.locality import parse_local_nets
 from hikscan.report.estate import Estate
@@ -53,6 +54,7 @@ class AnalyzeRequest:
     progress: bool = False
     jobs: int | None = None  # worker processes for several captures; None: one per core
     local_nets: list[str] = field(default_factory=list)
+    baseline: list[Path] = field(default_factory=list)  # earlier reports (passive.baseline)
 
 
 def expand(paths: list[Path]) -> Inputs:
@@ -101,9 +103,12 @@ class AnalyzeRun:
         self.stop = threading.Event()
         self.inventory = read_inventory(request.inventory) if request.inventory is not None else []
         self.local_nets = parse_local_nets(request.local_nets)
+        self.baseline = Baseline.load(request.baseline) if request.baseline else None
 
     def new_engine(self) -> Engine:
-        engine = Engine(self.rules, self.geo, self.oui, self.request.home_country, self.local_nets)
+        engine = Engine(
+            self.rules, self.geo, self.oui, self.request.home_country, self.local_nets, self.baseline
+        )
         engine.attribution.add_inventory(self.inventory)
         return engine
 
@@ -116,6 +121,9 @@ class AnalyzeRun:
             home_country=(self.request.home_country or self.rules.policy.home_country).upper(),
             merge=self.request.merge or None,
             inventory=str(self.request.inventory) if self.request.inventory else None,
+            baseline=self.baseline.sources
+            if self.baseline is not None
+            else f"capture start: first {self.rules.policy.baseline.learn_seconds:g} s",
         )
 
     def analyse(self, paths: list[Path], progress_bar: bool | None = None) -> Result:

@@ -13,12 +13,30 @@ from typing import Annotated, Any
 import typer
 
 from hikscan import __version__
+from hikscan.cli.options import (
+    AsnDb,
+    BaselineOpt,
+    FailOn,
+    Formats,
+    GeoipDb,
+    HomeCountry,
+    Inventory,
+    LocalNet,
+    OutputFile,
+    Outputs,
+    RulesDir,
+    Severity,
+    ShowProgress,
+    Syslog,
+    WatchFormat,
+)
 from hikscan.cli.rules import rules_app
 from hikscan.errors import HikscanError, UsageError
 
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+
 
 app = typer.Typer(
     add_completion=True,
@@ -27,83 +45,6 @@ app = typer.Typer(
     help="Find Hikvision/Dahua CCTV devices and flag CCTV traffic that leaves the country.",
 )
 app.add_typer(rules_app, name="rules")
-
-
-class Severity(StrEnum):
-    none = "none"
-    info = "info"
-    low = "low"
-    medium = "medium"
-    high = "high"
-
-
-class WatchFormat(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    html = "html"
-    ecs = "ecs"
-    cef = "cef"
-
-
-def _home_country(value: str | None) -> str | None:
-    """An ISO 3166-1 alpha-2 code; "UK" (and alpha-3 codes) are mapped with a note on stderr."""
-    if value is None:
-        return None
-    from hikscan.cli.country import iso_country
-
-    code, note = iso_country(value)
-    if note:
-        print(f"hikscan: note: {note}", file=sys.stderr)
-    return code
-
-
-HomeCountry = Annotated[
-    str | None,
-    typer.Option(
-        callback=_home_country, metavar="CC", help="ISO 3166 country code of home (default from rules: GB)."
-    ),
-]
-OutputFile = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-]
-Formats = Annotated[
-    list[OutputFormat] | None,
-    typer.Option(
-        "--format",
-        "-f",
-        help="Output format; repeat with one -o each to write several (-f json -o r.json -f html -o r.html).",
-        show_default="table",
-    ),
-]
-Outputs = Annotated[
-    list[Path] | None,
-    typer.Option("--output", "-o", help="Write to this file instead of stdout (one per --format)."),
-]
-Syslog = Annotated[bool, typer.Option("--syslog", help="Frame CEF lines as RFC 5424 syslog messages.")]
-FailOn = Annotated[Severity, typer.Option(help="Exit 1 if a finding is at or above this severity.")]
-GeoipDb = Annotated[
-    Path | None,
-    typer.Option(
-        help="Your own GeoLite2/GeoIP2 Country or City mmdb (replaces DB-IP; the RIR database stays)."
-    ),
-]
-AsnDb = Annotated[Path | None, typer.Option(help="Your own GeoLite2 ASN mmdb.")]
-RulesDir = Annotated[
-    Path | None, typer.Option("--rules", help="Extra rules directory (added to the bundled rules).")
-]
-Inventory = Annotated[Path | None, typer.Option(help="A `hikscan scan -o scan.json` inventory.")]
-LocalNet = Annotated[
-    list[str] | None,
-    typer.Option("--local-net", help="A CIDR that is this LAN even if public (repeatable)."),
-]
-ShowProgress = Annotated[bool | None, typer.Option(help="Progress on stderr (default: when a TTY).")]
 
 
 def _version(value: bool) -> None:
@@ -161,6 +102,7 @@ def analyze(
         ),
     ] = None,
     local_net: LocalNet = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Read captures and report CCTV devices talking to overseas servers and vendor clouds."""
     from hikscan.cli.analyze import AnalyzeRequest, run_analyze
@@ -180,6 +122,7 @@ def analyze(
         progress=sys.stderr.isatty() if progress is None else progress,
         jobs=jobs,
         local_nets=list(local_net or ()),
+        baseline=baseline or [],
     )
     raise typer.Exit(run_analyze(request))
 
@@ -327,6 +270,7 @@ def watch(
     rules_dir: RulesDir = None,
     inventory: Inventory = None,
     local_net: LocalNet = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Watch live traffic and stream findings as they appear (Ctrl-C stops with a summary)."""
     from hikscan.cli.analyze import AnalyzeRequest, run_watch
@@ -341,6 +285,7 @@ def watch(
         rules_dir=rules_dir,
         inventory=inventory,
         local_nets=list(local_net or ()),
+        baseline=baseline or [],
     )
     raise typer.Exit(run_watch(request, interface, interval, duration))
 

@@ -24,12 +24,50 @@ class PolicyRule:
     detector: str = "destination"  # the module in hikscan/passive/detectors/ that emits it
     when: Mapping[str, str] = field(default_factory=dict)  # destination rules: {device, remote} conditions
     severity_high_risk: str | None = None  # used instead when the server is located in/owned from one
+    applies_to: str = "any"  # behaviour rules (beacon, storm): cctv, other or any device
+
+    def applies(self, device_is_cctv: bool) -> bool:
+        return self.applies_to == "any" or (self.applies_to == "cctv") == device_is_cctv
+
+
+# --- behaviour thresholds (beacon, storm, fleet, baseline; reasons in rules/policy.yaml) ---------------
 
 
 @dataclass(frozen=True, slots=True)
 class Fleet:
     min_devices: int
     window_seconds: int
+    group_by: str = "family"  # "family" (one vendor family) or "cctv" (any CCTV devices together)
+    prefix_v4: int = 24  # a fleet may also meet on one network of this size …
+    prefix_v6: int = 48
+    min_attempts: int = 1  # … counting every connection attempt, answered or not
+
+
+@dataclass(frozen=True, slots=True)
+class Beacon:
+    min_events: int = 23
+    min_score: float = 0.8
+    unnamed_only: bool = True
+    ignore_ports: frozenset[int] = frozenset({53, 123})
+    max_events: int = 512  # kept per (device, remote): memory bound
+
+
+@dataclass(frozen=True, slots=True)
+class Storm:
+    min_failed: int = 60
+    min_failed_share: float = 0.5
+    min_span_seconds: float = 120.0
+    min_rate_per_hour: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    learn_seconds: float = 1200.0
+
+
+def storm_rate(failed: int, span: float) -> float:
+    """Failed attempts per hour over the failing period (at least one minute long)."""
+    return failed * 3600.0 / max(span, 60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +79,9 @@ class Policy:
     allow_domains: tuple[str, ...]
     fleet: Fleet
     rules: Mapping[str, PolicyRule]
+    beacon: Beacon = field(default_factory=Beacon)
+    storm: Storm = field(default_factory=Storm)
+    baseline: Baseline = field(default_factory=Baseline)
 
     def severity_of(self, rule_id: str) -> str:
         return self.rules[rule_id].severity
@@ -108,12 +149,39 @@ class Policy:
         code = country.upper()
         return code in self.high_risk_countries and code != (home_country or self.home_country).upper()
 
-    def fleet_alert(self, device_count: int) -> tuple[str, str] | None:
+    def fleet_alert(self, device_count: int, new: bool = True) -> tuple[str, str] | None:
         """The Italy pattern: enough devices of one vendor reaching one new destination (in a window)."""
         rules = self.rules_for("fleet")
-        if rules and device_count >= self.fleet.min_devices:
+        if rules and new and device_count >= self.fleet.min_devices:
             return rules[0].id, rules[0].severity
         return None
+
+    def behaviour_rule(self, detector: str, device_is_cctv: bool) -> PolicyRule | None:
+        """The first rule of a behaviour detector (beacon, storm) that applies to this kind of device."""
+        return next((r for r in self.rules_for(detector) if r.applies(device_is_cctv)), None)
+
+    def beacon_alert(self, device_is_cctv: bool, events: int, score: float) -> tuple[str, str] | None:
+        """Regular contact: enough events, scored at least beacon.min_score (knowledge.beaconscore)."""
+        rule = self.behaviour_rule("beacon", device_is_cctv)
+        if rule is None or events < self.beacon.min_events or score < self.beacon.min_score:
+            return None
+        return rule.id, rule.severity
+
+    def storm_alert(
+        self, device_is_cctv: bool, failed: int, attempts: int, span: float
+    ) -> tuple[str, str] | None:
+        """Many unanswered attempts to one destination, mostly failing, sustained and fast enough."""
+        storm = self.storm
+        rule = self.behaviour_rule("storm", device_is_cctv)
+        if (
+            rule is None
+            or failed < storm.min_failed
+            or failed < storm.min_failed_share * max(attempts, 1)
+            or span < storm.min_span_seconds
+            or storm_rate(failed, span) < storm.min_rate_per_hour
+        ):
+            return None
+        return rule.id, rule.severity
 
     def is_internal(self, ip: str) -> bool:
         addr = ip_of(ip)

@@ -8,8 +8,10 @@ named `<kind>:<rule id>#<index>`:
   `expect: {vendor: null}` is a counter-example the rule must not match.
 - cloud / signature: the example must resolve to this rule; with `expect: null` it must not.
 - cve: `rule_applies()` must equal `expect`, and a covered device must get the CVE from `cves_for()`.
-- policy: `Policy.classify()` (or `fleet_alert()` for `device_count`) must give (rule id, severity); a
-  `remote_ip` is first enriched (both country databases, ASN, networks.yaml) as the analysis does.
+- policy: `Policy.classify()` (or `fleet_alert()` for `device_count`; `beacon_alert()` on a synthetic
+  series scored by knowledge.beaconscore for beacon rules; `storm_alert()` for storm rules) must give
+  (rule id, severity); a `remote_ip` is first enriched (both country databases, ASN, networks.yaml)
+  as the analysis does.
 - network: an `ip` (through the ASN database) or an `{asn, org}` pair must resolve to this networks.yaml
   entry; with `expect: null` it must not.
 Deprecated rules of every kind are loaded but never used, so their examples are reported as
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hikscan.knowledge.beaconscore import beacon_score, example_events
 from hikscan.knowledge.cves import cves_for, rule_applies
 from hikscan.knowledge.fingerprint import identify, match_evidence, match_value
 from hikscan.knowledge.networks import Network
@@ -139,9 +142,11 @@ def _check_policy(rule: PolicyRule, ex: Example, rules: RuleSet) -> str:
     policy = rules.policy
     want = (rule.id, ex["expect"]) if ex["expect"] else None
     if "device_count" in ex:
-        got = policy.fleet_alert(ex["device_count"])
+        got = policy.fleet_alert(ex["device_count"], ex.get("new_destination", True))
         _require(got == want, f"{ex['device_count']} devices -> {got}, expected {want}")
         return f"{ex['device_count']} devices -> {got}"
+    if rule.detector in ("beacon", "storm"):
+        return _check_behaviour(rule, ex, rules, want)
     vendor = ex.get("device_vendor")
     cctv = ex.get("device_cctv", bool(vendor and rules.vendor(vendor).cctv))
     cloud = None
@@ -189,6 +194,25 @@ def _check_network(rule: Network, ex: Example, rules: RuleSet) -> str:
         return f"counter-example {what} -> {got}"
     _require(got == rule.id, f"{what} resolved to {got}, expected {rule.id}")
     return f"{what} -> {rule.id}"
+
+
+def _check_behaviour(rule: PolicyRule, ex: Example, rules: RuleSet, want: tuple[str, str] | None) -> str:
+    """Beacon examples: a synthetic series scored as the detector scores it; storm examples: counts."""
+    policy, cctv = rules.policy, bool(ex["device_cctv"])
+    if rule.detector == "beacon":
+        events, interval = ex["events"], ex["interval_seconds"]
+        times, sizes = example_events(
+            events, interval, ex.get("jitter_seconds", 0), ex["size_bytes"], ex.get("size_jitter_bytes", 0)
+        )
+        score = beacon_score(times, sizes, events * interval)
+        value = score.score if score is not None else 0.0
+        got = policy.beacon_alert(cctv, events, value)
+        case = f"{events} events every {interval} s ±{ex.get('jitter_seconds', 0)}: score {value:.3f}"
+    else:
+        got = policy.storm_alert(cctv, ex["failed"], ex["attempts"], ex["span_seconds"])
+        case = f"{ex['failed']}/{ex['attempts']} failed over {ex['span_seconds']} s"
+    _require(got == want, f"{case} -> {got}, expected {want}")
+    return f"{case} -> {got}"
 
 
 def _run(

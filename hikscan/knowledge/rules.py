@@ -21,7 +21,7 @@ from typing import Any
 
 from hikscan.errors import RuleError
 from hikscan.knowledge.networks import build_networks
-from hikscan.knowledge.policy import Fleet, Policy, PolicyRule
+from hikscan.knowledge.policy import Baseline, Beacon, Fleet, Policy, PolicyRule, Storm
 from hikscan.knowledge.rulefiles import default_files, dir_files, parse_file, rules_dir
 from hikscan.knowledge.ruleset import (
     CloudEndpoint,
@@ -294,6 +294,7 @@ class _Builder:
                 detector=raw["detector"],
                 when=dict(raw.get("when") or {}),
                 severity_high_risk=raw.get("severity_high_risk"),
+                applies_to=raw.get("applies_to", "any"),
             )
         allow = doc.get("allow") or {}
         return Policy(
@@ -302,9 +303,24 @@ class _Builder:
             internal_cidrs=tuple(parse_net(fname, "internal_cidrs", c) for c in doc["internal_cidrs"]),
             allow_cidrs=tuple(parse_net(fname, "allow", c) for c in allow.get("cidrs", ())),
             allow_domains=tuple(norm_name(d) for d in allow.get("domains", ())),
-            fleet=Fleet(doc["fleet"]["min_devices"], doc["fleet"]["window_seconds"]),
+            fleet=Fleet(**doc["fleet"]),
             rules=rules,
+            **_behaviour(doc),
         )
+
+
+def _behaviour(doc: dict[str, Any]) -> dict[str, Any]:
+    """The behaviour threshold blocks of a policy file (beacon, storm, baseline); defaults when absent."""
+    out: dict[str, Any] = {}
+    if "beacon" in doc:
+        raw = dict(doc["beacon"])
+        raw["ignore_ports"] = frozenset(raw.get("ignore_ports", ()))
+        out["beacon"] = Beacon(**raw)
+    if "storm" in doc:
+        out["storm"] = Storm(**doc["storm"])
+    if "baseline" in doc:
+        out["baseline"] = Baseline(**doc["baseline"])
+    return out
 
 
 def parse_net(fname: str, rid: str, text: str) -> IpNet:

@@ -11,6 +11,7 @@ closed, so nothing is counted twice and the final report is the same whichever w
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +26,7 @@ from hikscan.knowledge.policy import PolicyRule
 from hikscan.knowledge.rules import CloudEndpoint, RuleSet
 from hikscan.knowledge.ruleset import IpNet
 from hikscan.passive.attribution import Attribution
+from hikscan.passive.baseline import Baseline, Novelty
 from hikscan.passive.contacts import Contact, ContactTable
 from hikscan.passive.decode import Decoder, mac_text
 from hikscan.passive.detectors import build_detectors
@@ -33,12 +35,15 @@ from hikscan.passive.flows import Flow, FlowTable
 from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
+from hikscan.passive.timeline import by_host, timeline
 from hikscan.report.model import Device, Finding, Remote, severity_rank
 
 MAX_FLOWS = 250_000
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
+MAX_REMOTES_CACHED = 100_000  # remotes with a round-trip sample
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
 ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
+RTT_SAMPLES = 4  # handshakes measured per remote (the first ones); the smallest round trip is kept
 
 
 class Engine:
@@ -51,6 +56,7 @@ class Engine:
         oui: OuiTable | None,
         home_country: str | None = None,
         local_nets: Iterable[IpNet] = (),
+        baseline: Baseline | None = None,
     ) -> None:
         self.rules = rules
         self.geo = geo
@@ -62,7 +68,8 @@ class Engine:
         self.attribution = Attribution(rules, oui)
         self.inspector = Inspector(rules, self.names, self.attribution, local_nets)
         self.decoder = Decoder()
-        self.flows = FlowTable(MAX_FLOWS, self._close)
+        self.flows = FlowTable(MAX_FLOWS, self._close, sketch=self._sketch)
+        self.fed = 0  # frames given to feed()
         self.contact_table = ContactTable()
         # Flows where neither address is internal by policy (global IPv6 on the LAN, public IPv4 LANs),
         # kept by (client, server) until the MAC they were sent from places their local side.
@@ -73,6 +80,11 @@ class Engine:
         self._devices: dict[str, Device] = {}
         self._cloud_by_name: dict[str, CloudEndpoint | None] = {}
         self._cloud_by_ip: dict[str, CloudEndpoint | None] = {}
+        self._hosts: set[str] | None = None  # hosts with evidence, as of the last findings() call
+        self.baseline = baseline  # earlier reports (--baseline); None: the capture's start is the baseline
+        self._novelty: Novelty | None = None
+        self.t_first, self.t_last = float("inf"), float("-inf")  # capture time covered by folded flows
+        self.rtts: dict[bytes, list[float]] = {}  # remote (packed) → [smallest SYN→SYN-ACK s, handshakes]
 
     # -- input ------------------------------------------------------------------------------------
     def run_files(
@@ -87,15 +99,24 @@ class Engine:
         )
 
     def feed(self, ts: float, linktype: int, frame: bytes, wirelen: int) -> bool:
-        """One frame through decode → flows → inspection. False if it was not an IP packet."""
+        """One frame through decode → flows → inspection. False if it was not an IP packet.
+        Every 1024 frames the idle flows are closed, at the same records as `run_files` does."""
+        self.fed += 1
         pkt = self.decoder.decode_frame(ts, linktype, frame, wirelen)
-        if pkt is None:
-            return False
-        flow = self.flows.add(pkt)
-        if pkt.payload and pkt.frag != 2 and should_inspect(flow, pkt.sport, pkt.dport):
-            flow.inspected += 1
-            self.inspector.on_payload(pkt)
-        return True
+        if pkt is not None:
+            flow = self.flows.add(pkt)
+            if pkt.payload and pkt.frag != 2 and should_inspect(flow, pkt.sport, pkt.dport):
+                flow.inspected += 1
+                self.inspector.on_payload(pkt)
+        if not self.fed & 0x3FF:
+            self.flows.expire(ts)
+        return pkt is not None
+
+    def _sketch(self, flow: Flow) -> bool:
+        """Time a UDP flow's beats only when a behaviour detector can use them: local client, external server
+        (camera-to-NVR streams, the bulk of CCTV traffic, cost nothing)."""
+        internal = self.inspector.is_internal_packed
+        return internal(flow.client) and not internal(flow.server)
 
     # -- flows → contacts ---------------------------------------------------------------------------
     def _close(self, flow: Flow) -> None:
@@ -103,6 +124,13 @@ class Engine:
         contact = self._fold(flow)
         if contact is not None and flow.packets_c2s and flow.packets_s2c:
             self.contact_table.mark_answered(contact)
+        if flow.rtt >= 0 and contact is not None and contact.remote == self.inspector.text(flow.server):
+            sample = self.rtts.get(flow.server)
+            if sample is None:
+                if len(self.rtts) < MAX_REMOTES_CACHED:
+                    self.rtts[flow.server] = [flow.rtt, 1]
+            elif sample[1] < RTT_SAMPLES:
+                sample[0], sample[1] = min(sample[0], flow.rtt), sample[1] + 1
         for detector in self.detectors:
             detector.on_flow(flow, self)
 
@@ -111,6 +139,10 @@ class Engine:
         first_fold = flow.folded_packets == 0
         if not packets:
             return None
+        if flow.first_seen < self.t_first:
+            self.t_first = flow.first_seen
+        if flow.last_seen > self.t_last:
+            self.t_last = flow.last_seen
         flow.folded_packets, flow.folded_bytes = flow.packets, flow.bytes
         text, internal = self.inspector.text, self.inspector.is_internal
         client, server = text(flow.client), text(flow.server)
@@ -173,10 +205,38 @@ class Engine:
     def contacts(self) -> Iterable[Contact]:
         return self.contact_table
 
+    def contact(self, host: str, remote: str) -> Contact | None:
+        return self.contact_table.get(host, remote)
+
+    def open_flows(self) -> Iterable[Flow]:
+        """Flows not closed yet (live monitoring between reports; none after finish())."""
+        return self.flows
+
+    def capture_times(self) -> tuple[float, float]:
+        """First and last packet time of the traffic folded so far ((0, 0) before any)."""
+        return (self.t_first, self.t_last) if self.t_first <= self.t_last else (0.0, 0.0)
+
+    def names_of(self, contact: Contact) -> list[str]:
+        return [name for name, _source in self.names.names_for(contact.host, contact.remote)]
+
+    def novelty(self) -> Novelty:
+        """Which destinations are new since the baseline (computed once per findings() call)."""
+        if self._novelty is None:
+            start, end = self.capture_times()
+            fleet = self.policy.fleet
+            self._novelty = Novelty.build(
+                self, self.baseline, start, end, self.policy.baseline.learn_seconds,
+                (fleet.prefix_v4, fleet.prefix_v6),
+            )  # fmt: skip
+        return self._novelty
+
     def device(self, ip: str) -> Device | None:
         device = self._devices.get(ip)
-        if device is None and (ip in self.attribution.hosts() or ip in self.attribution.aliases):
-            device = self._devices[ip] = self.attribution.device(ip)
+        if device is None:
+            if self._hosts is None:  # once per findings() call: detectors ask for every contact's host
+                self._hosts = self.attribution.hosts() | set(self.attribution.aliases)
+            if ip in self._hosts:
+                device = self._devices[ip] = self.attribution.device(ip)
         return device
 
     def is_cctv(self, device: Device | None) -> bool:
@@ -238,7 +298,16 @@ class Engine:
             owner_country=info.owner_country,
             located=info.located,
             ports=tuple(contact.port_list()),
+            rtt_ms=self.rtt_ms(contact.remote),
         )
+
+    def rtt_ms(self, ip: str) -> float | None:
+        """The smallest SYN→SYN-ACK round trip measured to ip, in milliseconds."""
+        try:
+            sample = self.rtts.get(ipaddress.ip_address(ip).packed)
+        except ValueError:
+            return None
+        return round(sample[0] * 1000, 2) if sample is not None else None
 
     def finding(
         self, rule: PolicyRule, contact: Contact, device: Device | None, remote: Remote, evidence: list[str]
@@ -260,17 +329,34 @@ class Engine:
     # -- output -------------------------------------------------------------------------------------
     def devices(self) -> list[Device]:
         """Every host with evidence, by address."""
+        self._hosts = None
         return [d for ip in sorted(self.attribution.hosts()) if (d := self.device(ip)) is not None]
 
     def cctv_devices(self) -> list[Device]:
-        return [d for d in self.devices() if self.is_cctv(d)]
+        """CCTV devices, each with its timeline of external contacts."""
+        devices = [d for d in self.devices() if self.is_cctv(d)]
+        index = by_host(self.contact_table) if devices else {}
+        novelty = self.novelty() if devices else None
+        for device in devices:
+            if device.ip is not None and novelty is not None:
+                device.timeline, _left_out = timeline(index.get(device.ip, []), self.names_of, novelty)
+        return devices
 
     def findings(self) -> list[Finding]:
         """Every detector's findings, most severe first; at most MAX_FINDINGS_PER_DEVICE per device."""
-        self._devices = {}
+        self._devices, self._hosts = {}, None
+        self._novelty = None
         found: list[Finding] = []
         for detector in self.detectors:
             found.extend(detector.findings(self, list(found)))
+        novelty = self.novelty()
+        for finding in found:  # "new since the baseline" is a fact in every finding
+            if finding.new_destination is None:
+                contact = self.contact_table.get(finding.device.get("ip") or "", finding.remote.ip)
+                names = self.names_of(contact) if contact is not None else []
+                if finding.remote.name and not names:
+                    names = [finding.remote.name]
+                finding.new_destination = novelty.remote_is_new(finding.remote.ip, names)
         found.sort(key=lambda f: (-severity_rank(f.severity), f.first_seen, f.device.get("ip") or ""))
         kept: list[Finding] = []
         per_device: dict[Any, int] = defaultdict(int)

@@ -6,14 +6,26 @@ packet is a SYN/ACK (then it is the server), or it comes from a well-known port 
 
 When the table is full the least-recently-seen flows (by capture time) are evicted to `on_evict`, in
 batches of `evict_batch` (default max_flows/64) so that eviction costs O(1) per new flow amortised and
-nothing per packet. `flush()` evicts all flows at the end. Nothing is lost: the caller folds what it
-is given.
+nothing per packet. `expire(now)` closes flows idle for longer than `idle_timeout` seconds of CAPTURE
+time (`closed_timeout` once a TCP FIN or RST was seen); callers check it every 1024 records, and it scans
+the table at most once per `sweep_every` capture seconds, so detectors see flows as they end in live
+monitoring too. `flush()` evicts all flows at the end. Nothing is lost: the caller folds what it is given.
+
+Two cheap per-flow measurements feed the behaviour detectors:
+- a timing sketch for UDP flows (`beats`; those the table's `sketch` predicate accepts): a client→server
+  packet after at least BEAT_GAP s of client silence starts a "beat" (a keep-alive, a retry, a query);
+  the first BEAT_LOG beats are logged as (time, client bytes so far), so per-beat sizes are the
+  differences. A stream is one beat; a keep-alive every 20 s on one 5-tuple is one beat per datagram.
+  Cost: one compare and one store per client UDP packet.
+- the TCP handshake round trip (`rtt`): SYN→SYN-ACK, when the SYN was sent once (a retransmitted SYN
+  would add its timeout to the figure). Set once per flow, from the first server packet.
 """
 
 from __future__ import annotations
 
 import heapq
 import struct
+from array import array
 from collections.abc import Callable, Iterator
 from operator import attrgetter
 
@@ -22,14 +34,24 @@ from hikscan.passive.decode import Packet
 _PORT = struct.Struct("!H").pack
 PROTO_BYTE = [bytes([i]) for i in range(256)]  # the key's last byte, by protocol number
 _SYN, _ACK = 0x02, 0x10
+_FIN_RST = 0x05
+BEAT_GAP = 1.0  # seconds of client silence that start a new UDP beat
+BEAT_LOG = 64  # beats logged per flow (the count goes on); 64 x 16 bytes at most
+IDLE_TIMEOUT = 300.0  # capture seconds without a packet before a flow is closed (Zeek: TCP 5 min)
+CLOSED_TIMEOUT = 30.0  # the same once a TCP FIN or RST was seen
+SWEEP_EVERY = 30.0  # capture seconds between two scans for idle flows
 
 
 class Flow:
     """One conversation. Addresses are packed bytes; MACs are 6 bytes or None."""
 
     __slots__ = (
+        "beat0",
+        "beat_log",
+        "beats",
         "bytes_c2s",
         "bytes_s2c",
+        "c2s_last",
         "client",
         "client_mac",
         "client_port",
@@ -42,9 +64,12 @@ class Flow:
         "packets_c2s",
         "packets_s2c",
         "proto",
+        "rtt",
         "server",
         "server_mac",
         "server_port",
+        "sketched",
+        "syn_at",
         "tcp_flags",
         "version",
         "vlans",
@@ -76,6 +101,46 @@ class Flow:
         self.tcp_flags = 0
         self.inspected = 0  # payload packets handed to the inspectors (see pipeline.INSPECT_PER_FLOW)
         self.folded_packets = self.folded_bytes = 0  # already counted into a contact (passive.contacts)
+        # UDP timing sketch (see the module docstring); only UDP flows beat. A flow opened by its client
+        # starts with its first beat here (no call on the hot path for the many one-beat flows).
+        self.beat_log: array[float] | None = None
+        self.sketched = pkt.proto == 17  # FlowTable's `sketch` predicate may turn it off
+        if client_is_src and self.sketched:
+            self.c2s_last = self.beat0 = pkt.ts
+            self.beats = 1
+        else:
+            self.c2s_last = -_INF
+            self.beats = 0
+            self.beat0 = 0.0
+        # TCP handshake: the client's SYN time (-1: not seen), and SYN→SYN-ACK seconds (-1: not measured)
+        self.syn_at = pkt.ts if client_is_src and pkt.tcp_flags & (_SYN | _ACK) == _SYN else -1.0
+        self.rtt = -1.0
+
+    def beat(self, ts: float) -> None:
+        """A new UDP beat at ts (called before the packet's bytes are counted)."""
+        n = self.beats
+        self.beats = n + 1
+        if n == 0:
+            self.beat0 = ts
+        elif n < BEAT_LOG:
+            log = self.beat_log
+            if log is None:
+                log = self.beat_log = array("d", (self.beat0, 0.0))
+            log.append(ts)
+            log.append(float(self.bytes_c2s))
+
+    def beat_events(self) -> list[tuple[float, int]]:
+        """(time, client bytes) per logged beat; the last size is only known when no beat went unlogged."""
+        if self.beats == 0:
+            return []
+        log = self.beat_log
+        if log is None:
+            return [(self.beat0, self.bytes_c2s)]
+        times, marks = log[0::2], log[1::2]
+        out = [(times[i], int(marks[i + 1] - marks[i])) for i in range(len(times) - 1)]
+        if self.beats <= BEAT_LOG:
+            out.append((times[-1], int(self.bytes_c2s - marks[-1])))
+        return out
 
     @property
     def packets(self) -> int:
@@ -93,6 +158,9 @@ class Flow:
             f"proto={self.proto} packets={self.packets_c2s}/{self.packets_s2c} "
             f"bytes={self.bytes_c2s}/{self.bytes_s2c})"
         )
+
+
+_INF = float("inf")
 
 
 def flow_key(src: bytes, sport: int, dst: bytes, dport: int, proto: int) -> bytes:
@@ -119,6 +187,10 @@ class FlowTable:
         max_flows: int = 200_000,
         on_evict: Callable[[Flow], object] | None = None,
         evict_batch: int | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        closed_timeout: float = CLOSED_TIMEOUT,
+        sweep_every: float = SWEEP_EVERY,
+        sketch: Callable[[Flow], bool] | None = None,
     ) -> None:
         if max_flows < 1:
             raise ValueError("max_flows must be at least 1")
@@ -126,7 +198,14 @@ class FlowTable:
         self.on_evict = on_evict
         self.evict_batch = max(1, min(max_flows, evict_batch or max_flows // 64))
         self.evicted = 0
+        self.expired = 0
         self.total_flows = 0
+        self.idle_timeout = idle_timeout
+        self.closed_timeout = min(closed_timeout, idle_timeout)
+        self.sweep_every = sweep_every
+        self._swept_at = -_INF
+        # Which UDP flows keep the timing sketch (default all; the engine: local client, external server)
+        self.sketch = sketch
         self._flows: dict[bytes, Flow] = {}
 
     def __len__(self) -> int:
@@ -154,6 +233,8 @@ class FlowTable:
             if len(self._flows) >= self.max_flows:
                 self._evict_oldest()
             flow = Flow(key, pkt, _client_is_src(pkt))
+            if flow.sketched and self.sketch is not None and not self.sketch(flow):
+                flow.sketched, flow.beats = False, 0
             self._flows[key] = flow
             self.total_flows += 1
         ts = pkt.ts
@@ -162,11 +243,17 @@ class FlowTable:
         elif ts < flow.first_seen:
             flow.first_seen = ts
         if src == flow.client and sport == flow.client_port:
+            if flow.sketched:
+                if ts - flow.c2s_last >= BEAT_GAP:
+                    flow.beat(ts)
+                flow.c2s_last = ts
             flow.packets_c2s += 1
             flow.bytes_c2s += pkt.wirelen
             if flow.client_mac is None:
                 flow.client_mac = pkt.src_mac
         else:
+            if pkt.tcp_flags & (_SYN | _ACK) == _SYN | _ACK:
+                handshake_rtt(flow, ts)
             flow.packets_s2c += 1
             flow.bytes_s2c += pkt.wirelen
             if flow.server_mac is None:
@@ -184,6 +271,30 @@ class FlowTable:
             for f in victims:
                 self.on_evict(f)
 
+    def expire(self, now: float) -> int:
+        """Close the flows idle at capture time `now` (see the module docstring); returns how many."""
+        if now - self._swept_at < self.sweep_every:
+            return 0
+        self._swept_at = now
+        idle, closed = now - self.idle_timeout, now - self.closed_timeout
+        victims = [
+            f
+            for f in self._flows.values()
+            if f.last_seen < idle or (f.last_seen < closed and f.tcp_flags & _FIN_RST and f.proto == 6)
+        ]
+        if not victims:
+            return 0
+        victims.sort(key=attrgetter("last_seen"))
+        flows = self._flows
+        for f in victims:
+            del flows[f.key]
+        self.evicted += len(victims)
+        self.expired += len(victims)
+        if self.on_evict is not None:
+            for f in victims:
+                self.on_evict(f)
+        return len(victims)
+
     def flush(self) -> None:
         """Evict every flow to on_evict (oldest first) and empty the table."""
         flows = sorted(self._flows.values(), key=attrgetter("last_seen"))
@@ -191,3 +302,9 @@ class FlowTable:
         if self.on_evict is not None:
             for f in flows:
                 self.on_evict(f)
+
+
+def handshake_rtt(flow: Flow, ts: float) -> None:
+    """A SYN-ACK from the server at ts: the round trip, if the SYN was seen once and none was measured."""
+    if flow.rtt < 0 <= flow.syn_at and flow.packets_c2s == 1 and ts >= flow.syn_at:
+        flow.rtt = ts - flow.syn_at

@@ -5,6 +5,7 @@ python -m hikscan.passive.pipeline FILE…    # decode + flows with a no-op on_p
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import struct
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.capture.inputs import expand_paths, input_size
 from hikscan.passive.decode import Decoder, Packet
-from hikscan.passive.flows import PROTO_BYTE, Flow, FlowTable
+from hikscan.passive.flows import BEAT_GAP, PROTO_BYTE, Flow, FlowTable, handshake_rtt
 
 _PORTS = struct.Struct("!HH").unpack_from
 PROGRESS_EVERY = 0.25  # seconds
@@ -73,7 +74,8 @@ def run(
     on_payload(pkt) is called for each packet with a non-empty L4 payload that is not a later fragment.
     progress(bytes_read, total_bytes) is called at most every PROGRESS_EVERY seconds, and once at the end.
     A file that is not a capture raises MalformedInput (naming it); a truncated one is read to its cut.
-    The caller flushes `flows` when it wants the remaining flows.
+    The caller flushes `flows` when it wants the remaining flows. Every 1024 records the flows idle at
+    that record's capture time are closed (FlowTable.expire), as Engine.feed does for live traffic.
     When `stop` is set (a signal handler does it) reading ends within ~1024 packets, the counts so far
     are kept and `stats.interrupted` is True: what was read is still analysed and reported.
     """
@@ -160,8 +162,10 @@ def _generic_loop(
         if pkt is not None:
             ip += 1
             with_payload += _hand_over(pkt, add(pkt), on_payload)
-        if not n & 0x3FF and tick(reader.position):  # type: ignore[attr-defined]
-            break
+        if not n & 0x3FF:
+            flows.expire(rec.ts)
+            if tick(reader.position):  # type: ignore[attr-defined]
+                break
     return n, wire, ip, with_payload
 
 
@@ -189,9 +193,10 @@ def _pcap_ethernet_loop(
     add = flows.add
     known = flows.by_key.get
     proto_byte = PROTO_BYTE
+    beat_gap = BEAT_GAP
     # Per direction of each flow seen inline (bounded by the table: cleared whenever it evicts).
-    tcp_dirs: dict[bytes, tuple[Flow, bool]] = {}
-    udp_dirs: dict[bytes, tuple[Flow, bool]] = {}
+    tcp_dirs: dict[bytes, tuple[Flow, int]] = {}
+    udp_dirs: dict[bytes, tuple[Flow, int]] = {}
     evicted = flows.evicted
     n = wire = ip = with_payload = 0
     if not reader._header_ok:
@@ -279,8 +284,13 @@ def _pcap_ethernet_loop(
                             evicted = flows.evicted
                             tcp_dirs.clear()
                             udp_dirs.clear()
-                    c2s = sport == flow.client_port and src == flow.client
+                    # 0: from the server; 1: from the client; 2: from the client of a sketched UDP flow
+                    c2s = (
+                        (2 if flow.sketched else 1) if sport == flow.client_port and src == flow.client else 0
+                    )
                     dirs[key] = (flow, c2s)
+                    if pkt is None and not c2s and flags & 0x12 == 0x12:  # the SYN-ACK: handshake RTT
+                        handshake_rtt(flow, ts)
                 else:
                     flow, c2s = hit
                 if pkt is None:  # FlowTable.add's updates, inline
@@ -289,6 +299,10 @@ def _pcap_ethernet_loop(
                     elif ts < flow.first_seen:
                         flow.first_seen = ts
                     if c2s:
+                        if c2s == 2:  # the UDP timing sketch (FlowTable.add's)
+                            if ts - flow.c2s_last >= beat_gap:
+                                flow.beat(ts)
+                            flow.c2s_last = ts
                         flow.packets_c2s += 1
                         flow.bytes_c2s += wirelen
                         if flow.client_mac is None:
@@ -316,6 +330,10 @@ def _pcap_ethernet_loop(
             pos = nxt
             if not n & 0x3FF:
                 reader._pos = pos
+                if flows.expire(sec + frac / ts_div):  # idle flows closed: the caches may name them
+                    evicted = flows.evicted
+                    tcp_dirs.clear()
+                    udp_dirs.clear()
                 if tick(reader.position):
                     reader.records = n
                     return n, wire, ip, with_payload
@@ -335,6 +353,19 @@ def _pcap_ethernet_loop(
     return n, wire, ip, with_payload
 
 
+def local_to_global() -> Callable[[Flow], bool]:
+    """The engine's UDP-sketch rule without a policy: a private client talking to a global server."""
+    private: dict[bytes, bool] = {}
+
+    def is_private(packed: bytes) -> bool:
+        known = private.get(packed)
+        if known is None:
+            known = private[packed] = ipaddress.ip_address(packed).is_private
+        return known
+
+    return lambda flow: is_private(flow.client) and not is_private(flow.server)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Decode + flows with a no-op on_payload: the pipeline's own speed, for the benchmark."""
     args = sys.argv[1:] if argv is None else argv
@@ -347,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal evicted
         evicted += 1
 
-    table = FlowTable(on_evict=count)
+    table = FlowTable(on_evict=count, sketch=local_to_global())
     stats = run(args, lambda _pkt: None, table)
     table.flush()
     out = stats.to_dict()

@@ -52,6 +52,9 @@ class Device:
     conflicts: list[str] = field(default_factory=list)
     hostile: list[str] = field(default_factory=list)
     audit: dict[str, Any] | None = None  # `hikscan audit`: settings, verdicts, status (None: not audited)
+    # first/last contact with each external destination (passive.timeline): {remote, name, first_seen,
+    # last_seen, flows, failed, ports, new}; bounded, in order of first contact
+    timeline: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_cctv_vendor(self) -> bool:
@@ -62,6 +65,7 @@ class Device:
         out = {name: getattr(self, name) for name in _field_names(type(self))}
         for name in ("cves", "matched_rules", "conflicts", "hostile"):
             out[name] = list(out[name])
+        out["timeline"] = [dict(entry) for entry in self.timeline]
         out["evidence"] = [e.to_dict() for e in self.evidence]
         out["confidence"] = round(self.confidence, 2)
         return out
@@ -103,6 +107,11 @@ class Finding:
     bytes: int
     evidence: list[str] = field(default_factory=list)
     flows: int = 0  # connections (or UDP conversations) folded into this finding
+    # behaviour facts (passive.baseline, detectors beacon/storm/fleet):
+    new_destination: bool | None = None  # not contacted in the baseline (None: no baseline to judge by)
+    onset: float | None = None  # when the behaviour started (fleet: the first member's first contact)
+    rate_per_hour: float | None = None  # attempts (storm: failed attempts) per hour since the onset
+    metrics: dict[str, float | int | str] = field(default_factory=dict)  # a detector's measurements
 
     def to_dict(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in _field_names(type(self))}
@@ -111,6 +120,7 @@ class Finding:
         out["evidence"] = list(self.evidence)
         out["first_seen"] = iso_time(self.first_seen)
         out["last_seen"] = iso_time(self.last_seen)
+        out["onset"] = iso_time(self.onset) if self.onset is not None else None
         return out
 
 

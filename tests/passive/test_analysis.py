@@ -70,7 +70,7 @@ def dns_answer(cmac: str, cip: str, name: str, chain: list[str], address: str, t
 
 def analyse(tmp_path: Path, packets: list, *extra: str) -> dict[str, Any]:
     capture = tmp_path / "t.pcap"
-    wrpcap(str(capture), packets)
+    wrpcap(str(capture), sorted(packets, key=lambda p: float(p.time)))
     out = tmp_path / "r.json"
     assert main(["analyze", str(capture), "-f", "json", "-o", str(out), "--fail-on", "none", *extra]) == 0
     return json.loads(out.read_text())
@@ -150,19 +150,64 @@ def test_home_country_changes_what_is_overseas(tmp_path: Path) -> None:
     assert len(analyse(tmp_path, packets, "--home-country", "GB")["findings"]) == 1
 
 
+def _normal_start(n: int) -> list:
+    """The first 20 minutes (the policy's baseline.learn_seconds): each camera talks to a UK server."""
+    return [
+        p
+        for i in range(n)
+        for t in (T0, T0 + 1300)
+        for p in tcp_session(f"58:50:ed:00:00:{i:02x}", f"10.1.0.{20 + i}", "81.2.69.142", 443, b"hi", t)
+    ]
+
+
 def test_fleet_pattern_needs_enough_devices_at_once(tmp_path: Path) -> None:
+    packets = _normal_start(3)
+    for i in range(3):
+        mac = f"58:50:ed:00:00:{i:02x}"
+        packets += tcp_session(mac, f"10.1.0.{20 + i}", "47.88.10.20", 9000, b"ping", T0 + 1500 + 60 * i)
+    findings = analyse(tmp_path, packets)["findings"]
+    fleet = [f for f in findings if f["rule"] == "cctv-fleet-new-destination"]
+    assert len(fleet) == 1 and fleet[0]["device"]["count"] == 3 and fleet[0]["severity"] == "high"
+    assert fleet[0]["new_destination"] is True and fleet[0]["onset"] == "2026-03-02T09:25:00.000Z"
+    spread = _normal_start(3)
+    for i in range(3):  # the same three devices, but a day apart: not "at once"
+        mac = f"58:50:ed:00:00:{i:02x}"
+        spread += tcp_session(mac, f"10.1.0.{20 + i}", "47.88.10.20", 9000, b"ping", T0 + 1500 + 86_400 * i)
+    assert not [f for f in analyse(tmp_path, spread)["findings"] if f["rule"] == "cctv-fleet-new-destination"]
+
+
+def test_fleet_needs_a_baseline_to_call_anything_new(tmp_path: Path) -> None:
+    """A short capture has no baseline of its own (nothing is new); an earlier report can be one."""
     packets = []
     for i in range(3):
         mac = f"58:50:ed:00:00:{i:02x}"
         packets += tcp_session(mac, f"10.1.0.{20 + i}", "47.88.10.20", 9000, b"ping", T0 + 60 * i)
-    findings = analyse(tmp_path, packets)["findings"]
-    fleet = [f for f in findings if f["rule"] == "cctv-fleet-new-destination"]
-    assert len(fleet) == 1 and fleet[0]["device"]["count"] == 3 and fleet[0]["severity"] == "high"
-    spread = []
-    for i in range(3):  # the same three devices, but a day apart: not "at once"
-        mac = f"58:50:ed:00:00:{i:02x}"
-        spread += tcp_session(mac, f"10.1.0.{20 + i}", "47.88.10.20", 9000, b"ping", T0 + 86_400 * i)
-    assert not [f for f in analyse(tmp_path, spread)["findings"] if f["rule"] == "cctv-fleet-new-destination"]
+    report = analyse(tmp_path, packets)
+    assert not [f for f in report["findings"] if f["rule"] == "cctv-fleet-new-destination"]
+    assert {f["new_destination"] for f in report["findings"]} == {None}
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"findings": [], "devices": [{"timeline": [{"remote": "81.2.69.142"}]}]}))
+    report = analyse(tmp_path, packets, "--baseline", str(earlier))
+    fleet = [f for f in report["findings"] if f["rule"] == "cctv-fleet-new-destination"]
+    assert len(fleet) == 1 and fleet[0]["device"]["count"] == 3
+    assert all(f["new_destination"] is True for f in report["findings"])
+    assert report["meta"]["settings"]["baseline"] == [str(earlier)]
+    # the same destination in the baseline: known, no fleet
+    earlier.write_text(json.dumps({"findings": [], "devices": [{"timeline": [{"remote": "47.88.10.20"}]}]}))
+    report = analyse(tmp_path, packets, "--baseline", str(earlier))
+    assert not [f for f in report["findings"] if f["rule"] == "cctv-fleet-new-destination"]
+    assert {f["new_destination"] for f in report["findings"]} == {False}
+
+
+def test_a_bad_baseline_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    packets = tcp_session(HIK_MAC, "10.1.0.6", "52.28.10.20", 443, b"x", T0)
+    wrpcap(str(tmp_path / "c.pcap"), packets)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    for baseline in (bad, tmp_path / "missing.json"):
+        code = main(["analyze", str(tmp_path / "c.pcap"), "--baseline", str(baseline), "-f", "json"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "--baseline" in err
 
 
 def test_scan_inventory_attributes_a_device_the_capture_cannot(tmp_path: Path) -> None:

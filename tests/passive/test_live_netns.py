@@ -88,7 +88,7 @@ def test_watch_streams_a_finding_from_live_traffic(tmp_path: Path) -> None:
         "ip": "10.77.0.10",
         "mac": CAMERA_MAC,
         "name": None,
-        "category": None,
+        "category": "camera",
         "vendor": "Hikvision",
         "model": "DS-2CD2385G1-I",
     }

@@ -10,10 +10,12 @@ from __future__ import annotations
 from hikscan.errors import RuleError
 from hikscan.knowledge.policy import Policy
 from hikscan.passive.detectors.base import Detector
+from hikscan.passive.detectors.beacon import Beacon
 from hikscan.passive.detectors.destination import Destination
 from hikscan.passive.detectors.fleet import Fleet
+from hikscan.passive.detectors.storm import Storm
 
-DETECTORS: tuple[type[Detector], ...] = (Destination, Fleet)
+DETECTORS: tuple[type[Detector], ...] = (Destination, Beacon, Storm, Fleet)
 
 
 def build_detectors(policy: Policy) -> list[Detector]:

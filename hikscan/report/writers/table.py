@@ -19,6 +19,7 @@ from hikscan.report.writers.labels import device_label, server_label, size_label
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 WIDE = 120
 MAX_ROWS = 2_000  # per section; the rest is counted (the table is for people; JSON/CSV carry everything)
+TIMELINE_ROWS = 12  # per device in the timeline table (JSON carries the whole timeline)
 
 
 def terminal_width(out: IO[str]) -> int:
@@ -34,6 +35,18 @@ def console_for(out: IO[str]) -> Console:
 
 def _flag(value: bool | None) -> str:
     return "?" if value is None else ("yes" if value else "no")
+
+
+def behaviour_label(f: dict[str, Any]) -> str:
+    """ "new · onset 10:00:00 · 960/h" from a finding's behaviour fields (empty when it has none)."""
+    parts = []
+    if f.get("new_destination") is not None:
+        parts.append("new" if f["new_destination"] else "known")
+    if f.get("onset"):
+        parts.append(f"onset {str(f['onset'])[11:19]}")
+    if f.get("rate_per_hour") is not None:
+        parts.append(f"{f['rate_per_hour']:g}/h")
+    return " · ".join(parts)
 
 
 class TableWriter:
@@ -90,6 +103,8 @@ class TableWriter:
                 console.print(f"[bold]{title}[/]")
                 for d in self.devices:
                     self._device_record(d)
+            if any(d.get("timeline") for d in self.devices):
+                self._timeline()
         if self.more:
             console.print(f"  … and {self.more} more records (use --format json, jsonl or csv for all)")
         self.findings, self.devices, self.more = [], [], 0
@@ -97,7 +112,7 @@ class TableWriter:
 
     def _findings_table(self) -> Table:
         table = Table(title="Findings", title_justify="left")
-        for column in ("sev", "rule", "device", "server", "where", "seen", "traffic"):
+        for column in ("sev", "rule", "device", "server", "where", "seen", "traffic", "behaviour"):
             table.add_column(column, overflow="fold")
         for f in self.findings:
             table.add_row(
@@ -108,6 +123,7 @@ class TableWriter:
                 cell(where_label(f["remote"])),
                 cell(when_label(f["first_seen"], f["last_seen"])),
                 cell(f"{f['packets']} pkts {size_label(f['bytes'])}"),
+                cell(behaviour_label(f)),
             )
         return table
 
@@ -120,6 +136,8 @@ class TableWriter:
         out(f"  where   {markup(where_label(f['remote']))}")
         out(f"  seen    {markup(when_label(f['first_seen'], f['last_seen']))}, {f['packets']} packets, "
             f"{size_label(f['bytes'])}")  # fmt: skip
+        if behaviour_label(f):
+            out(f"  trend   {markup(behaviour_label(f))}")
         for line in f.get("evidence", [])[:4]:
             out(f"  why     {markup(line)}")
 
@@ -140,6 +158,26 @@ class TableWriter:
                 f"{d.get('confidence', 0):.2f}",
             )
         return table
+
+    def _timeline(self) -> None:
+        """First and last contact of each CCTV device with each external destination."""
+        console = self.console
+        console.print("[bold]Timeline[/] (first → last contact with each external destination)")
+        for d in self.devices:
+            entries = d.get("timeline") or []
+            if not entries:
+                continue
+            console.print(f"  {markup(device_label(d))}")
+            for e in entries[:TIMELINE_ROWS]:
+                new = {True: " [yellow]new[/]", False: "", None: ""}[e.get("new")]
+                failed = f", {e['failed']} unanswered" if e.get("failed") else ""
+                server = server_label({"ip": e["remote"], "ports": e.get("ports"), "name": e.get("name")})
+                console.print(
+                    f"    {markup(when_label(e['first_seen'], e['last_seen']))}  {markup(server)}"
+                    f"  {e.get('flows', 0)} flows{markup(failed)}{new}"
+                )
+            if len(entries) > TIMELINE_ROWS:
+                console.print(f"    … {len(entries) - TIMELINE_ROWS} more (JSON has all)")
 
     def _device_record(self, d: dict[str, Any]) -> None:
         out = self.console.print

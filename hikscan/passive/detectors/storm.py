@@ -1,0 +1,162 @@
+"""Failed-connection storms: many unanswered attempts to one destination (the Fiumicino rate).
+
+Per external destination, over every local device that tried it: attempts (TCP connections, UDP beats)
+and failed attempts (a TCP connection whose SYN got nothing back, UDP beats of a flow that never got
+a reply). Fires when the failed attempts reach `storm.min_failed`, are at least `storm.min_failed_share`
+of all attempts, span at least `storm.min_span_seconds` (a sustained storm, not a burst of parallel
+connects or P2P hole punching) and come at `storm.min_rate_per_hour` or faster. One finding per
+destination: the device, or — when several devices storm it — all of them as members.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from hikscan.knowledge.policy import storm_rate
+from hikscan.passive.detectors.base import EngineView
+from hikscan.passive.detectors.sides import answered, local_remote
+from hikscan.passive.flows import Flow
+from hikscan.report.model import Finding, Remote
+
+MAX_PAIRS = 200_000
+
+
+class _Tally:
+    __slots__ = ("attempts", "failed", "first_failed", "last_failed")
+
+    def __init__(self) -> None:
+        self.attempts = self.failed = 0
+        self.first_failed, self.last_failed = float("inf"), float("-inf")
+
+    def add(self, flow: Flow) -> None:
+        tried = max(flow.beats, 1) if flow.proto == 17 else 1
+        self.attempts += tried
+        if not answered(flow):
+            self.failed += tried
+            self.first_failed = min(self.first_failed, flow.first_seen)
+            self.last_failed = max(self.last_failed, flow.last_seen)
+
+    def merged(self, other: _Tally) -> _Tally:
+        out = _Tally()
+        out.attempts, out.failed = self.attempts + other.attempts, self.failed + other.failed
+        out.first_failed = min(self.first_failed, other.first_failed)
+        out.last_failed = max(self.last_failed, other.last_failed)
+        return out
+
+
+class Storm:
+    name = "storm"
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple[str, str], _Tally] = {}
+        self.dropped = 0
+
+    def on_flow(self, flow: Flow, view: EngineView) -> None:
+        side = local_remote(flow, view)
+        if side is None:
+            return
+        tally = self.pairs.get(side)
+        if tally is None:
+            if len(self.pairs) >= MAX_PAIRS:
+                self.dropped += 1
+                return
+            tally = self.pairs[side] = _Tally()
+        tally.add(flow)
+
+    def _by_remote(self, view: EngineView) -> dict[str, dict[str, _Tally]]:
+        """remote → host → tally, the open flows (live monitoring) included without being kept."""
+        extra: dict[tuple[str, str], _Tally] = {}
+        for flow in view.open_flows():
+            side = local_remote(flow, view)
+            if side is not None:
+                extra.setdefault(side, _Tally()).add(flow)
+        out: dict[str, dict[str, _Tally]] = defaultdict(dict)
+        for (host, remote), tally in self.pairs.items():
+            more = extra.pop((host, remote), None)
+            out[remote][host] = tally.merged(more) if more is not None else tally
+        for (host, remote), tally in extra.items():
+            out[remote][host] = tally
+        return out
+
+    def findings(self, view: EngineView, earlier: list[Finding]) -> Iterator[Finding]:
+        policy = view.policy
+        if not policy.rules_for(self.name):
+            return
+        for remote_ip, hosts in self._by_remote(view).items():
+            failed = sum(t.failed for t in hosts.values())
+            if failed < policy.storm.min_failed:
+                continue
+            attempts = sum(t.attempts for t in hosts.values())
+            first = min(t.first_failed for t in hosts.values())
+            last = max(t.last_failed for t in hosts.values())
+            stormers = sorted(h for h, t in hosts.items() if t.failed)
+            devices = {h: view.device(h) for h in stormers}
+            cctv = any(view.is_cctv(d) for d in devices.values())
+            verdict = policy.storm_alert(cctv, failed, attempts, last - first)
+            if verdict is None:
+                continue
+            worst = max(stormers, key=lambda h: (hosts[h].failed, h))
+            contact = view.contact(worst, remote_ip)
+            if contact is None:
+                continue
+            match = view.cloud(contact)
+            if view.allowed(contact, match):
+                continue
+            rule = policy.rules[verdict[0]]
+            rate = storm_rate(failed, last - first)
+            evidence = [
+                f"{failed} of {attempts} attempts unanswered ({failed / attempts:.0%}) between the first and "
+                f"last failure {last - first:.0f} s apart: {rate:.0f} failed attempts per hour",
+                f"{len(stormers)} device(s) failing: "
+                + ", ".join(f"{h} ({hosts[h].failed})" for h in stormers[:20])
+                + (" …" if len(stormers) > 20 else ""),
+            ]
+            if match.names:
+                evidence.append(f"reached as {match.name}")
+            else:
+                evidence.append("no DNS name, SNI or Host for this address in the capture")
+            remote = view.remote(contact, match)
+            if len(stormers) == 1:
+                finding = view.finding(rule, contact, devices[worst], remote, evidence)
+            else:
+                finding = _group_finding(
+                    rule.severity, rule.id, rule.description, view, stormers, remote, evidence
+                )
+            finding.onset = first
+            finding.rate_per_hour = round(rate, 1)
+            finding.metrics = {"failed": failed, "attempts": attempts, "devices": len(stormers)}
+            yield finding
+
+
+def _group_finding(
+    severity: str,
+    rule: str,
+    title: str,
+    view: EngineView,
+    members: list[str],
+    remote: Remote,
+    evidence: list[str],
+) -> Finding:
+    """One finding naming every device that stormed the destination."""
+    contacts = [c for h in members if (c := view.contact(h, remote.ip)) is not None]
+    vendors = {d.vendor for h in members if (d := view.device(h)) is not None and d.vendor}
+    return Finding(
+        severity=severity,
+        rule=rule,
+        title=title,
+        device={
+            "ip": None,
+            "mac": None,
+            "vendor": vendors.pop() if len(vendors) == 1 else None,
+            "count": len(members),
+            "members": members,
+        },
+        remote=remote,
+        first_seen=min(c.first for c in contacts),
+        last_seen=max(c.last for c in contacts),
+        packets=sum(c.packets for c in contacts),
+        bytes=sum(c.bytes for c in contacts),
+        evidence=evidence,
+        flows=sum(c.flows for c in contacts),
+    )
