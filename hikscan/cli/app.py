@@ -226,6 +226,47 @@ def watch(
     raise typer.Exit(run_watch(request, interface, interval, duration))
 
 
+class ExportTarget(StrEnum):
+    suricata = "suricata"
+    zeek_intel = "zeek-intel"
+
+
+@app.command()
+def export(
+    target: Annotated[ExportTarget, typer.Argument(help="suricata (rules) or zeek-intel (Intel file).")],
+    rules_dir: RulesDir = None,
+    output: OutputFile = None,
+    high_risk_networks: Annotated[
+        bool,
+        typer.Option(
+            help="Also flag every prefix announced by the ASNs of networks owned from a high-risk country"
+            " (rules/networks.yaml; prefixes from the ASN database)."
+        ),
+    ] = False,
+    high_risk_countries: Annotated[
+        bool,
+        typer.Option(
+            help="Also flag every prefix the country database places in a high-risk country (large)."
+        ),
+    ] = False,
+    asn_db: AsnDb = None,
+    geoip_db: GeoipDb = None,
+) -> None:
+    """Compile the rules into Suricata rules or a Zeek Intel file for sensors at line rate."""
+    from hikscan.cli.export import ExportRequest, run_export
+
+    request = ExportRequest(
+        target=target.value,
+        rules_dir=rules_dir,
+        output=output,
+        high_risk_owned=high_risk_networks,
+        high_risk_located=high_risk_countries,
+        asn_db=asn_db,
+        geoip_db=geoip_db,
+    )
+    raise typer.Exit(run_export(request))
+
+
 @app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
     add_help_option=False,
