@@ -109,13 +109,14 @@ def run_scan(
     cves_for: CvesFn | None = None,
     rules: RuleSet | None = None,
     stop: threading.Event | None = None,
+    imported: list[Observation] | None = None,
 ) -> ScanResult:
     """Scan `targets` (and, with `interface`, its segment by multicast); see the module notes."""
     started = time.monotonic()
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
     hosts, nets = expand_targets(targets)
-    if not hosts and not interface:
+    if not hosts and not interface and not imported:
         raise UsageError("nothing to scan: give TARGETS, --interface, or both")
     registry = load_probes()
     wanted = set(DEFAULT_PROBES if probes is None else probes) | ({"nmap"} if use_nmap else set())
@@ -214,6 +215,10 @@ def run_scan(
         for obs in registry["nmap"]().run(ctx, probe_hosts):
             add(obs)
         progress("nmap", 1, 1)
+
+    # imported observations (scan --import nmap.xml): fused like the probes' own
+    for obs in imported or ():
+        add(obs)
 
     # 4. unicast, per host
     ucast = [registry[n]() for n in sorted(wanted) if registry[n].kind == "unicast"]

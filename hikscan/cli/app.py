@@ -171,6 +171,14 @@ def scan(
     use_nmap: Annotated[bool, typer.Option("--nmap", help="Also run nmap -sV through python-nmap.")] = False,
     progress: ShowProgress = None,
     rules_dir: RulesDir = None,
+    imports: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--import",
+            help="An nmap -oX report whose service evidence joins the inventory (repeatable; alone,"
+            " without TARGETS, nothing is sent on the network).",
+        ),
+    ] = None,
 ) -> None:
     """Find Hikvision/Dahua devices: model, serial, firmware, activation, cloud, CVEs, with evidence."""
     from hikscan.cli.scan import ScanRequest, run_scan_command
@@ -187,6 +195,7 @@ def scan(
         use_nmap=use_nmap,
         progress=sys.stderr.isatty() if progress is None else progress,
         rules_dir=rules_dir,
+        imports=list(imports or []),
     )
     raise typer.Exit(run_scan_command(request))
 

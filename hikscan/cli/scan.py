@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,23 +31,32 @@ class ScanRequest:
     use_nmap: bool = False
     progress: bool = False
     rules_dir: Path | None = None
+    imports: list[Path] = field(default_factory=list)  # nmap -oX reports (active/nmap_import.py)
 
 
 def run_scan_command(request: ScanRequest) -> int:
+    from hikscan.active.nmap_import import read_nmap_xml
     from hikscan.active.scan import run_scan
     from hikscan.knowledge.rules import load_rules
 
     rules = load_rules(request.rules_dir)
+    imported = [obs for path in request.imports for obs in read_nmap_xml(path)]
     stop = threading.Event()
     found: list[Device] = []
     writer_cls = WRITERS[request.output_format]
     meta = report_meta(
-        "scan", list(request.targets), rules, [], interface=request.interface, rate=request.rate
+        "scan",
+        list(request.targets) + [str(p) for p in request.imports],
+        rules,
+        [],
+        interface=request.interface,
+        rate=request.rate,
     )
     with graceful_stop(stop), open_output(request.output, atomic=not writer_cls.streamed) as out:
         writer = writer_cls(out, "scan")
         writer.begin(meta)
-        writer.section("scan " + " ".join(request.targets or [request.interface or ""]), {})
+        inputs = request.targets or [request.interface or ""] + [str(p) for p in request.imports]
+        writer.section("scan " + " ".join(x for x in inputs if x), {})
 
         def on_device(device: Device) -> None:
             found.append(device)
@@ -75,6 +84,7 @@ def run_scan_command(request: ScanRequest) -> int:
                     max_time=request.max_time,
                     rules=rules,
                     stop=stop,
+                    imported=imported,
                 )
                 devices, stats = result.devices, result.stats
             except KeyboardInterrupt:  # a second signal: report what was streamed
