@@ -235,6 +235,23 @@ def watch(
     raise typer.Exit(run_watch(request, interface, interval, duration))
 
 
+@app.command()
+def merge(
+    inventories: Annotated[
+        list[Path], typer.Argument(help="`hikscan scan -f json` inventories (one per VLAN or site).")
+    ],
+    output_format: Annotated[
+        ScanFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ScanFormat.table,
+    output: OutputFile = None,
+) -> None:
+    """Merge the scan inventories of several VLANs or sites into one estate (dedupe by MAC)."""
+    from hikscan.cli.merge import MergeRequest, run_merge
+
+    request = MergeRequest(inventories=inventories, output_format=output_format.value, output=output)
+    raise typer.Exit(run_merge(request))
+
+
 class ExportTarget(StrEnum):
     suricata = "suricata"
     zeek_intel = "zeek-intel"
