@@ -20,6 +20,7 @@ from capture_builder import pcap
 
 from hikscan.capture import open_capture
 from hikscan.cli.app import main
+from hikscan.knowledge.rules import load_rules
 from hikscan.report.exporters.common import SID_BASE, SID_SPAN
 from hikscan.report.exporters.suricata import content_text, msg_text
 
@@ -186,6 +187,14 @@ def test_alerts_name_the_flows_hikscan_flags(capture: str, exported: Path, tmp_p
     for finding in must:
         pair = (finding["device"]["ip"], finding["remote"]["ip"])
         assert pair in alerted, f"{finding['rule']} {pair} has no alert; alerts: {sorted(alerted)}"
+    rules = load_rules()
+    for finding in found:  # a named flow's alert names the cloud entry hikscan gave the name to
+        cloud = rules.cloud_for_name(finding["remote"]["name"] or "")
+        pair = (finding["device"]["ip"], finding["remote"]["ip"])
+        named = [a for a in raised if (a["src_ip"], a["dest_ip"]) == pair and a["alert"]["metadata"]
+                 ["hikscan_kind"][0] in ("tls", "http")]  # fmt: skip
+        if cloud is not None and named:
+            assert {a["alert"]["metadata"]["hikscan_rule"][0] for a in named} == {cloud.id}
     flagged = {(f["device"]["ip"], f["remote"]["ip"]) for f in found}
     flagged |= {(f["remote"]["ip"], f["device"]["ip"]) for f in found}
     hosts = {f["device"]["ip"] for f in found}

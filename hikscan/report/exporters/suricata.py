@@ -1,7 +1,8 @@
 """Suricata 7 rules from the hikscan rule set.
 
     vendor-cloud domain  → dns.query, tls.sni and http.host rules (dotprefix + endswith: the name or any
-                           name below it, on a label boundary, as hikscan matches)
+                           name below it, on a label boundary, as hikscan matches; names below another
+                           entry's more specific domain excluded, since hikscan gives them to that entry)
     vendor-cloud CIDRs   → one `alert ip` rule per cloud entry, to those addresses
     byte signature       → content matches with the marker offsets (offset/depth), dsize, ports, transport
     high-risk networks   → (optional) one `alert ip` rule per network/country, to its prefixes
@@ -28,6 +29,7 @@ from hikscan.report.exporters.common import (
 
 PROTO = {6: "tcp", 17: "udp"}
 LIMIT = "threshold:type limit, track by_both, count 1, seconds 3600;"  # one alert per host pair an hour
+MAX_EXCLUDED = 20  # more specific domains of other entries excluded from one domain rule
 MAX_LIST_CHARS = 6000  # Suricata reads rule lines of at most 8 KiB: long address lists are split
 _SAFE_CONTENT = re.compile(rb"[a-z0-9._-]+")
 _META_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -85,13 +87,27 @@ class Draft:
         )
 
 
+def _more_specific(rules: RuleSet) -> dict[str, list[str]]:
+    """Domain → the other clouds' domains below it: hikscan gives a name to the longest matching domain,
+    so a rule for hik-connect.com must not fire on litedev.hik-connect.com (another entry's)."""
+    owner = {d.rstrip(".").lower(): c.id for c in active_clouds(rules) for d in c.domains}
+    return {
+        domain: sorted(d for d, c in owner.items() if d.endswith("." + domain) and c != cloud)[:MAX_EXCLUDED]
+        for domain, cloud in owner.items()
+    }
+
+
 def _domain_drafts(rules: RuleSet) -> list[Draft]:
     drafts = []
+    below = _more_specific(rules)
     for cloud in active_clouds(rules):
         label = f"{cloud.service} ({cloud.vendor})"
         for domain in cloud.domains:
             name = domain.rstrip(".").lower()
             content = content_text(b"." + name.encode("utf-8"))
+            others = [content_text(b"." + d.encode("utf-8")) for d in below.get(name, ())]
+            not_ci = "".join(f' content:!"{o}"; nocase; endswith;' for o in others)
+            not_lc = "".join(f' content:!"{o}"; endswith;' for o in others)
             what = f"hikscan {cloud.id}"
             drafts += [
                 Draft(
@@ -100,7 +116,7 @@ def _domain_drafts(rules: RuleSet) -> list[Draft]:
                     "dns",
                     "alert dns $HOME_NET any -> any any",
                     f"{what} DNS query for {name}: {label}",
-                    f'dns.query; dotprefix; content:"{content}"; nocase; endswith;',
+                    f'dns.query; dotprefix; content:"{content}"; nocase; endswith;{not_ci}',
                 ),
                 Draft(
                     f"{cloud.id}/tls/{name}",
@@ -108,7 +124,7 @@ def _domain_drafts(rules: RuleSet) -> list[Draft]:
                     "tls",
                     "alert tls $HOME_NET any -> $EXTERNAL_NET any",
                     f"{what} TLS SNI {name}: {label}",
-                    f'flow:to_server; tls.sni; dotprefix; content:"{content}"; nocase; endswith;',
+                    f'flow:to_server; tls.sni; dotprefix; content:"{content}"; nocase; endswith;{not_ci}',
                 ),
                 Draft(
                     f"{cloud.id}/http/{name}",
@@ -116,7 +132,7 @@ def _domain_drafts(rules: RuleSet) -> list[Draft]:
                     "http",
                     "alert http $HOME_NET any -> $EXTERNAL_NET any",
                     f"{what} HTTP Host {name}: {label}",
-                    f'flow:to_server; http.host; dotprefix; content:"{content}"; endswith;',
+                    f'flow:to_server; http.host; dotprefix; content:"{content}"; endswith;{not_lc}',
                 ),
             ]
     return drafts
