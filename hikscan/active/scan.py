@@ -147,6 +147,7 @@ def run_scan(
     rules: RuleSet | None = None,
     stop: threading.Event | None = None,
     on_notice: OnNotice | None = None,
+    imported: list[Observation] | None = None,
 ) -> ScanResult:
     """Scan `targets` (and, with `interface`, its segment by multicast); see the module notes.
 
@@ -159,7 +160,7 @@ def run_scan(
     if max_time is not None and max_time <= 0:
         raise UsageError("--max-time must be positive")
     hosts, nets = expand_targets(targets)
-    if not hosts and not interface:
+    if not hosts and not interface and not imported:
         raise UsageError("nothing to scan: give TARGETS, --interface, or both")
     registry = load_probes()
     wanted = set(DEFAULT_PROBES if probes is None else probes) | ({"nmap"} if use_nmap else set())
@@ -276,6 +277,10 @@ def run_scan(
         for obs in registry["nmap"]().run(replace(ctx, deadline=ctx.deadline.within(want)), probe_hosts):
             add(obs)
         progress("nmap", 1, 1)
+
+    # imported observations (scan --import nmap.xml): fused like the probes' own
+    for obs in imported or ():
+        add(obs)
 
     # 4. unicast, per host in a worker pool; a host's time starts when its first packet leaves
     #    (open_ports and ctx.tcp start their windows after the rate limiter let them send)

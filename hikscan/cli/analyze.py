@@ -58,8 +58,13 @@ class AnalyzeRequest:
 
 
 def expand(paths: list[Path]) -> Inputs:
-    """The capture files of the inputs (hikscan.capture.inputs); notes printed on stderr now."""
-    found = expand_inputs(paths)
+    """The capture files of the inputs (hikscan.capture.inputs), and Zeek logs (a log file, or a directory
+    of them: capture.zeek.is_zeek_input) kept as they are; notes printed on stderr now."""
+    from hikscan.capture.zeek import is_zeek_input
+
+    zeek = [p for p in paths if is_zeek_input(p)]
+    found = expand_inputs([p for p in paths if p not in zeek])
+    found.files[:0] = zeek
     for note in found.notes:
         print(f"hikscan: warning: {note}", file=sys.stderr, flush=True)
     if not found.files and found.problems:
@@ -131,15 +136,36 @@ class AnalyzeRun:
         engine = self.new_engine()
         label = paths[0].name if len(paths) == 1 else f"{len(paths)} captures"
         show = self.request.progress if progress_bar is None else progress_bar
-        with _progress_bar(show, label) as progress:
-            stats = engine.run_files(paths, progress=progress, stop=self.stop)
+        if is_zeek_group(paths):
+            from hikscan.passive.zeek_feed import ZeekFeed
+
+            read = ZeekFeed(engine).run(paths, stop=self.stop)
+        else:
+            with _progress_bar(show, label) as progress:
+                read = engine.run_files(paths, progress=progress, stop=self.stop).to_dict()
         engine.finish()
         extra = {"capture": str(paths[0])} if len(paths) == 1 else {}
         return Result(
             findings=[{**f.to_dict(), **extra} for f in engine.findings()],
             devices=[{**d.to_dict(), **extra} for d in engine.cctv_devices()],
-            stats={"captures": [str(p) for p in paths], **stats.to_dict(), **engine.extra_stats()},
+            stats={"captures": [str(p) for p in paths], **read, **engine.extra_stats()},
         )
+
+
+def is_zeek_group(paths: list[Path]) -> bool:
+    from hikscan.capture.zeek import is_zeek_input
+
+    return bool(paths) and is_zeek_input(paths[0])
+
+
+def traffic_sets(paths: list[Path], merge: bool) -> list[list[Path]]:
+    """What is analysed together: each capture alone (or all, with --merge); Zeek logs given as files
+    are one set (conn.log needs its dns.log), each directory of Zeek logs is one set."""
+    zeek_files = [p for p in paths if p.is_file() and is_zeek_group([p])]
+    zeek_dirs = [[p] for p in paths if p.is_dir()]
+    captures = [p for p in paths if p not in zeek_files and not p.is_dir()]
+    groups = ([captures] if merge else [[p] for p in captures]) if captures else []
+    return groups + zeek_dirs + ([zeek_files] if zeek_files else [])
 
 
 @dataclass
@@ -269,7 +295,7 @@ def run_analyze(request: AnalyzeRequest) -> int:
 
 def _analyze(request: AnalyzeRequest, run: AnalyzeRun, found: Inputs) -> int:
     paths = found.files
-    groups = [paths] if request.merge else [[p] for p in paths]
+    groups = traffic_sets(paths, request.merge)
     totals = Totals(run.rules)
     all_stats: list[dict[str, Any]] = []
     errors: list[str] = list(found.problems)

@@ -23,6 +23,7 @@ from hikscan.cli.options import (
     Inventory,
     LocalNet,
     OutputFile,
+    OutputFormat,
     Outputs,
     RulesDir,
     Severity,
@@ -151,6 +152,14 @@ def scan(
     use_nmap: Annotated[bool, typer.Option("--nmap", help="Also run nmap -sV through python-nmap.")] = False,
     progress: ShowProgress = None,
     rules_dir: RulesDir = None,
+    imports: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--import",
+            help="An nmap -oX report whose service evidence joins the inventory (repeatable; alone,"
+            " without TARGETS, nothing is sent on the network).",
+        ),
+    ] = None,
 ) -> None:
     """Find Hikvision/Dahua devices: model, serial, firmware, activation, cloud, CVEs, with evidence."""
     from hikscan.cli.scan import ScanRequest, run_scan_command
@@ -168,6 +177,7 @@ def scan(
         use_nmap=use_nmap,
         progress=sys.stderr.isatty() if progress is None else progress,
         rules_dir=rules_dir,
+        imports=list(imports or []),
     )
     raise typer.Exit(run_scan_command(request))
 
@@ -288,6 +298,64 @@ def watch(
         baseline=baseline or [],
     )
     raise typer.Exit(run_watch(request, interface, interval, duration))
+
+
+@app.command()
+def merge(
+    inventories: Annotated[
+        list[Path], typer.Argument(help="`hikscan scan -f json` inventories (one per VLAN or site).")
+    ],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.table,
+    output: OutputFile = None,
+) -> None:
+    """Merge the scan inventories of several VLANs or sites into one estate (dedupe by MAC)."""
+    from hikscan.cli.merge import MergeRequest, run_merge
+
+    request = MergeRequest(inventories=inventories, output_format=output_format.value, output=output)
+    raise typer.Exit(run_merge(request))
+
+
+class ExportTarget(StrEnum):
+    suricata = "suricata"
+    zeek_intel = "zeek-intel"
+
+
+@app.command()
+def export(
+    target: Annotated[ExportTarget, typer.Argument(help="suricata (rules) or zeek-intel (Intel file).")],
+    rules_dir: RulesDir = None,
+    output: OutputFile = None,
+    high_risk_networks: Annotated[
+        bool,
+        typer.Option(
+            help="Also flag every prefix announced by the ASNs of networks owned from a high-risk country"
+            " (rules/networks.yaml; prefixes from the ASN database)."
+        ),
+    ] = False,
+    high_risk_countries: Annotated[
+        bool,
+        typer.Option(
+            help="Also flag every prefix the country database places in a high-risk country (large)."
+        ),
+    ] = False,
+    asn_db: AsnDb = None,
+    geoip_db: GeoipDb = None,
+) -> None:
+    """Compile the rules into Suricata rules or a Zeek Intel file for sensors at line rate."""
+    from hikscan.cli.export import ExportRequest, run_export
+
+    request = ExportRequest(
+        target=target.value,
+        rules_dir=rules_dir,
+        output=output,
+        high_risk_owned=high_risk_networks,
+        high_risk_located=high_risk_countries,
+        asn_db=asn_db,
+        geoip_db=geoip_db,
+    )
+    raise typer.Exit(run_export(request))
 
 
 @app.command(

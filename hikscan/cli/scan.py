@@ -32,23 +32,32 @@ class ScanRequest:
     use_nmap: bool = False
     progress: bool = False
     rules_dir: Path | None = None
+    imports: list[Path] = field(default_factory=list)  # nmap -oX reports (active/nmap_import.py)
 
 
 def run_scan_command(request: ScanRequest) -> int:
+    from hikscan.active.nmap_import import read_nmap_xml
     from hikscan.active.scan import estate_summary, run_scan
     from hikscan.knowledge.rules import load_rules
 
     for _fmt, path in request.outputs:
         check_output(path, [request.rules_dir])
     rules = load_rules(request.rules_dir)
+    imported = [obs for path in request.imports for obs in read_nmap_xml(path)]
     stop = threading.Event()
     found: list[Device] = []
     meta = report_meta(
-        "scan", list(request.targets), rules, [], interface=request.interface, rate=request.rate
+        "scan",
+        list(request.targets) + [str(p) for p in request.imports],
+        rules,
+        [],
+        interface=request.interface,
+        rate=request.rate,
     )
     with graceful_stop(stop), open_writers(request.outputs, "scan", request.syslog) as writer:
         writer.begin(meta)
-        writer.section("scan " + " ".join(request.targets or [request.interface or ""]), {})
+        inputs = request.targets or [request.interface or ""] + [str(p) for p in request.imports]
+        writer.section("scan " + " ".join(x for x in inputs if x), {})
 
         def on_device(device: Device) -> None:
             found.append(device)
@@ -77,6 +86,7 @@ def run_scan_command(request: ScanRequest) -> int:
                     rules=rules,
                     stop=stop,
                     on_notice=lambda text: print(f"hikscan: {text}", file=sys.stderr, flush=True),
+                    imported=imported,
                 )
                 devices, stats = result.devices, result.stats
             except KeyboardInterrupt:  # a second signal: report what was streamed

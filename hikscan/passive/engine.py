@@ -28,10 +28,10 @@ from hikscan.knowledge.ruleset import IpNet
 from hikscan.passive.attribution import Attribution
 from hikscan.passive.baseline import Baseline, Novelty
 from hikscan.passive.contacts import Contact, ContactTable
-from hikscan.passive.decode import Decoder, mac_text
+from hikscan.passive.decode import Decoder, Packet, mac_text
 from hikscan.passive.detectors import build_detectors
 from hikscan.passive.detectors.base import CloudMatch
-from hikscan.passive.flows import Flow, FlowTable
+from hikscan.passive.flows import Flow, FlowTable, flow_key
 from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
@@ -117,6 +117,33 @@ class Engine:
         (camera-to-NVR streams, the bulk of CCTV traffic, cost nothing)."""
         internal = self.inspector.is_internal_packed
         return internal(flow.client) and not internal(flow.server)
+
+    def fold_record(
+        self,
+        first: float,
+        last: float,
+        client: bytes,
+        client_port: int,
+        server: bytes,
+        server_port: int,
+        proto: int,
+        sent: tuple[int, int],
+        received: tuple[int, int],
+        macs: tuple[bytes | None, bytes | None] = (None, None),
+    ) -> None:
+        """A flow that did not come from packets (a Zeek conn.log line): packed addresses, (packets,
+        bytes) each way, the client's and server's MACs if known. Folded as a closed flow, the same way
+        as one the flow table evicts; no reply packets (`received` 0) is a failed attempt."""
+        version = 4 if len(client) == 4 else 6
+        first_packet = Packet(first, macs[0], macs[1], (), version, client, server, proto,
+                              client_port, server_port, 0, 0, b"")  # fmt: skip
+        flow = Flow(flow_key(client, client_port, server, server_port, proto), first_packet, True)
+        flow.last_seen = max(first, last)
+        flow.packets_c2s, flow.bytes_c2s = sent
+        flow.packets_s2c, flow.bytes_s2c = received
+        flow.server_mac = macs[1]
+        self.flows.total_flows += 1
+        self._close(flow)
 
     # -- flows → contacts ---------------------------------------------------------------------------
     def _close(self, flow: Flow) -> None:
