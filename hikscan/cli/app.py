@@ -42,6 +42,12 @@ class WatchFormat(StrEnum):
     jsonl = "jsonl"
 
 
+class CaptureMethod(StrEnum):
+    auto = "auto"
+    ring = "ring"
+    socket = "socket"
+
+
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
@@ -296,9 +302,23 @@ def watch(
     asn_db: AsnDb = None,
     rules_dir: RulesDir = None,
     inventory: Inventory = None,
+    bpf: Annotated[
+        str | None,
+        typer.Option("--bpf", help="Kernel capture filter in tcpdump's language (e.g. 'not port 22')."),
+    ] = None,
+    capture: Annotated[
+        CaptureMethod,
+        typer.Option("--capture", help="ring: libpcap's TPACKET_V3 ring; socket: plain packet socket."),
+    ] = CaptureMethod.auto,
+    buffer_mb: Annotated[
+        int, typer.Option("--buffer-mb", min=1, max=1024, help="Kernel capture buffer in MiB.")
+    ] = 64,
 ) -> None:
-    """Watch live traffic and stream findings as they appear (Ctrl-C stops with a summary)."""
-    from hikscan.cli.analyze import AnalyzeRequest, run_watch
+    """Watch live traffic and stream findings as they appear (Ctrl-C stops with a summary).
+
+    A status line on stderr every interval gives packets, kernel drops and flows.
+    """
+    from hikscan.cli.analyze import AnalyzeRequest, LiveOptions, run_watch
 
     request = AnalyzeRequest(
         captures=[],
@@ -310,7 +330,8 @@ def watch(
         rules_dir=rules_dir,
         inventory=inventory,
     )
-    raise typer.Exit(run_watch(request, interface, interval, duration))
+    live = LiveOptions(interface, interval, duration, bpf, capture.value, buffer_mb)
+    raise typer.Exit(run_watch(request, live))
 
 
 @app.command(
