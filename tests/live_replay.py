@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -51,6 +52,7 @@ class WatchRun:
     stderr: str
     sent: int
     replay_seconds: float
+    rated_pps: float  # the rate tcpreplay reports it achieved
     stats: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -66,6 +68,13 @@ def _sent(report: str) -> int:
     return -1
 
 
+def _rated(report: str) -> float:
+    for line in report.splitlines():
+        if line.strip().startswith("Rated:") and line.strip().endswith("pps"):
+            return float(line.split(",")[-1].split()[0])
+    return 0.0
+
+
 def watch_replay(
     net: LabNet,
     pcap: Path,
@@ -78,13 +87,21 @@ def watch_replay(
     bpf: str | None = None,
     settle: float = 2.5,
     timeout: float = 120.0,
+    tree: Path | None = None,
 ) -> WatchRun:
-    """Start watch on the device end, replay `pcap` (`loops` times, at `pps` or top speed), stop watch."""
+    """Start watch on the device end, replay `pcap` (`loops` times, at `pps` or top speed), stop watch.
+
+    `tree`: run the hikscan of another checkout instead (e.g. an older one, for comparison): it gets
+    only the options every version has.
+    """
     argv = [net.python, "-m", "hikscan", "watch", "-i", net.dev_if, "--interval", "1", "-f", "jsonl"]
-    argv += ["-o", str(out), "--fail-on", "none", "--capture", capture, "--buffer-mb", str(buffer_mb)]
+    argv += ["-o", str(out), "--fail-on", "none"]
+    if tree is None:
+        argv += ["--capture", capture, "--buffer-mb", str(buffer_mb)]
     argv += ["--bpf", bpf] if bpf else []
     out.unlink(missing_ok=True)
-    watch = net.start_in(net.dev_ns, argv)
+    env = {**os.environ, "PYTHONPATH": str(tree)} if tree is not None else None
+    watch = net.start_in(net.dev_ns, argv, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (out.exists() and out.read_text().strip()):
         if watch.poll() is not None:
@@ -115,6 +132,7 @@ def watch_replay(
         stderr=err,
         sent=_sent(replay.stdout),
         replay_seconds=replay_seconds,
+        rated_pps=_rated(replay.stdout),
     )
     run.stats = next((r for r in records if r["type"] == "stats"), {})
     run.summary = next((r for r in records if r["type"] == "summary"), {})

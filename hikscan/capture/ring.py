@@ -1,11 +1,15 @@
-"""Live capture sources for `watch`: a libpcap TPACKET_V3 ring, or scapy's packet socket as a fallback.
+"""Live capture sources for `watch`: a TPACKET_V3 ring, libpcap's, or scapy's packet socket as a fallback.
 
-Both give the same small interface (`LiveSource`): a file descriptor to wait on, `read(limit)` returning
+ring (hikscan.capture.tpacket, the default): AF_PACKET TPACKET_V3 blocks walked in Python.
+pcap (PcapRing below): the same kernel ring driven by libpcap through ctypes.
+socket (hikscan.capture.packet_socket): scapy's packet socket, read in batches.
+
+All give the same small interface (`LiveSource`): a file descriptor to wait on, `read(limit)` returning
 at most `limit` raw frames as (timestamp, bytes, wire length) without any dissection, and `counters()`
 with what the kernel saw and dropped. Sizes are bounded: the kernel buffer by MAX_BUFFER_MB, one read
 by the caller's limit, one frame by SNAPLEN.
 
-The ring: libpcap (hikscan.capture.libpcap) without immediate mode, so that on Linux it maps a
+PcapRing: libpcap (hikscan.capture.libpcap) without immediate mode, so that on Linux it maps a
 TPACKET_V3 block ring (immediate mode makes libpcap fall back to TPACKET_V2); the kernel retires a
 block when it is full or after BLOCK_TIMEOUT_MS, so a quiet link still delivers within that time.
 Kernel drops come from pcap_stats, i.e. getsockopt(SOL_PACKET, PACKET_STATISTICS).
@@ -26,7 +30,7 @@ MIN_BUFFER_MB = 1
 MAX_BUFFER_MB = 1024
 SNAPLEN = 65_535
 BLOCK_TIMEOUT_MS = 100
-METHODS = ("auto", "ring", "socket")
+METHODS = ("auto", "ring", "pcap", "socket")
 
 Frame = tuple[float, bytes, int]  # timestamp, captured bytes, length on the wire
 
@@ -74,10 +78,10 @@ class _Wrapping:
         return self.total
 
 
-class Ring:
+class PcapRing:
     """AF_PACKET through libpcap: an mmap'd TPACKET_V3 block ring on Linux, kernel BPF, kernel counters."""
 
-    method = "ring"
+    method = "pcap"
 
     def __init__(
         self, interface: str, bpf: str | None = None, buffer_mb: int = DEFAULT_BUFFER_MB, promisc: bool = True
@@ -153,16 +157,25 @@ class Ring:
 def open_source(
     interface: str, method: str = "auto", bpf: str | None = None, buffer_mb: int = DEFAULT_BUFFER_MB
 ) -> LiveSource:
-    """The ring when libpcap is there (or asked for), else the packet socket; UsageError in one line."""
+    """ring (ours), pcap (libpcap's ring) or socket; auto = ring, else the socket. UsageError in one line."""
     from hikscan.capture import libpcap
     from hikscan.capture.packet_socket import PacketSocket
+    from hikscan.capture.tpacket import TpacketRing, interface_type
 
     if method not in METHODS:
         raise UsageError(f"unknown capture method {method!r} (one of {', '.join(METHODS)})")
     buffer_bytes(buffer_mb)
     if bpf is not None:
-        libpcap.load()  # both methods compile filters with libpcap
+        libpcap.load()  # every method compiles filters with libpcap
         libpcap.check_filter(bpf)
-    if method == "ring" or (method == "auto" and libpcap.available()):
-        return Ring(interface, bpf, buffer_mb)
-    return PacketSocket(interface, bpf, buffer_mb)
+    if method == "pcap":
+        return PcapRing(interface, bpf, buffer_mb)
+    if method == "socket":
+        return PacketSocket(interface, bpf, buffer_mb)
+    if method == "ring":
+        return TpacketRing(interface, bpf, buffer_mb)
+    interface_type(interface)  # an unknown interface is an error, not a reason to fall back
+    try:
+        return TpacketRing(interface, bpf, buffer_mb)
+    except UsageError:
+        return PacketSocket(interface, bpf, buffer_mb)

@@ -45,6 +45,7 @@ class WatchFormat(StrEnum):
 class CaptureMethod(StrEnum):
     auto = "auto"
     ring = "ring"
+    pcap = "pcap"
     socket = "socket"
 
 
@@ -308,7 +309,10 @@ def watch(
     ] = None,
     capture: Annotated[
         CaptureMethod,
-        typer.Option("--capture", help="ring: libpcap's TPACKET_V3 ring; socket: plain packet socket."),
+        typer.Option(
+            "--capture",
+            help="ring: AF_PACKET TPACKET_V3 ring; pcap: the same through libpcap; socket: packet socket.",
+        ),
     ] = CaptureMethod.auto,
     buffer_mb: Annotated[
         int, typer.Option("--buffer-mb", min=1, max=1024, help="Kernel capture buffer in MiB.")

@@ -43,9 +43,9 @@ def test_buffer_size_is_bounded(size: str) -> None:
     assert done.returncode == 2 and "--buffer-mb" in done.stderr
 
 
-@pytest.mark.parametrize("method", ["ring", "socket"])
+@pytest.mark.parametrize("method", ["ring", "pcap", "socket"])
 def test_unknown_interface_is_a_usage_error(method: str) -> None:
-    if method == "ring" and not libpcap.available():
+    if method == "pcap" and not libpcap.available():
         pytest.skip("libpcap0.8 is not installed")
     with pytest.raises(UsageError, match="no-such-if0"):
         open_source("no-such-if0", method)

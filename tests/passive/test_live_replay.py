@@ -57,9 +57,10 @@ def key(finding: dict) -> str:
     ("capture", "pcap"),
     [
         ("ring", "hikconnect_registration.pcap"),
-        ("ring", "ipv6_vlan_hk.pcapng"),  # 802.1Q tags: the kernel strips them, libpcap puts them back
+        ("ring", "ipv6_vlan_hk.pcapng"),  # 802.1Q tags: the kernel strips them, the ring puts them back
         ("ring", "dahua_easy4ip.pcap"),
-        ("socket", "hikconnect_registration.pcap"),
+        ("pcap", "ipv6_vlan_hk.pcapng"),
+        ("socket", "ipv6_vlan_hk.pcapng"),
     ],
 )
 def test_watch_finds_what_analyze_finds_at_a_rate_without_drops(
@@ -81,7 +82,7 @@ def test_watch_finds_what_analyze_finds_at_a_rate_without_drops(
     assert run.status_lines and all(STATUS.match(line) for line in run.status_lines), run.stderr
 
 
-@pytest.mark.parametrize("capture", ["ring", "socket"])
+@pytest.mark.parametrize("capture", ["ring", "pcap", "socket"])
 def test_kernel_drops_are_counted_and_reported_when_the_rate_is_too_high(
     capture: str, tmp_path: Path
 ) -> None:
