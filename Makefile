@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint type fmt fuzz bench bench-scan corpus captures geodb man constraints clean
+.PHONY: run test lint type fmt fuzz bench bench-live bench-scan corpus captures geodb man constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 2; }
@@ -38,6 +38,10 @@ fuzz: $(STAMP)
 # hikscan analyze vs tshark on a generated 1M-packet capture (and memory on a 4M one).
 bench: $(STAMP)
 	$(PY) bench/bench_analyze.py --big 4000000
+
+# watch's highest zero-drop rate and its kernel drop counter above it: tcpreplay into namespaces (root).
+bench-live: $(STAMP)
+	$(PY) bench/bench_live.py
 
 # hikscan scan vs nmap -sV against a lab of 100 emulated devices in network namespaces (root).
 bench-scan: $(STAMP)

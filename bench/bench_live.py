@@ -144,12 +144,14 @@ def append_results(text: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pcap", type=Path, default=ROOT / "pcaps" / "incident_fleet_china.pcapng")
-    ap.add_argument("--methods", default="ring,socket", help="comma-separated: ring, socket (and legacy)")
+    ap.add_argument(
+        "--methods", default="ring,pcap,socket", help="comma-separated: ring, pcap, socket (and legacy)"
+    )
     ap.add_argument("--legacy-tree", type=Path, help="another checkout whose watch is measured as 'legacy'")
     ap.add_argument("--seconds", type=float, default=4.0, help="length of each replay")
     ap.add_argument("--buffer-mb", type=int, default=4, help="watch --buffer-mb during the bench")
-    ap.add_argument("--start", type=float, default=5_000)
-    ap.add_argument("--step", type=float, default=1.5)
+    ap.add_argument("--start", type=float, default=8_000)
+    ap.add_argument("--step", type=float, default=1.6)
     ap.add_argument("--max-pps", type=float, default=400_000)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")

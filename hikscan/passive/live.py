@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hikscan.capture.ring import Counters, LiveSource, open_source
+from hikscan.capture.ring import BLOCK_TIMEOUT_MS, Counters, LiveSource, open_source
 from hikscan.passive.engine import Engine
 from hikscan.passive.pipeline import Stats
 from hikscan.report.model import Finding
@@ -129,16 +129,21 @@ class Watcher:
                     self.feed_batch(frames, linktype)
         except OSError as exc:  # the interface went away: report what was seen
             self.stats.warnings.append(str(exc))
-        # What is already queued when we stop is still read (for at most DRAIN seconds).
+        # What the kernel already holds when we stop is still read (for at most DRAIN seconds); a
+        # partly filled ring block is handed over within the ring's block timeout, so wait that once.
         deadline = time.monotonic() + DRAIN
+        waited = False
         while time.monotonic() < deadline:
             try:
                 frames = source.read(BATCH)
             except OSError:
                 break
-            if not frames:
+            if frames:
+                self.feed_batch(frames, linktype)
+            elif waited or not select.select([fd], [], [], BLOCK_TIMEOUT_MS / 1000 + 0.05)[0]:
                 break
-            self.feed_batch(frames, linktype)
+            else:
+                waited = True
         self.report_new(final=True)
         self._status(source, started)
         decoder = self.engine.decoder

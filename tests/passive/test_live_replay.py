@@ -98,12 +98,13 @@ def test_kernel_drops_are_counted_and_reported_when_the_rate_is_too_high(
     drops = run.stats["kernel_drops"]
     assert drops > 0, (pps, run.stats)
     # every frame the kernel saw was either read or counted as dropped
-    assert run.stats["kernel_packets"] == run.stats["packets"] + drops == run.sent
+    assert run.stats["kernel_packets"] == run.stats["packets"] + drops == run.sent, (run.stats, run.sent)
     assert run.summary["kernel_drops"] == drops
     assert f"; {drops} kernel drops" in run.summary["headline"]
     assert any("kernel dropped" in note for note in run.summary["notes"])
     last = STATUS.match(run.status_lines[-1])
-    assert last is not None and int(last.group(2)) == drops and int(last.group(1)) == run.stats["packets"]
+    assert last is not None, run.stderr[-2000:]
+    assert int(last.group(2)) == drops and int(last.group(1)) == run.stats["packets"], run.status_lines[-3:]
 
 
 def test_bpf_filter_runs_in_the_kernel(tmp_path: Path) -> None:
