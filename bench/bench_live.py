@@ -85,7 +85,8 @@ def measure(net, args, method: str, pps: float | None, work: Path) -> Point:  # 
 
 
 def search(net, args, method: str, work: Path) -> tuple[Point | None, list[Point]]:  # type: ignore[no-untyped-def]
-    """Rates ×step from --start until drops; then one bisection step between the last good and first bad."""
+    """Rates ×step from --start until drops (halved instead while the first drops); then one bisection
+    step between the last good and the first bad rate, and the drops at twice that and at top speed."""
     points: list[Point] = []
     best: Point | None = None
     pps = float(args.start)
@@ -98,6 +99,13 @@ def search(net, args, method: str, work: Path) -> tuple[Point | None, list[Point
             break
         best = point
         pps *= args.step
+    low = float(args.start)
+    while best is None and low > 1_000:  # drops from the start: halve the rate until there are none
+        low /= 2
+        point = measure(net, args, method, low, work)
+        points.append(point)
+        if point.clean:
+            best = point
     if bad is not None and best is not None and best.pps is not None:
         point = measure(net, args, method, round((best.pps + bad) / 2, -2), work)
         points.append(point)

@@ -100,8 +100,11 @@ def watch_replay(
         argv += ["--capture", capture, "--buffer-mb", str(buffer_mb)]
     argv += ["--bpf", bpf] if bpf else []
     out.unlink(missing_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(tree)} if tree is not None else None
-    watch = net.start_in(net.dev_ns, argv, env=env)
+    if tree is None:
+        watch = net.start_in(net.dev_ns, argv)
+    else:  # `python -m` puts the working directory first on sys.path: run from that tree
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        watch = net.start_in(net.dev_ns, argv, env=env, cwd=str(tree))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (out.exists() and out.read_text().strip()):
         if watch.poll() is not None:
