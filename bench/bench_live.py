@@ -120,7 +120,8 @@ def search(net, args, method: str, work: Path) -> tuple[Point | None, list[Point
 
 def table(rows: list[tuple[str, int, Point | None, list[Point]]], args) -> str:  # type: ignore[no-untyped-def]
     head = (
-        "| capture | run | highest rate with zero drops (achieved) | drops above it: dropped / sent |\n"
+        "| capture | run | highest rate with zero drops (achieved) "
+        "| rates with drops (achieved): dropped / sent |\n"
         "|---|---|---|---|\n"
     )
     lines = []
@@ -194,7 +195,14 @@ def main() -> int:
         note = (
             f"`bench/bench_live.py` on {stamp}: {args.pcap.name} replayed with tcpreplay into a veth pair, "
             f"~{args.seconds:g} s per rate, `--buffer-mb {args.buffer_mb}`, load average {load:.1f} on "
-            f"{os.cpu_count()} CPUs (shared machine).\n\n"
+            f"{os.cpu_count()} CPUs (shared machine). ring: hikscan/capture/tpacket.py; pcap: libpcap's "
+            "ring through ctypes; socket: scapy's packet socket read in batches"
+            + (
+                f"; legacy: the watch of {args.legacy_tree} (drops = frames sent - frames read)"
+                if args.legacy_tree
+                else ""
+            )
+            + ".\n\n"
         )
         append_results(note + text)
         print(f"appended to {RESULTS.relative_to(ROOT)}")
