@@ -7,7 +7,7 @@ socket (hikscan.capture.packet_socket): scapy's packet socket, read in batches.
 All give the same small interface (`LiveSource`): a file descriptor to wait on, `read(limit)` returning
 at most `limit` raw frames as (timestamp, bytes, wire length) without any dissection, and `counters()`
 with what the kernel saw and dropped. Sizes are bounded: the kernel buffer by MAX_BUFFER_MB, one read
-by the caller's limit, one frame by SNAPLEN.
+by the caller's limit, one frame by SNAPLEN (or, in our ring, by its block size).
 
 PcapRing: libpcap (hikscan.capture.libpcap) without immediate mode, so that on Linux it maps a
 TPACKET_V3 block ring (immediate mode makes libpcap fall back to TPACKET_V2); the kernel retires a
