@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint type fmt fuzz bench bench-scan corpus captures geodb man constraints clean
+.PHONY: run test lint type fmt fuzz bench bench-live bench-scan corpus captures geodb man constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 2; }
@@ -39,6 +39,10 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_analyze.py --packets 1000000
 	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --big 3000000 --big 10000000 --two-captures
+
+# watch's highest zero-drop rate and its kernel drop counter above it: tcpreplay into namespaces (root).
+bench-live: $(STAMP)
+	$(PY) bench/bench_live.py
 
 # hikscan scan vs nmap -sV against a lab of 100 emulated devices in network namespaces (root).
 bench-scan: $(STAMP)

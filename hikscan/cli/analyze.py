@@ -347,17 +347,30 @@ def exit_code(worst: int, fail_on: str) -> int:
     return 1 if worst >= severity_rank(fail_on) else 0
 
 
-def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration: float | None) -> int:
+@dataclass
+class LiveOptions:
+    """What `watch` listens to and how."""
+
+    interface: str
+    interval: float = 10.0
+    duration: float | None = None
+    bpf: str | None = None
+    capture: str = "auto"  # auto | ring | socket (hikscan.capture.ring)
+    buffer_mb: int = 64
+
+
+def run_watch(request: AnalyzeRequest, live: LiveOptions) -> int:
     """Live traffic on one interface: each finding written (and flushed) the moment it first appears."""
-    from hikscan.passive.live import Watcher, open_listener
+    from hikscan.capture.ring import open_source
+    from hikscan.passive.live import Watcher
 
     for _fmt, path in request.outputs:
         check_output(path, other_inputs(request))
     run = AnalyzeRun(request)
     engine = run.new_engine()
-    listener = open_listener(interface)
+    source = open_source(live.interface, live.capture, live.bpf, live.buffer_mb)
     totals = Totals(run.rules)
-    capture = f"live:{interface}"
+    capture = f"live:{live.interface}"
     meta = run.meta("watch", [capture])
     fmt, output = request.outputs[0]
     fmt = fmt if fmt in ("jsonl", "csv") else "table"
@@ -376,14 +389,34 @@ def run_watch(request: AnalyzeRequest, interface: str, interval: float, duration
             else:
                 writer.finding(record)
 
+        def on_status(line: str) -> None:
+            print(f"hikscan: {line}", file=sys.stderr, flush=True)
+
+        watcher = Watcher(engine, on_finding, on_status)
         try:
-            stats = Watcher(engine, on_finding).run(listener, run.stop, interval, duration)
+            stats = watcher.run(source, run.stop, live.interval, live.duration)
         finally:
-            listener.close()
-        stats_record = {"captures": [capture], **stats.to_dict(), **engine.extra_stats()}
+            source.close()
+        capture_stats = watcher.capture_record()
+        stats_record = {
+            "captures": [capture],
+            **stats.to_dict(),
+            **capture_stats,
+            "bpf": live.bpf,
+            "buffer_bytes": source.buffer_bytes,
+            **engine.extra_stats(),
+        }
         for device in engine.cctv_devices():
             totals.device(device.to_dict())
         summary = totals.summary([stats_record])
+        drops = capture_stats.get("kernel_drops")
+        if drops is not None:
+            summary["kernel_drops"] = drops
+            summary["headline"] += f"; {drops} kernel drops"
+            if drops:
+                summary.setdefault("notes", []).append(
+                    f"the kernel dropped {drops} packets (capture fell behind): findings may be incomplete"
+                )
         meta["finished"] = now_iso()
         writer.end(summary, [stats_record], meta)
     return exit_code(totals.worst, request.fail_on)

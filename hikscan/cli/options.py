@@ -23,6 +23,13 @@ class WatchFormat(StrEnum):
     jsonl = "jsonl"
 
 
+class CaptureMethod(StrEnum):
+    auto = "auto"
+    ring = "ring"
+    pcap = "pcap"
+    socket = "socket"
+
+
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
