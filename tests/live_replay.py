@@ -143,5 +143,7 @@ def watch_replay(
 
 
 def comparable(finding: dict[str, Any]) -> dict[str, Any]:
-    """A finding without what depends on when it was seen (a replay has new timestamps)."""
-    return {k: v for k, v in finding.items() if k not in ("type", "first_seen", "last_seen", "capture")}
+    """A finding without what depends on when it was seen (a replay has new timestamps and round trips)."""
+    out = {k: v for k, v in finding.items() if k not in ("type", "first_seen", "last_seen", "capture")}
+    out["remote"] = {k: v for k, v in finding["remote"].items() if k != "rtt_ms"}
+    return out

@@ -151,15 +151,19 @@ class Engine:
         contact = self._fold(flow)
         if contact is not None and flow.packets_c2s and flow.packets_s2c:
             self.contact_table.mark_answered(contact)
-        if flow.rtt >= 0 and contact is not None and contact.remote == self.inspector.text(flow.server):
+        for detector in self.detectors:
+            detector.on_flow(flow, self)
+
+    def _sample_rtt(self, flow: Flow, contact: Contact) -> None:
+        """The handshake round trip, once per flow (sync() and the close both fold; syn_at marks it taken)."""
+        if flow.rtt >= 0 <= flow.syn_at and contact.remote == self.inspector.text(flow.server):
+            flow.syn_at = -1.0
             sample = self.rtts.get(flow.server)
             if sample is None:
                 if len(self.rtts) < MAX_REMOTES_CACHED:
                     self.rtts[flow.server] = [flow.rtt, 1]
             elif sample[1] < RTT_SAMPLES:
                 sample[0], sample[1] = min(sample[0], flow.rtt), sample[1] + 1
-        for detector in self.detectors:
-            detector.on_flow(flow, self)
 
     def _fold(self, flow: Flow) -> Contact | None:
         packets, nbytes = flow.packets - flow.folded_packets, flow.bytes - flow.folded_bytes
@@ -195,9 +199,12 @@ class Engine:
         remote_mac = flow.server_mac if client_in else flow.client_mac
         if first_fold and remote_mac and len(self.fronted[remote_mac]) < ROUTER_MIN_REMOTES:
             self.fronted[remote_mac].add(remote)
-        return self.contact_table.fold(
+        contact = self.contact_table.fold(
             host, remote, flow.first_seen, flow.last_seen, packets, nbytes, port, client_in
         )
+        if contact is not None:
+            self._sample_rtt(flow, contact)
+        return contact
 
     def _place_unplaced(self) -> None:
         """A global address is local if it sends from the MAC of exactly one internal host (not a router)."""

@@ -28,7 +28,7 @@ OUI = OuiTable.load()
 def _key(f: Finding) -> tuple[object, ...]:
     return (
         f.rule, f.severity, f.device.get("ip"), f.device.get("vendor"), f.remote.ip, f.remote.ports,
-        f.remote.name, f.first_seen, f.last_seen, f.packets, f.bytes, f.flows,
+        f.remote.name, f.remote.rtt_ms, f.first_seen, f.last_seen, f.packets, f.bytes, f.flows,
     )  # fmt: skip
 
 
