@@ -308,8 +308,6 @@ def test_huge_dns_answers_are_not_held(big: dict[str, Path]) -> None:
     assert run.max_rss < 150 * 2**20, run.max_rss
 
 
-@pytest.mark.xfail(reason="findings per (device, remote) are aggregated by the lead's engine work (issue 9)",
-                   strict=False)  # fmt: skip
 def test_port_scan_capture_memory(big: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "scan.jsonl"
     run = hikscan(

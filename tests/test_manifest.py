@@ -36,6 +36,8 @@ def flat(finding: dict[str, Any]) -> dict[str, Any]:
         "remote_asn": remote.get("asn"),
         "remote_owner": remote.get("owner"),
         "remote_owner_country": remote.get("owner_country"),
+        # every database's opinion, "DB-IP:US RIR:CN" (the report shows both; `remote_country` is the riskier)
+        "remote_located": " ".join(f"{db}:{cc}" for db, cc in remote.get("located") or ()),
     }
 
 
