@@ -22,6 +22,8 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 from scapy.packet import Packet, Raw
 
+from hikscan.lab import capwrite
+
 #: Real device payloads: the repository's copies of ../shared/data/active/ (provenance in that directory).
 ACTIVE = Path(__file__).resolve().parents[1] / "tests" / "data" / "active"
 
@@ -360,35 +362,21 @@ def write_pcap(
     big_endian: bool = False,
     snaplen: int = 262144,
 ) -> None:
-    e = ">" if big_endian else "<"
-    out = [struct.pack(e + "IHHiIII", 0xA1B23C4D if nano else 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype)]
+    out = [capwrite.pcap_header(linktype, snaplen, nano, big_endian)]
     for f in frames:
         sec, frac = divmod(f.ts_us, 1_000_000)
-        out.append(struct.pack(e + "IIII", sec, frac * 1000 if nano else frac, len(f.data), f.orig_len))
-        out.append(f.data)
+        out.append(capwrite.pcap_record(sec, frac * 1000 if nano else frac, f.data, wirelen=f.orig_len,
+                                        big=big_endian))  # fmt: skip
     path.write_bytes(b"".join(out))
-
-
-def _opt(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
-
-
-def _block(btype: int, body: bytes) -> bytes:
-    body += b"\0" * (-len(body) % 4)
-    n = len(body) + 12
-    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
 
 
 def write_pcapng(path: Path, frames: list[Frame], interfaces: list[tuple[int, str, int]]) -> None:
     """Little-endian pcapng: one SHB, one IDB per (linktype, name, tsresol-exponent), then EPBs."""
-    shb_opts = _opt(4, b"hikscan pcaps/generate.py") + _opt(0, b"")
-    out = [_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + shb_opts)]
+    opt = capwrite.option
+    out = [capwrite.shb(options=opt(4, b"hikscan pcaps/generate.py") + opt(0, b""))]
     for linktype, name, exp in interfaces:
-        opts = _opt(2, name.encode()) + _opt(9, bytes([exp])) + _opt(0, b"")
-        out.append(_block(1, struct.pack("<HHI", linktype, 0, 262144) + opts))
+        out.append(capwrite.idb(linktype, 262144, opt(2, name.encode()) + opt(9, bytes([exp])) + opt(0, b"")))
     for f in frames:
         exp = interfaces[f.ifid][2]
-        ts = f.ts_us * 10**exp // 1_000_000
-        hdr = struct.pack("<IIIII", f.ifid, ts >> 32, ts & 0xFFFFFFFF, len(f.data), f.orig_len)
-        out.append(_block(6, hdr + f.data))
+        out.append(capwrite.epb(f.ifid, f.ts_us * 10**exp // 1_000_000, f.data, wirelen=f.orig_len))
     path.write_bytes(b"".join(out))

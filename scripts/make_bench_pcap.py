@@ -1,4 +1,4 @@
-"""Write a realistic classic-pcap benchmark capture quickly, with struct only.
+"""Write a realistic classic-pcap benchmark capture quickly (frames with struct, records with lab.capwrite).
 
     python scripts/make_bench_pcap.py OUT --packets 1000000 [--seed 1] [--profile lan|many-findings]
 
@@ -18,8 +18,8 @@ import struct
 import sys
 from pathlib import Path
 
-_PCAP_HDR = struct.Struct("<IHHiIII")
-_REC_HDR = struct.Struct("<IIII")
+from hikscan.lab import capwrite
+
 _IP = struct.Struct("!BBHHHBBH4s4s")
 _TCP = struct.Struct("!HHIIBBHHH")
 _UDP = struct.Struct("!HHHH")
@@ -198,9 +198,9 @@ def write_capture(out: Path, packets: int, seed: int = 1, profile: str = "lan") 
     cursor = [0] * len(flows)
     weights = [rng.paretovariate(1.2) for _ in flows]
     ts_us = 1_700_000_000 * 1_000_000
-    pack = _REC_HDR.pack
+    pack = capwrite.pcap_record
     with out.open("wb") as fh:
-        fh.write(_PCAP_HDR.pack(0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        fh.write(capwrite.pcap_header())
         left = packets
         while left:
             n = min(left, 100_000)
@@ -211,9 +211,7 @@ def write_capture(out: Path, packets: int, seed: int = 1, profile: str = "lan") 
                 frame = frames[cursor[fi] % len(frames)]
                 cursor[fi] += 1
                 ts_us += 37
-                ln = len(frame)
-                parts.append(pack(ts_us // 1_000_000, ts_us % 1_000_000, ln, ln))
-                parts.append(frame)
+                parts.append(pack(ts_us // 1_000_000, ts_us % 1_000_000, frame))
             fh.write(b"".join(parts))
             left -= n
     return out.stat().st_size

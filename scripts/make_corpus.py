@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from hikscan.lab import capwrite
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "active"
 PASSIVE = ROOT / "tests" / "data" / "passive"
@@ -89,13 +91,11 @@ def tcp4(src: bytes, dst: bytes, sport: int, dport: int, payload: bytes, smac: b
 
 # -- containers ------------------------------------------------------------------------------------
 def pcap_header(linktype: int = 1, snaplen: int = 65535, e: str = "<", ns: bool = False) -> bytes:
-    return struct.pack(e + "IHHiIII", 0xA1B23C4D if ns else 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype)
+    return capwrite.pcap_header(linktype, snaplen, ns, big=e == ">")
 
 
 def pcap_record(i: int, data: bytes, caplen: int | None = None, wirelen: int | None = None) -> bytes:
-    cap = len(data) if caplen is None else caplen
-    wire = len(data) if wirelen is None else wirelen
-    return struct.pack("<IIII", TS + i, i * 1000, cap, wire) + data
+    return capwrite.pcap_record(TS + i, i * 1000, data, caplen, wirelen)
 
 
 def pcap(frames: list[bytes], linktype: int = 1, snaplen: int = 65535) -> bytes:
@@ -103,31 +103,27 @@ def pcap(frames: list[bytes], linktype: int = 1, snaplen: int = 65535) -> bytes:
 
 
 def block(btype: int, body: bytes, length: int | None = None) -> bytes:
-    body += b"\0" * (-len(body) % 4)
-    n = len(body) + 12
-    return struct.pack("<II", btype, n if length is None else length) + body + struct.pack("<I", n)
+    return capwrite.block(btype, body, length=length)
 
 
-def shb(bom: int = 0x1A2B3C4D) -> bytes:
-    return block(0x0A0D0D0A, struct.pack("<IHHq", bom, 1, 0, -1))
+def shb(bom: int = capwrite.BOM) -> bytes:
+    return capwrite.shb(bom=bom)
 
 
 def idb(linktype: int, snaplen: int = 0, tsresol: int | None = None, tsoffset: int | None = None) -> bytes:
     opts = b""
     if tsresol is not None:
-        opts += struct.pack("<HHB3x", 9, 1, tsresol)
+        opts += capwrite.option(9, bytes([tsresol]))
     if tsoffset is not None:
-        opts += struct.pack("<HHq", 14, 8, tsoffset)
-    return block(1, struct.pack("<HHI", linktype, 0, snaplen) + opts + (b"\0" * 4 if opts else b""))
+        opts += capwrite.option(14, struct.pack("<q", tsoffset))
+    return capwrite.idb(linktype, snaplen, opts + (capwrite.option(0, b"") if opts else b""))
 
 
 def epb(
     iface: int, i: int, data: bytes, caplen: int | None = None, length: int | None = None, ts_units: int = -1
 ) -> bytes:
-    us = (TS + i) * 1_000_000 if ts_units < 0 else ts_units
-    cap = len(data) if caplen is None else caplen
-    body = struct.pack("<IIIII", iface, us >> 32, us & 0xFFFFFFFF, cap, len(data)) + data
-    return block(6, body, length)
+    units = (TS + i) * 1_000_000 if ts_units < 0 else ts_units
+    return capwrite.epb(iface, units, data, caplen, len(data), length=length)
 
 
 def real_records(path: Path, limit: int) -> list[bytes]:

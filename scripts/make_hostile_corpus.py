@@ -30,6 +30,8 @@ from typing import Any
 import yaml
 import zstandard
 
+from hikscan.lab import capwrite
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_corpus import (  # a sibling script, not a package
     CAMERA,
@@ -156,7 +158,7 @@ def dns_capture(n: int, size: int = 60_000) -> Iterator[bytes]:
     yield pcap_header()
     for i in range(n):
         frame = udp4(RESOLVER, CLIENT, 53, 40000 + i % 20000, huge_dns_answer(i, size), smac=PC_MAC)
-        yield struct.pack("<IIII", TS + i, 0, len(frame), len(frame)) + frame
+        yield capwrite.pcap_record(TS + i, 0, frame)
 
 
 def port_scan(n: int) -> Iterator[bytes]:
@@ -170,7 +172,7 @@ def port_scan(n: int) -> Iterator[bytes]:
         frame[ip_at : ip_at + 4] = bytes([47, 96, i // 65535 >> 8 & 0xFF, 1 + (i // 65535 & 0xFF) % 254])
         frame[tcp_at + 2 : tcp_at + 4] = struct.pack("!H", 1 + i % 65535)
         frame[tcp_at + 13] = 0x02  # SYN
-        yield struct.pack("<IIII", TS + i // 1000, i % 1000 * 1000, len(frame), len(frame)) + bytes(frame)
+        yield capwrite.pcap_record(TS + i // 1000, i % 1000 * 1000, bytes(frame))
 
 
 # -- the cases -------------------------------------------------------------------------------------
