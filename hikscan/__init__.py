@@ -1,3 +1,3 @@
 """hikscan: find Hikvision/Dahua CCTV devices and flag CCTV traffic that leaves the country."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hikscan import __version__
 from hikscan.cli.app import main
 
 PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
@@ -43,8 +44,9 @@ def test_missing_file_and_bad_options(tmp_path: Path) -> None:
 def test_version_names_the_databases() -> None:
     done = run_cli("--version")
     assert done.returncode == 0
-    assert "hikscan 0.1.0" in done.stdout
+    assert f"hikscan {__version__}" in done.stdout
     assert "country" in done.stdout and "asn" in done.stdout.lower() and "rules" in done.stdout
+    assert "registry-country" in done.stdout  # the second, independent country database
 
 
 def test_fail_on_sets_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
