@@ -70,7 +70,7 @@ class ProbeContext:
         port: int,
         request: bytes | None,
         max_bytes: int,
-        done: Callable[[bytes], bool] | None = None,
+        done: Callable[[bytes | bytearray], bool] | None = None,
         tls: bool = False,
     ) -> Exchange:
         """One bounded TCP exchange within the probe timeout, on the scan's interface if any."""

@@ -140,7 +140,7 @@ def _read(
     sock: socket.socket | ssl.SSLSocket,
     deadline: Deadline,
     max_bytes: int,
-    done: Callable[[bytes], bool] | None,
+    done: Callable[[bytes | bytearray], bool] | None,
 ) -> tuple[bytes, bool, bool]:
     """Read until EOF, `done(data)`, the byte cap or the deadline. Returns (data, oversized, timed_out)."""
     buf = bytearray()
@@ -160,7 +160,7 @@ def _read(
         buf += chunk
         if len(buf) > max_bytes:
             return bytes(buf[:max_bytes]), True, False
-        if done is not None and done(bytes(buf)):
+        if done is not None and done(buf):  # the buffer itself: a copy per recv churned every worker's heap
             return bytes(buf), False, False
 
 
@@ -170,7 +170,7 @@ def tcp_exchange(
     request: bytes | None,
     deadline: Deadline,
     max_bytes: int = MAX_HEAD + MAX_BODY,
-    done: Callable[[bytes], bool] | None = None,
+    done: Callable[[bytes | bytearray], bool] | None = None,
     tls: bool = False,
     device: str | None = None,
 ) -> Exchange:

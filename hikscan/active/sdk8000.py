@@ -12,7 +12,7 @@ from hikscan.protocols import sdk8000
 _MAX_READ = 64
 
 
-def _full_reply(data: bytes) -> bool:
+def _full_reply(data: bytes | bytearray) -> bool:
     return len(data) >= sdk8000.REPLY_LEN
 
 

@@ -38,7 +38,7 @@ def build_get(host: str, path: str) -> bytes:
     ).encode("ascii")
 
 
-def response_complete(data: bytes) -> bool:
+def response_complete(data: bytes | bytearray) -> bool:
     """Framing only: is this HTTP or RTSP reply whole? True once the head is in and then
     - with Content-Length: that many body bytes have arrived;
     - chunked: the last (zero-length) chunk has arrived;
