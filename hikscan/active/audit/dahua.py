@@ -9,6 +9,7 @@ tables are never copied out.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from hikscan.active.audit.client import AuditClient
@@ -143,15 +144,7 @@ def read(client: AuditClient, result: AuditResult) -> None:
     try:
         for area, path in ENDPOINTS:
             reply = client.get(path)
-            if reply.status != 200:
-                result.errors.append(f"{path}: HTTP {reply.status}")
-                continue
-            try:
-                _apply(area, reply.body, s, device)
-            except MalformedInput as exc:
-                result.errors.append(f"{path}: {exc}")
-                continue
-            result.read.append(path)
+            result.take(path, reply.status, reply.body, partial(_apply, area, s=s, device=device))
     finally:
         s["device"] = device
         _evidence(result)

@@ -8,6 +8,7 @@ passwords on old firmware) are never read out of the XML.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -203,15 +204,7 @@ def read(client: AuditClient, result: AuditResult) -> None:
     try:
         for area, path in ENDPOINTS:
             reply = client.get(path)
-            if reply.status != 200:
-                result.errors.append(f"{path}: HTTP {reply.status}")
-                continue
-            try:
-                _apply(area, reply.body, result.settings)
-            except MalformedInput as exc:
-                result.errors.append(f"{path}: {exc}")
-                continue
-            result.read.append(path)
+            result.take(path, reply.status, reply.body, partial(_apply, area, s=result.settings))
     finally:
         _evidence(result)
 

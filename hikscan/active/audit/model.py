@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hikscan.errors import MalformedInput
 from hikscan.report.model import Evidence
 
 # Why a host's audit ended. "ok": every reader finished; "partial": some endpoints failed.
@@ -23,6 +25,9 @@ STATUSES = (
 )
 
 
+Body = bytes  # a reply body (the name `bytes` is a field of AuditResult below)
+
+
 @dataclass
 class AuditResult:
     """One device's audit. `settings` is normalised across protocols (see readers.py)."""
@@ -39,6 +44,18 @@ class AuditResult:
     requests: int = 0
     bytes: int = 0
     retry_after: int | None = None
+
+    def take(self, what: str, status: int, body: Body, apply: Callable[[Body], None]) -> None:
+        """One endpoint's reply: applied (and listed as read), or its failure listed as an error."""
+        if status != 200:
+            self.errors.append(f"{what}: HTTP {status}")
+            return
+        try:
+            apply(body)
+        except MalformedInput as exc:
+            self.errors.append(f"{what}: {exc}")
+            return
+        self.read.append(what)
 
     def note(self, source: str, key: str, value: object) -> None:
         """Record one setting as evidence (`audit.<area>.<name>`), skipping unknowns."""

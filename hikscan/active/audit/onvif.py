@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import hashlib
 import os
+from functools import partial
 from typing import Any
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
@@ -209,15 +210,7 @@ def read(client: AuditClient, result: AuditResult, credential: Credential) -> No
                 raise HostStop(
                     "auth_failed", f"credentials rejected ({op}: NotAuthorized fault); not retried"
                 )
-            if reply.status != 200:
-                result.errors.append(f"{op}: HTTP {reply.status}")
-                continue
-            try:
-                _apply(op, reply.body, result.settings)
-            except MalformedInput as exc:
-                result.errors.append(f"{op}: {exc}")
-                continue
-            result.read.append(op)
+            result.take(op, reply.status, reply.body, partial(_apply, op, s=result.settings))
     finally:
         _evidence(result)
 
