@@ -23,3 +23,27 @@ class Writer(Protocol):
     def device(self, record: dict[str, Any]) -> None: ...
     def end_section(self) -> None: ...
     def end(self, summary: dict[str, Any], stats: list[dict[str, Any]], meta: dict[str, Any]) -> None: ...
+
+
+class KeptRows:
+    """For the writers people read (table, HTML): findings and devices kept up to `max_rows` each, the rest
+    counted in `more` (JSON, JSONL and CSV carry every record)."""
+
+    max_rows = 2_000
+
+    def keep_rows(self) -> None:
+        self.findings: list[dict[str, Any]] = []
+        self.devices: list[dict[str, Any]] = []
+        self.more = 0
+
+    def finding(self, record: dict[str, Any]) -> None:
+        if len(self.findings) < self.max_rows:
+            self.findings.append(record)
+        else:
+            self.more += 1
+
+    def device(self, record: dict[str, Any]) -> None:
+        if len(self.devices) < self.max_rows:
+            self.devices.append(record)
+        else:
+            self.more += 1

@@ -2,7 +2,7 @@
 
 No script, no external fetch (a Content-Security-Policy forbids both), CSS inline, charts as inline SVG
 (report/charts.py). Every value from a capture, a device or a rule goes through safe.html_text.
-Records are kept (bounded by MAX_ROWS) and the page is written at the end, under a temporary name.
+Records are kept (bounded: base.KeptRows) and the page is written at the end, under a temporary name.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import IO, Any
 from hikscan.report.charts import country_chart, parse_time, timeline
 from hikscan.report.model import severity_rank
 from hikscan.report.safe import html_text as h
+from hikscan.report.writers.base import KeptRows
 from hikscan.report.writers.labels import device_label, server_label, size_label, when_label, where_label
 
-MAX_ROWS = 2_000
 MAX_TIMELINES = 60
 MAX_CONTACTS = 25  # rows per device timeline
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -46,35 +46,21 @@ def _flag(value: Any) -> str:
     return "?" if value is None else ("yes" if value else "no")
 
 
-class HtmlWriter:
+class HtmlWriter(KeptRows):
     name = "html"
     streamed = False
 
     def __init__(self, out: IO[str], command: str = "analyze") -> None:
         self.out = out
         self.command = command
-        self.findings: list[dict[str, Any]] = []
-        self.devices: list[dict[str, Any]] = []
+        self.keep_rows()
         self.sections: list[tuple[str, dict[str, Any]]] = []
-        self.more = 0
 
     def begin(self, meta: dict[str, Any]) -> None:
         return None
 
     def section(self, name: str, stats: dict[str, Any]) -> None:
         self.sections.append((name, stats))
-
-    def finding(self, record: dict[str, Any]) -> None:
-        if len(self.findings) < MAX_ROWS:
-            self.findings.append(record)
-        else:
-            self.more += 1
-
-    def device(self, record: dict[str, Any]) -> None:
-        if len(self.devices) < MAX_ROWS:
-            self.devices.append(record)
-        else:
-            self.more += 1
 
     def end_section(self) -> None:
         return None

@@ -14,11 +14,11 @@ from rich.console import Console
 from rich.table import Table
 
 from hikscan.report.safe import cell, markup
+from hikscan.report.writers.base import KeptRows
 from hikscan.report.writers.labels import device_label, server_label, size_label, when_label, where_label
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 WIDE = 120
-MAX_ROWS = 2_000  # per section; the rest is counted (the table is for people; JSON/CSV carry everything)
 TIMELINE_ROWS = 12  # per device in the timeline table (JSON carries the whole timeline)
 
 
@@ -49,16 +49,14 @@ def behaviour_label(f: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-class TableWriter:
+class TableWriter(KeptRows):
     name = "table"
     streamed = True
 
     def __init__(self, out: IO[str], command: str = "analyze") -> None:
         self.console = console_for(out)
         self.command = command
-        self.findings: list[dict[str, Any]] = []
-        self.devices: list[dict[str, Any]] = []
-        self.more = 0
+        self.keep_rows()
 
     def begin(self, meta: dict[str, Any]) -> None:
         return None
@@ -72,18 +70,6 @@ class TableWriter:
         self.console.print(", ".join(parts))
         for warning in (stats.get("warnings") or [])[:5]:
             self.console.print(f"  [yellow]warning:[/] {markup(warning)}")
-
-    def finding(self, record: dict[str, Any]) -> None:
-        if len(self.findings) < MAX_ROWS:
-            self.findings.append(record)
-        else:
-            self.more += 1
-
-    def device(self, record: dict[str, Any]) -> None:
-        if len(self.devices) < MAX_ROWS:
-            self.devices.append(record)
-        else:
-            self.more += 1
 
     def end_section(self) -> None:
         console = self.console
@@ -107,7 +93,7 @@ class TableWriter:
                 self._timeline()
         if self.more:
             console.print(f"  … and {self.more} more records (use --format json, jsonl or csv for all)")
-        self.findings, self.devices, self.more = [], [], 0
+        self.keep_rows()
         console.file.flush()
 
     def _findings_table(self) -> Table:
