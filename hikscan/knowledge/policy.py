@@ -83,12 +83,6 @@ class Policy:
     storm: Storm = field(default_factory=Storm)
     baseline: Baseline = field(default_factory=Baseline)
 
-    def severity_of(self, rule_id: str) -> str:
-        return self.rules[rule_id].severity
-
-    def title(self, rule_id: str) -> str:
-        return self.rules[rule_id].description
-
     def with_home_country(self, country: str) -> Policy:
         return replace(self, home_country=country.upper())
 

@@ -228,9 +228,6 @@ class RuleSet:
             used_by=CLOUD_USERS,
         )
 
-    def policy_title(self, rule_id: str) -> str:
-        return self.policy.title(rule_id)
-
     def describe(self) -> str:
         """One line for `hikscan --version`."""
         return (

@@ -11,7 +11,7 @@ from hikscan.passive.sources.base import UDP, Context, NameFilter, Payload, host
 from hikscan.protocols import dns
 from hikscan.report.model import Evidence
 
-MAX_DNS_CACHE = 50_000
+MAX_FILED = 50_000  # (host, question) pairs already filed as evidence
 Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
 
 
@@ -56,7 +56,7 @@ class DnsSource:
                 ctx.names.add_dns_answer(client, asked, address)
             return  # the question is filed from the query, which the same tap saw
         if questions and (client, questions) not in self._filed:
-            if len(self._filed) >= MAX_DNS_CACHE:
+            if len(self._filed) >= MAX_FILED:
                 self._filed.clear()
             self._filed.add((client, questions))
             if self._telling is None or self._telling.rules is not ctx.rules:
