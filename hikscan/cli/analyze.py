@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from hikscan.report.fanout import open_writers
 from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import SEVERITIES, Finding, severity_rank
 from hikscan.report.safe import markup
+from hikscan.report.spool import SpilledRecords
 from hikscan.report.writers import WRITERS, Writer
 from hikscan.report.writers.labels import device_label, server_label, where_label
 from hikscan.report.writers.table import SEVERITY_STYLE, console_for
@@ -145,8 +146,9 @@ class AnalyzeRun:
                 read = engine.run_files(paths, progress=progress, stop=self.stop).to_dict()
         engine.finish()
         extra = {"capture": str(paths[0])} if len(paths) == 1 else {}
+        stream = engine.finding_stream()  # sets the folded counts extra_stats() reports
         return Result(
-            findings=[{**f.to_dict(), **extra} for f in engine.findings()],
+            findings=({**f.to_dict(), **extra} for f in stream),
             devices=[{**d.to_dict(), **extra} for d in engine.cctv_devices()],
             stats={"captures": [str(p) for p in paths], **read, **engine.extra_stats()},
         )
@@ -170,9 +172,16 @@ def traffic_sets(paths: list[Path], merge: bool) -> list[list[Path]]:
 
 @dataclass
 class Result:
-    findings: list[dict[str, Any]]
+    """One traffic set's report: findings are read once, as they are written (memory stays flat)."""
+
+    findings: Iterable[dict[str, Any]]
     devices: list[dict[str, Any]]
     stats: dict[str, Any]
+
+    def discard(self) -> None:
+        """Drop findings that will not be written (a worker's spill file is deleted)."""
+        if isinstance(self.findings, SpilledRecords):
+            self.findings.discard()
 
 
 _WORKER: AnalyzeRun | None = None
@@ -188,7 +197,9 @@ def _init_worker(request: AnalyzeRequest) -> None:
 def _work(paths: list[Path]) -> Result | str:
     assert _WORKER is not None
     try:
-        return _WORKER.analyse(paths, progress_bar=False)
+        result = _WORKER.analyse(paths, progress_bar=False)
+        result.findings = SpilledRecords(result.findings)  # the parent reads them back from a file
+        return result
     except MalformedInput as exc:
         return str(exc)
     except OSError as exc:
@@ -217,15 +228,27 @@ def results(run: AnalyzeRun, groups: list[list[Path]]) -> Iterator[tuple[list[Pa
         todo = iter(groups)
         for group in itertools.islice(todo, 2 * workers):
             pending.append((group, pool.submit(_work, group)))
-        while pending:
-            group, future = pending.popleft()
-            if run.stop.is_set():
-                for _group, waiting in pending:
-                    waiting.cancel()
-                return
-            yield group, future.result()
-            for nxt in itertools.islice(todo, 1):
-                pending.append((nxt, pool.submit(_work, nxt)))
+        try:
+            while pending:
+                if run.stop.is_set():
+                    return
+                group, future = pending.popleft()
+                yield group, future.result()
+                for nxt in itertools.islice(todo, 1):
+                    pending.append((nxt, pool.submit(_work, nxt)))
+        finally:  # stopped, or the consumer stopped reading: nothing is left behind in /tmp
+            _abandon([waiting for _group, waiting in pending])
+
+
+def _abandon(futures: list[Future[Result | str]]) -> None:
+    """Cancel what has not started; delete the spill files of results that will not be written."""
+    for future in futures:
+        if future.cancel():
+            continue
+        with contextlib.suppress(Exception):
+            result = future.result()
+            if isinstance(result, Result):
+                result.discard()
 
 
 class Totals:
@@ -314,7 +337,10 @@ def _analyze(request: AnalyzeRequest, run: AnalyzeRun, found: Inputs) -> int:
                 continue
             name = group[0].name if len(group) == 1 else f"{len(group)} captures"
             writer.section(name, result.stats)
-            emit(writer, totals, result)
+            try:
+                emit(writer, totals, result)
+            finally:
+                result.discard()
             writer.end_section()
             all_stats.append(result.stats)
             if result.stats["interrupted"]:

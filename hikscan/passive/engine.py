@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,11 @@ from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
 from hikscan.passive.timeline import by_host, timeline
 from hikscan.report.model import Device, Finding, Remote, severity_rank
+from hikscan.report.spool import SortedSpool
 
-MAX_FLOWS = 250_000
+# Open flows at once: ~440 bytes each (tests/passive/test_flows.py measures it), so ≤ ~28 MiB. A fuller
+# table closes its longest-idle flows early (folded like any other), as Suricata does past its memcap.
+MAX_FLOWS = 65_536
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
 MAX_REMOTES_CACHED = 100_000  # remotes with a round-trip sample
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
@@ -79,6 +82,7 @@ class Engine:
         self.folded_findings: dict[str, int] = {}
         self._devices: dict[str, Device] = {}
         self._cloud_by_name: dict[str, CloudEndpoint | None] = {}
+        self._port_keys: dict[tuple[int, int], tuple[int, int]] = {}
         self._cloud_by_ip: dict[str, CloudEndpoint | None] = {}
         self._hosts: set[str] | None = None  # hosts with evidence, as of the last findings() call
         self.baseline = baseline  # earlier reports (--baseline); None: the capture's start is the baseline
@@ -185,7 +189,7 @@ class Engine:
                 self.attribution.add_mac(server, mac_text(flow.server_mac))
         if client_in and server_in:
             return None
-        port = (flow.server_port, flow.proto) if first_fold else None
+        port = self._port_key(flow.server_port, flow.proto) if first_fold else None
         if not client_in and not server_in:
             if (
                 first_fold
@@ -205,6 +209,11 @@ class Engine:
         if contact is not None:
             self._sample_rtt(flow, contact)
         return contact
+
+    def _port_key(self, port: int, proto: int) -> tuple[int, int]:
+        """(server port, proto), one tuple per distinct pair: contacts keep it as their ports' key."""
+        key = (port, proto)
+        return self._port_keys.setdefault(key, key) if len(self._port_keys) < MAX_CACHED else key
 
     def _place_unplaced(self) -> None:
         """A global address is local if it sends from the MAC of exactly one internal host (not a router)."""
@@ -378,31 +387,40 @@ class Engine:
 
     def findings(self) -> list[Finding]:
         """Every detector's findings, most severe first; at most MAX_FINDINGS_PER_DEVICE per device."""
+        return list(self.finding_stream())
+
+    def finding_stream(self) -> Iterator[Finding]:
+        """`findings()` one at a time, with memory bounded whatever their number: the detectors run now,
+        each finding is spooled (report.spool) with only its sort key kept, and `folded_findings` is set
+        before this returns; the iterator then reads them back in order."""
         self._devices, self._hosts = {}, None
         self._novelty = None
-        found: list[Finding] = []
-        for detector in self.detectors:
-            found.extend(detector.findings(self, list(found)))
+        spool: SortedSpool[Finding] = SortedSpool()
         novelty = self.novelty()
-        for finding in found:  # "new since the baseline" is a fact in every finding
-            if finding.new_destination is None:
-                contact = self.contact_table.get(finding.device.get("ip") or "", finding.remote.ip)
-                names = self.names_of(contact) if contact is not None else []
-                if finding.remote.name and not names:
-                    names = [finding.remote.name]
-                finding.new_destination = novelty.remote_is_new(finding.remote.ip, names)
-        found.sort(key=lambda f: (-severity_rank(f.severity), f.first_seen, f.device.get("ip") or ""))
-        kept: list[Finding] = []
+        for detector in self.detectors:
+            for finding in detector.findings(self, []):
+                if finding.new_destination is None:  # "new since the baseline" is a fact in every finding
+                    finding.new_destination = self._is_new(finding, novelty)
+                ip = finding.device.get("ip")
+                spool.add((-severity_rank(finding.severity), finding.first_seen, ip or ""), finding)
+        kept: list[int] = []
         per_device: dict[Any, int] = defaultdict(int)
         self.folded_findings = {}
-        for finding in found:
-            ip = finding.device.get("ip")
+        for index in spool.order():
+            ip = spool.key(index)[2]
             per_device[ip] += 1
-            if ip is not None and per_device[ip] > MAX_FINDINGS_PER_DEVICE:
+            if ip and per_device[ip] > MAX_FINDINGS_PER_DEVICE:
                 self.folded_findings[ip] = self.folded_findings.get(ip, 0) + 1
                 continue
-            kept.append(finding)
-        return kept
+            kept.append(index)
+        return spool.in_order(kept)
+
+    def _is_new(self, finding: Finding, novelty: Novelty) -> bool | None:
+        contact = self.contact_table.get(finding.device.get("ip") or "", finding.remote.ip)
+        names = self.names_of(contact) if contact is not None else []
+        if finding.remote.name and not names:
+            names = [finding.remote.name]
+        return novelty.remote_is_new(finding.remote.ip, names)
 
     def extra_stats(self) -> dict[str, Any]:
         return {

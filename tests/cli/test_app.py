@@ -162,8 +162,14 @@ def test_one_bad_file_in_a_directory_does_not_hide_the_others(tmp_path: Path) ->
     assert report["findings"] and report["summary"]["errors"]
 
 
-def test_several_captures_on_several_cores_give_the_serial_report(tmp_path: Path) -> None:
-    """--jobs 2 runs captures in worker processes; the report is the same as one process's, in order."""
+def test_several_captures_on_several_cores_give_the_serial_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--jobs 2 runs captures in worker processes; the report is the same as one process's, in order, and
+    the workers' spill files (report.spool.SpilledRecords) are all read back and deleted."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     docs = []
     for jobs in ("1", "2"):
         out = tmp_path / f"r{jobs}.json"
@@ -171,6 +177,7 @@ def test_several_captures_on_several_cores_give_the_serial_report(tmp_path: Path
             "analyze", str(PCAPS), "-f", "json", "-o", str(out), "--fail-on", "none", "--jobs", jobs
         )
         assert proc.returncode == 0, proc.stderr
+        assert list(scratch.iterdir()) == []
         doc = json.loads(out.read_text())
         for stats in doc["stats"]:
             stats.pop("seconds")

@@ -1,0 +1,105 @@
+"""report.spool: records kept out of memory and read back in order, files deleted when done."""
+
+from __future__ import annotations
+
+import gc
+import random
+from pathlib import Path
+
+import pytest
+
+from hikscan.knowledge.geo import GeoLookup
+from hikscan.knowledge.oui import OuiTable
+from hikscan.knowledge.rules import load_rules
+from hikscan.passive import engine as engine_module
+from hikscan.passive.engine import Engine
+from hikscan.report.model import Finding, severity_rank
+from hikscan.report.spool import SortedSpool, SpilledRecords
+
+
+def test_sorted_spool_reads_back_in_key_order_and_keeps_ties_in_insertion_order() -> None:
+    rng = random.Random(7)
+    items = [(rng.randrange(5), f"r{i}", {"n": i, "pad": "x" * rng.randrange(200)}) for i in range(3000)]
+    spool: SortedSpool[dict[str, object]] = SortedSpool(memory_bytes=64 << 10)
+    for key, _name, record in items:
+        spool.add(key, record)
+    assert spool._file._rolled  # past 64 KiB it lives in a file on disk, not in memory
+    got = list(spool.in_order(spool.order()))
+    want = [record for _key, _name, record in sorted(items, key=lambda item: item[0])]  # stable
+    assert got == want
+    assert spool._file.closed  # read once: the file is gone
+
+
+def test_spilled_records_round_trip_and_delete_their_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    records = [{"severity": "high", "rule": f"r{i}", "text": "\u8424\u77f3 \x1b[31m"} for i in range(100)]
+    spilled = SpilledRecords(iter(records))
+    assert len(spilled) == 100 and len(list(tmp_path.iterdir())) == 1
+    assert list(spilled) == records
+    assert list(tmp_path.iterdir()) == []
+    dropped = SpilledRecords(iter(records))
+    dropped.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def many_findings_capture(path: Path) -> None:
+    """Cameras talking to many remotes in high-risk and other countries (the bench's own generator)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_bench_pcap", Path(__file__).resolve().parents[2] / "scripts" / "make_bench_pcap.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_capture(path, 20_000, 3, "many-findings")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    path = tmp_path_factory.mktemp("many") / "many.pcap"
+    many_findings_capture(path)
+    eng = Engine(load_rules(), GeoLookup(), OuiTable.load())
+    eng.run_files([path])
+    eng.finish()
+    return eng
+
+
+def test_the_stream_is_the_sorted_capped_list(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the stream yields is every detector's finding, most severe first, then by time and device,
+    capped per device with the rest counted — the plain in-memory definition, computed here."""
+    monkeypatch.setattr(engine_module, "MAX_FINDINGS_PER_DEVICE", 5)
+    streamed = [f.to_dict() for f in engine.finding_stream()]
+    folded = dict(engine.folded_findings)
+    everything: list[Finding] = []
+    for detector in engine.detectors:
+        everything.extend(detector.findings(engine, []))
+    everything.sort(key=lambda f: (-severity_rank(f.severity), f.first_seen, f.device.get("ip") or ""))
+    per_device: dict[str, int] = {}
+    want, want_folded = [], {}
+    for finding in everything:
+        ip = finding.device.get("ip") or ""
+        per_device[ip] = per_device.get(ip, 0) + 1
+        if ip and per_device[ip] > 5:
+            want_folded[ip] = want_folded.get(ip, 0) + 1
+            continue
+        want.append(finding.to_dict())
+    strip = [{k: v for k, v in f.items() if k != "new_destination"} for f in streamed]
+    assert len(want) > 100 and want_folded  # the capture really has many findings, and folds some
+    assert strip == [{k: v for k, v in f.items() if k != "new_destination"} for f in want]
+    assert folded == want_folded
+
+
+def test_the_stream_holds_one_finding_at_a_time(engine: Engine) -> None:
+    """Memory bounded by design: while the stream is read, no more than a handful of Finding objects live."""
+    stream = engine.finding_stream()
+    most, count = 0, 0
+    for finding in stream:
+        count += 1
+        if count % 50 == 0:
+            gc.collect()
+            most = max(most, sum(1 for o in gc.get_objects() if isinstance(o, Finding)))
+        del finding
+    assert count > 100 and most <= 3
