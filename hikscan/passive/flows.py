@@ -40,6 +40,7 @@ BEAT_LOG = 64  # beats logged per flow (the count goes on); 64 x 16 bytes at mos
 IDLE_TIMEOUT = 300.0  # capture seconds without a packet before a flow is closed (Zeek: TCP 5 min)
 CLOSED_TIMEOUT = 30.0  # the same once a TCP FIN or RST was seen
 SWEEP_EVERY = 30.0  # capture seconds between two scans for idle flows
+MAX_SHARED = 65_536  # addresses and MACs shared between flows (FlowTable._share_addresses)
 
 
 class Flow:
@@ -207,6 +208,7 @@ class FlowTable:
         # Which UDP flows keep the timing sketch (default all; the engine: local client, external server)
         self.sketch = sketch
         self._flows: dict[bytes, Flow] = {}
+        self._shared: dict[bytes, bytes] = {}  # see _share_addresses
 
     def __len__(self) -> int:
         return len(self._flows)
@@ -235,6 +237,7 @@ class FlowTable:
             flow = Flow(key, pkt, _client_is_src(pkt))
             if flow.sketched and self.sketch is not None and not self.sketch(flow):
                 flow.sketched, flow.beats = False, 0
+            self._share_addresses(flow)
             self._flows[key] = flow
             self.total_flows += 1
         ts = pkt.ts
@@ -260,6 +263,19 @@ class FlowTable:
                 flow.server_mac = pkt.src_mac
         flow.tcp_flags |= pkt.tcp_flags
         return flow
+
+    def _share_addresses(self, flow: Flow) -> None:
+        """One bytes object per address and MAC seen, not one per flow: a few hosts and servers carry
+        most flows, so this saves ~150 bytes per flow (the table is bounded; when full it starts over)."""
+        shared = self._shared
+        if len(shared) >= MAX_SHARED:
+            shared.clear()
+        flow.client = shared.setdefault(flow.client, flow.client)
+        flow.server = shared.setdefault(flow.server, flow.server)
+        if flow.client_mac is not None:
+            flow.client_mac = shared.setdefault(flow.client_mac, flow.client_mac)
+        if flow.server_mac is not None:
+            flow.server_mac = shared.setdefault(flow.server_mac, flow.server_mac)
 
     def _evict_oldest(self) -> None:
         victims = heapq.nsmallest(self.evict_batch, self._flows.values(), key=attrgetter("last_seen"))
@@ -297,11 +313,14 @@ class FlowTable:
 
     def flush(self) -> None:
         """Evict every flow to on_evict (oldest first) and empty the table."""
-        flows = sorted(self._flows.values(), key=attrgetter("last_seen"))
+        flows = self._flows
+        order = sorted(flows, key=lambda key: flows[key].last_seen)  # keys only: each flow is freed
+        on_evict = self.on_evict  # as soon as it is folded, so its memory serves what it is folded into
+        for key in order:
+            flow = flows.pop(key)
+            if on_evict is not None:
+                on_evict(flow)
         self._flows = {}
-        if self.on_evict is not None:
-            for f in flows:
-                self.on_evict(f)
 
 
 def handshake_rtt(flow: Flow, ts: float) -> None:

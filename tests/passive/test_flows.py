@@ -97,3 +97,35 @@ def test_table_never_exceeds_max_flows(batch: int) -> None:
 def test_invalid_size_rejected() -> None:
     with pytest.raises(ValueError):
         FlowTable(max_flows=0)
+
+
+def test_a_flow_costs_about_440_bytes_so_the_engine_table_stays_under_its_budget() -> None:
+    """engine.MAX_FLOWS is sized from this figure: flows of 200 hosts with 300 servers (addresses and MACs
+    shared between flows), both directions counted, bytes past the small-int cache."""
+    import random
+    import tracemalloc
+
+    from hikscan.passive import engine
+
+    rng = random.Random(1)
+    hosts = [bytes((192, 168, 0, i)) for i in range(1, 201)]
+    servers = [bytes((47, 88, rng.randrange(256), rng.randrange(256))) for _ in range(300)]
+    table = FlowTable(100_000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(20_000):
+            src, dst = rng.choice(hosts), rng.choice(servers)
+            sport, proto = rng.randrange(32768, 61000), 17 if i % 3 else 6
+            cam, gw, ts = bytes.fromhex("5850ed000001"), bytes.fromhex("00005e0001fe"), 1.7e9 + i / 100
+            out = Packet(ts, cam, gw, (), 4, src, dst, proto, sport, 443, 0x02 if proto == 6 else 0, 600, b"")
+            back = Packet(ts + 0.01, gw, cam, (), 4, dst, src, proto, 443, sport, 0x12 if proto == 6 else 0,
+                          900, b"")  # fmt: skip
+            table.add(out)
+            table.add(back)
+        per_flow = (tracemalloc.get_traced_memory()[0] - before) / len(table)
+    finally:
+        tracemalloc.stop()
+    assert len(table) == 20_000
+    assert per_flow < 500, per_flow
+    assert engine.MAX_FLOWS * per_flow < 32 * 2**20
