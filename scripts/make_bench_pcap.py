@@ -6,8 +6,10 @@
 and UDP flows, DNS queries and answers, TLS ClientHellos with SNI, RTSP on 554, HTTP, and some flows to
 external addresses. `many-findings`: 300 hosts (two thirds of them Hikvision cameras) talking to 300
 external addresses in CN, US, DE and elsewhere, most flows leaving the LAN — so most flows become
-findings, the case where the report, not the packet loop, decides memory. Frames are built once per
-flow as templates, then replayed with rising timestamps, so a million packets take a few seconds.
+findings, the case where the report, not the packet loop, decides memory; every million packets brings
+50,000 new flows and 100 new remotes, so memory flatness is tested on a growing flow and contact count.
+Frames are built once per flow as templates, then replayed with rising timestamps, so a million packets
+take a few seconds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ OTHER_OUIS = [bytes.fromhex(x) for x in ("001b21", "3c5ab4", "f0def1", "00e04c",
 GATEWAY_MAC = bytes.fromhex("00005e0001fe")
 EXTERNAL = ["47.88.1.10", "52.58.7.19", "120.55.3.4", "198.51.100.7", "203.0.113.20", "8.8.8.8"]
 SNI_NAMES = ["api.hik-connectru.com", "open.ys7.com", "www.example.com", "update.example.net"]
+
+
+GENERATION = 1_000_000  # many-findings: packets per generation of flows (build_many_findings)
 
 
 def _csum(data: bytes) -> int:
@@ -166,13 +171,19 @@ def external_pool(rng: random.Random, n: int) -> list[bytes]:
 
 
 def build_many_findings(rng: random.Random, n_hosts: int = 300, n_remotes: int = 300,
-                        n_flows: int = 50_000) -> list[list[bytes]]:  # fmt: skip
-    """Per flow, its frames: most flows go from a camera to an external address (a finding each)."""
+                        n_flows: int = 50_000, generation: int = 0) -> list[list[bytes]]:  # fmt: skip
+    """Per flow, its frames: most flows go from a camera to an external address (a finding each).
+    Each generation (a million packets) has new flows (new client ports) and a third of its remotes new,
+    so a longer capture has more flows and more contacts, as real traffic does."""
     hosts = []
     for i in range(n_hosts):
         oui = HIK_OUI if i % 3 else OTHER_OUIS[i % len(OTHER_OUIS)]
         hosts.append((oui + i.to_bytes(3, "big"), bytes((192, 168, (i >> 8) & 0xFF, i & 0xFF or 1))))
     remotes = external_pool(rng, n_remotes)
+    if generation:
+        fresh = external_pool(random.Random(f"{generation}-remotes"), n_remotes // 3)
+        remotes = remotes[: n_remotes - len(fresh)] + fresh
+        rng = random.Random(f"{generation}-flows-{rng.random()}")
     flows: list[list[bytes]] = []
     for _ in range(n_flows):
         cmac, cip = rng.choice(hosts)
@@ -203,6 +214,10 @@ def write_capture(out: Path, packets: int, seed: int = 1, profile: str = "lan") 
         fh.write(capwrite.pcap_header())
         left = packets
         while left:
+            done = packets - left
+            if profile == "many-findings" and done and done % GENERATION == 0:
+                flows = build_many_findings(random.Random(seed), generation=done // GENERATION)
+                cursor = [0] * len(flows)
             n = min(left, 100_000)
             picks = rng.choices(range(len(flows)), weights=weights, k=n)
             parts = []
