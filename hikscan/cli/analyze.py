@@ -149,7 +149,7 @@ class AnalyzeRun:
         stream = engine.finding_stream()  # sets the folded counts extra_stats() reports
         return Result(
             findings=({**f.to_dict(), **extra} for f in stream),
-            devices=[{**d.to_dict(), **extra} for d in engine.cctv_devices()],
+            devices=({**d.to_dict(), **extra} for d in engine.cctv_device_stream()),
             stats={"captures": [str(p) for p in paths], **read, **engine.extra_stats()},
         )
 
@@ -175,13 +175,14 @@ class Result:
     """One traffic set's report: findings are read once, as they are written (memory stays flat)."""
 
     findings: Iterable[dict[str, Any]]
-    devices: list[dict[str, Any]]
+    devices: Iterable[dict[str, Any]]
     stats: dict[str, Any]
 
     def discard(self) -> None:
-        """Drop findings that will not be written (a worker's spill file is deleted)."""
-        if isinstance(self.findings, SpilledRecords):
-            self.findings.discard()
+        """Drop records that will not be written (a worker's spill files are deleted)."""
+        for records in (self.findings, self.devices):
+            if isinstance(records, SpilledRecords):
+                records.discard()
 
 
 _WORKER: AnalyzeRun | None = None
@@ -198,7 +199,8 @@ def _work(paths: list[Path]) -> Result | str:
     assert _WORKER is not None
     try:
         result = _WORKER.analyse(paths, progress_bar=False)
-        result.findings = SpilledRecords(result.findings)  # the parent reads them back from a file
+        result.findings = SpilledRecords(result.findings)  # the parent reads them back from files
+        result.devices = SpilledRecords(result.devices)
         return result
     except MalformedInput as exc:
         return str(exc)

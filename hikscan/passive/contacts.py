@@ -45,20 +45,39 @@ class Contact:
         self.packets = self.bytes = self.flows = self.inbound = 0
         self.attempts = 0  # flows the local host opened
         self.answered = 0  # of those, flows the remote answered (any packet back)
-        self.ports: dict[tuple[int, int], int] = {}  # (server port, proto) → flows
+        # (server port, proto, flows) per port, flattened: a contact has one or two ports, and a flat
+        # tuple costs ~64 bytes where a dict costs ~220 (contacts are the engine's largest state)
+        self.ports: tuple[int, ...] = ()
         self.ports_folded = 0
 
     @property
     def outbound(self) -> bool:
         return self.attempts > 0
 
+    def port_counts(self) -> dict[tuple[int, int], int]:
+        """(server port, proto) → flows."""
+        p = self.ports
+        return {(p[i], p[i + 1]): p[i + 2] for i in range(0, len(p), 3)}
+
+    def count_port(self, port: tuple[int, int], flows: int) -> None:
+        """Count flows to a server port (past MAX_PORTS distinct ports, counted in ports_folded)."""
+        p = self.ports
+        for i in range(0, len(p), 3):
+            if p[i] == port[0] and p[i + 1] == port[1]:
+                self.ports = (*p[:i], p[i], p[i + 1], p[i + 2] + flows, *p[i + 3 :])
+                return
+        if len(p) < 3 * MAX_PORTS:
+            self.ports = (*p, port[0], port[1], flows)
+        else:
+            self.ports_folded += flows
+
     def port_list(self) -> list[str]:
         """Server ports, most used first: "443/tcp"."""
-        ranked = sorted(self.ports.items(), key=lambda kv: (-kv[1], kv[0]))
+        ranked = sorted(self.port_counts().items(), key=lambda kv: (-kv[1], kv[0]))
         return [f"{port}/{PROTO_NAMES.get(proto, proto)}" for (port, proto), _n in ranked]
 
     def main_port(self) -> tuple[int, str]:
-        (port, proto), _n = min(self.ports.items(), key=lambda kv: (-kv[1], kv[0]))
+        (port, proto), _n = min(self.port_counts().items(), key=lambda kv: (-kv[1], kv[0]))
         return port, PROTO_NAMES.get(proto, str(proto))
 
 
@@ -115,10 +134,7 @@ class ContactTable:
                 contact.attempts += 1
             else:
                 contact.inbound += 1
-            if port in contact.ports or len(contact.ports) < MAX_PORTS:
-                contact.ports[port] = contact.ports.get(port, 0) + 1
-            else:
-                contact.ports_folded += 1
+            contact.count_port(port, 1)
         return contact
 
     def merge(self, host: str, remote: str, other: Contact) -> None:
@@ -131,11 +147,8 @@ class ContactTable:
         target.attempts += other.attempts if host == other.host else other.inbound
         target.inbound += other.inbound if host == other.host else other.attempts
         target.answered += other.answered
-        for port, n in other.ports.items():
-            if port in target.ports or len(target.ports) < MAX_PORTS:
-                target.ports[port] = target.ports.get(port, 0) + n
-            else:
-                target.ports_folded += n
+        for port, n in other.port_counts().items():
+            target.count_port(port, n)
         target.ports_folded += other.ports_folded
 
     def remove(self, contact: Contact) -> None:

@@ -15,6 +15,7 @@ import ipaddress
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,6 @@ class Engine:
         self.folded_findings: dict[str, int] = {}
         self._devices: dict[str, Device] = {}
         self._cloud_by_name: dict[str, CloudEndpoint | None] = {}
-        self._port_keys: dict[tuple[int, int], tuple[int, int]] = {}
         self._cloud_by_ip: dict[str, CloudEndpoint | None] = {}
         self._hosts: set[str] | None = None  # hosts with evidence, as of the last findings() call
         self.baseline = baseline  # earlier reports (--baseline); None: the capture's start is the baseline
@@ -189,7 +189,7 @@ class Engine:
                 self.attribution.add_mac(server, mac_text(flow.server_mac))
         if client_in and server_in:
             return None
-        port = self._port_key(flow.server_port, flow.proto) if first_fold else None
+        port = (flow.server_port, flow.proto) if first_fold else None
         if not client_in and not server_in:
             if (
                 first_fold
@@ -209,11 +209,6 @@ class Engine:
         if contact is not None:
             self._sample_rtt(flow, contact)
         return contact
-
-    def _port_key(self, port: int, proto: int) -> tuple[int, int]:
-        """(server port, proto), one tuple per distinct pair: contacts keep it as their ports' key."""
-        key = (port, proto)
-        return self._port_keys.setdefault(key, key) if len(self._port_keys) < MAX_CACHED else key
 
     def _place_unplaced(self) -> None:
         """A global address is local if it sends from the MAC of exactly one internal host (not a router)."""
@@ -377,13 +372,19 @@ class Engine:
 
     def cctv_devices(self) -> list[Device]:
         """CCTV devices, each with its timeline of external contacts."""
+        return list(self.cctv_device_stream())
+
+    def cctv_device_stream(self) -> Iterator[Device]:
+        """`cctv_devices()` one at a time: a device's timeline is built when it is reached, so only one
+        device's timeline is in memory while a report is written."""
         devices = [d for d in self.devices() if self.is_cctv(d)]
         index = by_host(self.contact_table) if devices else {}
         novelty = self.novelty() if devices else None
         for device in devices:
             if device.ip is not None and novelty is not None:
-                device.timeline, _left_out = timeline(index.get(device.ip, []), self.names_of, novelty)
-        return devices
+                entries, _left_out = timeline(index.get(device.ip, []), self.names_of, novelty)
+                device = replace(device, timeline=entries)  # the cached Device does not keep it
+            yield device
 
     def findings(self) -> list[Finding]:
         """Every detector's findings, most severe first; at most MAX_FINDINGS_PER_DEVICE per device."""

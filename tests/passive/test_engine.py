@@ -86,7 +86,7 @@ def test_a_port_scan_is_one_finding_with_its_ports_counted() -> None:
         table.fold("10.0.0.5", "203.0.113.9", 1.0, 2.0, 1, 60, (port, 6), True)
     [contact] = list(table)
     assert contact.flows == 1000 and contact.attempts == 1000
-    assert len(contact.ports) == MAX_PORTS and contact.ports_folded == 1000 - MAX_PORTS
+    assert len(contact.port_counts()) == MAX_PORTS and contact.ports_folded == 1000 - MAX_PORTS
     for remote in ("203.0.113.10", "203.0.113.11"):
         table.fold("10.0.0.5", remote, 1.0, 2.0, 1, 60, (80, 6), True)
     assert len(table) == 2 and table.dropped["10.0.0.5"] == 1  # per-host cap, counted

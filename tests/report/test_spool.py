@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import random
 from pathlib import Path
 
@@ -41,6 +42,16 @@ def test_spilled_records_round_trip_and_delete_their_file(
     assert list(tmp_path.iterdir()) == []
     dropped = SpilledRecords(iter(records))
     dropped.discard()
+    assert list(tmp_path.iterdir()) == []
+    buffer = SpilledRecords.open()  # a writer's buffer: added to, read as JSON text, or dropped unread
+    for record in records[:3]:
+        buffer.add(record)
+    assert [json.loads(line) for line in buffer.lines()] == records[:3]
+    assert list(tmp_path.iterdir()) == []
+    unread = SpilledRecords.open()
+    unread.add(records[0])
+    del unread
+    gc.collect()
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,7 +1,7 @@
 """One JSON document: {"schema_version", "meta", "findings", "devices", "summary", "stats"}.
 
-Findings are written as they come (the file is renamed into place only when complete); devices are
-kept until the end, bounded by the engine's host caps.
+Findings are written as they come (the file is renamed into place only when complete); devices, which
+follow every finding in the document, wait in a temporary file (report.spool.SpilledRecords).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import IO, Any
 from hikscan.report.meta import SCHEMA_VERSION
 from hikscan.report.output import dumps
 from hikscan.report.schema import validate_document, validating
+from hikscan.report.spool import SpilledRecords
 
 
 class JsonWriter:
@@ -22,7 +23,7 @@ class JsonWriter:
         self.out = out
         self.check: list[str] | None = [] if validating() else None  # under test: the text, to validate
         self.command = command
-        self.devices: list[dict[str, Any]] = []
+        self.devices: SpilledRecords | None = None  # they follow every finding: kept on disk till then
         self.first = True
 
     def _write(self, text: str) -> None:
@@ -41,14 +42,17 @@ class JsonWriter:
         self.first = False
 
     def device(self, record: dict[str, Any]) -> None:
-        self.devices.append(record)
+        if self.devices is None:
+            self.devices = SpilledRecords.open()
+        self.devices.add(record)
 
     def end_section(self) -> None:
         return None
 
     def end(self, summary: dict[str, Any], stats: list[dict[str, Any]], meta: dict[str, Any]) -> None:
         self._write('],\n"devices": [')
-        self._write(",\n".join(dumps(d) for d in self.devices))
+        for i, line in enumerate(self.devices.lines() if self.devices is not None else ()):
+            self._write(",\n" + line if i else line)
         self._write(f'],\n"summary": {dumps(summary)},\n"stats": {dumps(stats)},\n"meta": {dumps(meta)}}}\n')
         if self.check is not None:
             validate_document(json.loads("".join(self.check)))
