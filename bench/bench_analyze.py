@@ -87,30 +87,37 @@ def tools(path: Path, skip_tshark: bool, big: bool = False) -> list[tuple[str, l
          "not run" if big else "suricata not installed (bookworm-backports)"),
         ("hikscan analyze -f json", analyze and [*analyze, "-f", "json"], "hikscan CLI not available"),
         ("hikscan analyze -f jsonl", analyze and [*analyze, "-f", "jsonl"], "hikscan CLI not available"),
+        ("hikscan analyze -f json, pure Python",
+         analyze and ["env", "HIKSCAN_PURE_PYTHON=1", *analyze, "-f", "json"], "hikscan CLI not available"),
         ("pipeline (decode+flows)", [PY, "-m", "hikscan.passive.pipeline", str(path)], ""),
     ]  # fmt: skip
 
 
 def run_table(path: Path, packets: int, skip_tshark: bool, big: bool = False) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    base = None
+    base = suricata = None
     print(f"\n{path} — {packets:,} packets, {path.stat().st_size / 2**20:.0f} MiB")
-    print(f"{'tool':32} {'seconds':>8} {'packets/s':>11} {'peak RSS MiB':>13} {'vs tshark':>9}")
+    heads = f"{'seconds':>8} {'packets/s':>11} {'peak RSS MiB':>13} {'vs tshark':>9} {'/ Suricata':>10}"
+    print(f"{'tool':40} {heads}")
     for name, cmd, why in tools(path, skip_tshark, big):
         if cmd is None:
-            print(f"{name:32} skipped: {why}")
+            print(f"{name:40} skipped: {why}")
             continue
         secs, rss, rc, err = measure(cmd)
         if rc != 0:
-            print(f"{name:32} failed (exit {rc}): {err.strip()}")
+            print(f"{name:40} failed (exit {rc}): {err.strip()}")
             continue
         if name.startswith("tshark"):
             base = secs
+        if name.startswith("suricata"):
+            suricata = secs
         speed = f"{base / secs:.1f}x" if base else "-"
-        print(f"{name:32} {secs:8.2f} {packets / secs:11,.0f} {rss:13.0f} {speed:>9}")
+        versus = f"{secs / suricata:.2f}x" if suricata else "-"
+        print(f"{name:40} {secs:8.2f} {packets / secs:11,.0f} {rss:13.0f} {speed:>9} {versus:>10}")
         rows.append({"tool": name, "file": str(path), "packets": packets, "seconds": round(secs, 3),
                      "packets_per_second": round(packets / secs), "peak_rss_mib": round(rss, 1),
-                     "vs_tshark": round(base / secs, 2) if base else None})  # fmt: skip
+                     "vs_tshark": round(base / secs, 2) if base else None,
+                     "vs_suricata": round(secs / suricata, 2) if suricata else None})  # fmt: skip
     return rows
 
 
@@ -137,14 +144,14 @@ def two_captures(packets: int, profile: str) -> list[dict[str, object]]:
 
 def markdown(rows: list[dict[str, object]]) -> str:
     lines = [
-        "| file | packets | tool | seconds | packets/s | peak RSS MiB | vs tshark |",
-        "|---|---|---|---|---|---|---|",
+        "| file | packets | tool | seconds | packets/s | peak RSS MiB | vs tshark | / Suricata |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {Path(str(r.get('file', ''))).name} | {r.get('packets', '')} | {r['tool']} | "
             f"{r['seconds']} | {r.get('packets_per_second', '')} | {r['peak_rss_mib']} | "
-            f"{r.get('vs_tshark') or ''} |"
+            f"{r.get('vs_tshark') or ''} | {r.get('vs_suricata') or ''} |"
         )
     return "\n".join(lines) + "\n"
 
