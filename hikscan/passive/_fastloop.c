@@ -157,9 +157,10 @@ typedef struct {
     double ts_div, beat_gap;
     unsigned long long snaplen, max_caplen;
     long inspect_per_flow;
-    int big, direct, always_is_ports, warned_orig, warned_snap;
+    int big, direct, packet_direct, always_is_ports, warned_orig, warned_snap;
     unsigned char always_port[65536 / 8];
     Py_ssize_t off[NFIELDS];
+    Py_ssize_t packet_off[14]; /* Packet's slots, in the order of Packet.__init__'s arguments */
     long long n, wire, ip, with_payload;
     Cache cache;
 } Loop;
@@ -281,8 +282,8 @@ static int field_add(Loop *L, PyObject *flow, int f, long long delta, int or)
         return -1;
     if (PyLong_CheckExact(v)) {
         int overflow = 0;
-        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (!overflow && !(x == -1 && PyErr_Occurred())) {
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow); /* cannot fail on an int */
+        if (!overflow) {
             if (or) {
                 if ((x | delta) == x) { /* unchanged: nothing to store */
                     Py_DECREF(v);
@@ -292,8 +293,11 @@ static int field_add(Loop *L, PyObject *flow, int f, long long delta, int or)
             } else if (x >= 0 && x <= LLONG_MAX - delta) {
                 r = PyLong_FromLongLong(x + delta);
             }
+            if (r == NULL && PyErr_Occurred()) {
+                Py_DECREF(v);
+                return -1;
+            }
         }
-        PyErr_Clear();
     }
     if (r == NULL) {
         PyObject *d = PyLong_FromLongLong(delta);
@@ -410,8 +414,19 @@ static PyObject *make_packet(Loop *L, const Rec *r)
     int ok = 1;
     for (int i = 0; i < 14; i++)
         ok &= args[i] != NULL;
-    if (ok)
+    if (ok && L->packet_direct) {
+        /* What Packet(*args) was seen to do (find_packet_layout): a new object, each argument in its
+         * slot. The references move from args to the object. */
+        PyTypeObject *type = (PyTypeObject *)L->packet_cls;
+        if ((pkt = type->tp_alloc(type, 0)) != NULL) {
+            for (int i = 0; i < 14; i++) {
+                *(PyObject **)((char *)pkt + L->packet_off[i]) = args[i];
+                args[i] = NULL;
+            }
+        }
+    } else if (ok) {
         pkt = PyObject_Vectorcall(L->packet_cls, args, 14, NULL);
+    }
     for (int i = 0; i < 14; i++)
         Py_XDECREF(args[i]);
     return pkt;
@@ -721,10 +736,10 @@ static int every_1024(Loop *L, Py_ssize_t pos, PyObject *ts_obj)
 #define AHEAD 3
 #define RING 4 /* > AHEAD, a power of two */
 typedef struct {
-    Py_ssize_t pos;
+    Rec rec; /* the record framed and classified */
     Py_hash_t hash;
     unsigned char key[KEYLEN];
-    unsigned char ok;
+    unsigned char ok; /* an inline record: key and hash are set */
 } Peek;
 
 static inline void prefetch_flow(Loop *L, const Peek *k, int fields)
@@ -776,26 +791,33 @@ static PyObject *Loop_run(Loop *L, PyObject *const *args, Py_ssize_t nargs)
     for (;; done++) {
         while (more && peeked <= done + AHEAD) {
             Peek *k = &ring[peeked & (RING - 1)];
-            Rec ahead;
-            if (!(more = frame(L, p, scan, end, &ahead)))
+            k->rec = r;
+            if (!(more = frame(L, p, scan, end, &k->rec)))
                 break;
-            classify(p, &ahead);
-            k->pos = scan;
-            k->ok = ahead.data >= 0;
+            classify(p, &k->rec);
+            k->ok = k->rec.data >= 0;
             if (k->ok) {
-                dir_key(p, &ahead, k->key);
+                dir_key(p, &k->rec, k->key);
                 k->hash = HASH_BYTES(k->key, KEYLEN);
                 __builtin_prefetch(&L->cache.slots[(size_t)k->hash & L->cache.mask]);
             }
-            scan = ahead.nxt;
+            scan = k->rec.nxt;
             peeked++;
         }
         if (peeked > done + 2)
             prefetch_flow(L, &ring[(done + 2) & (RING - 1)], 0);
         if (peeked > done + 1)
             prefetch_flow(L, &ring[(done + 1) & (RING - 1)], 1);
-        if (!frame(L, p, pos, end, &r))
-            break;
+        /* This record: as peeked when the buffer is bytes (immutable), else framed again. */
+        const Peek *k = peeked > done ? &ring[done & (RING - 1)] : NULL;
+        if (k != NULL && r.exact && k->rec.s == pos + 16) {
+            r = k->rec;
+        } else {
+            k = NULL;
+            if (!frame(L, p, pos, end, &r))
+                break;
+            classify(p, &r);
+        }
         if (r.caplen > r.wirelen) {
             if (!L->warned_orig) { /* the same warnings as PcapReader.__iter__, once per file */
                 L->warned_orig = 1;
@@ -815,15 +837,13 @@ static PyObject *Loop_run(Loop *L, PyObject *const *args, Py_ssize_t nargs)
         r.ts = (double)r.sec + (double)r.frac / L->ts_div;
         if ((r.ts_obj = PyFloat_FromDouble(r.ts)) == NULL)
             goto fail;
-        classify(p, &r);
         int rc;
         if (r.data < 0) {
             rc = slow_path(L, &r);
         } else {
-            const Peek *k = &ring[done & (RING - 1)];
             Py_hash_t hash;
             dir_key(p, &r, key);
-            if (peeked > done && k->pos == pos && k->ok && memcmp(k->key, key, KEYLEN) == 0)
+            if (k != NULL && k->ok && memcmp(k->key, key, KEYLEN) == 0)
                 hash = k->hash;
             else
                 hash = HASH_BYTES(key, KEYLEN);
@@ -882,6 +902,53 @@ static int find_offsets(Loop *L)
             return 0;
     }
     L->direct = 1;
+    return 0;
+}
+
+/* Packet's layout, for making Packets without calling its __init__: only a plain class (object's
+ * __new__, no __dict__, weak references or finaliser) whose 14 slots are exactly the arguments'
+ * names, and whose __init__, called once here, is seen to store each argument in its slot. */
+static const char *packet_text[14] = {"ts", "src_mac", "dst_mac", "vlans", "version", "src", "dst",
+                                      "proto", "sport", "dport", "tcp_flags", "wirelen", "payload", "frag"};
+
+static int find_packet_layout(Loop *L)
+{
+    L->packet_direct = 0;
+    if (!PyType_Check(L->packet_cls))
+        return 0;
+    PyTypeObject *type = (PyTypeObject *)L->packet_cls;
+    if (type->tp_new != PyBaseObject_Type.tp_new || type->tp_dictoffset != 0 || type->tp_weaklistoffset != 0 ||
+        type->tp_finalize != NULL || type->tp_del != NULL || type->tp_alloc != PyType_GenericAlloc ||
+        type->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + 14 * sizeof(PyObject *)))
+        return 0;
+    for (int i = 0; i < 14; i++) {
+        PyObject *d = PyObject_GetAttrString(L->packet_cls, packet_text[i]);
+        if (d == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int ok = Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyDescrObject *)d)->d_type == type &&
+                 ((PyMemberDescrObject *)d)->d_member->type == Py_T_OBJECT_EX;
+        if (ok)
+            L->packet_off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        Py_DECREF(d);
+        if (!ok)
+            return 0;
+    }
+    PyObject *probe[14] = {NULL}, *pkt = NULL;
+    int ok = 1;
+    for (int i = 0; i < 14; i++)
+        ok &= (probe[i] = PyFloat_FromDouble(i + 0.5)) != NULL; /* 14 distinct objects */
+    if (ok && (pkt = PyObject_Vectorcall(L->packet_cls, probe, 14, NULL)) != NULL) {
+        ok = Py_IS_TYPE(pkt, type);
+        for (int i = 0; ok && i < 14; i++)
+            ok = *(PyObject **)((char *)pkt + L->packet_off[i]) == probe[i];
+        L->packet_direct = ok;
+    }
+    PyErr_Clear(); /* a Packet that cannot be made from 14 floats: called, not copied */
+    Py_XDECREF(pkt);
+    for (int i = 0; i < 14; i++)
+        Py_XDECREF(probe[i]);
     return 0;
 }
 
@@ -961,9 +1028,11 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
         (L->by_key = PyObject_GetAttrString(flows, "by_key")) == NULL ||
         (L->evicted = PyObject_GetAttr(flows, s_evicted)) == NULL || (L->empty_tuple = PyTuple_New(0)) == NULL)
         return -1;
-    if (cache_init(&L->cache, CACHE_MIN) < 0 || read_always(L) < 0 || find_offsets(L) < 0)
+    if (cache_init(&L->cache, CACHE_MIN) < 0 || read_always(L) < 0 || find_offsets(L) < 0 ||
+        find_packet_layout(L) < 0)
         return -1;
     L->direct &= direct;
+    L->packet_direct &= direct;
     return 0;
 }
 
@@ -1053,6 +1122,7 @@ static PyMethodDef Loop_methods[] = {
 static PyMemberDef Loop_members[] = {
     {"n", T_LONGLONG, offsetof(Loop, n), READONLY, "records read"},
     {"direct", T_INT, offsetof(Loop, direct), READONLY, "1: Flow fields by slot offset; 0: getattr/setattr"},
+    {"packet_direct", T_INT, offsetof(Loop, packet_direct), READONLY, "1: Packets made by slot offset"},
     {"cached", T_PYSSIZET, offsetof(Loop, cache) + offsetof(Cache, count), READONLY, "directions cached"},
     {NULL, 0, 0, 0, NULL},
 };
