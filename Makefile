@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint type fmt fuzz fuzz-c bench bench-live bench-scan corpus captures geodb man constraints clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt setup.py hikscan/passive/_fastloop.c
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
