@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint type fmt fuzz bench bench-live bench-scan corpus captures geodb man constraints clean
+.PHONY: run test lint type fmt fuzz fuzz-c bench bench-live bench-scan corpus captures geodb man constraints clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt setup.py hikscan/passive/_fastloop.c
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -34,6 +34,22 @@ fmt: $(STAMP)
 # The long property-test run over every parser and the capture path (~13 min; docs/FUZZING.md).
 fuzz: $(STAMP)
 	HYPOTHESIS_MAX_EXAMPLES=20000 $(PY) -m pytest -q tests/test_fuzz_capture.py tests/test_fuzz_protocols.py
+
+# The C hot loop (hikscan/passive/_fastloop.c) built with AddressSanitizer + UBSan and put through its
+# differential and fuzz tests against the Python loop (docs/FUZZING.md). Needs gcc and libasan/libubsan.
+CC ?= gcc
+ASAN_SO := build/asan/_fastloop.so
+FUZZ_C_EXAMPLES ?= 2000
+fuzz-c: $(STAMP)
+	mkdir -p build/asan
+	$(CC) -shared -fPIC -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=undefined -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+		-I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("include"))')" \
+		hikscan/passive/_fastloop.c -o $(ASAN_SO)
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		PYTHONMALLOC=malloc HIKSCAN_FASTLOOP_SO=$(ASAN_SO) HYPOTHESIS_MAX_EXAMPLES=$(FUZZ_C_EXAMPLES) \
+		$(PY) -X dev -m pytest -q -p no:cacheprovider --capture=sys tests/passive/test_fastloop.py
 
 # hikscan analyze vs tshark on a generated 1M-packet capture (and memory on a 4M one).
 bench: $(STAMP)

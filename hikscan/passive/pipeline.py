@@ -1,10 +1,15 @@
 """The passive hot loop: read captures → decode headers → flow table → on_payload for packets with data.
 
 python -m hikscan.passive.pipeline FILE…    # decode + flows with a no-op on_payload; prints Stats as JSON
+
+Classic pcap files of Ethernet frames go through the record loop in C (hikscan/passive/_fastloop.c)
+when it was built at install time, unless HIKSCAN_PURE_PYTHON=1; else through _pcap_ethernet_loop
+below. Both give the same results (tests/passive/test_fastloop.py); Stats.loop says which one ran.
 """
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import json
 import os
@@ -14,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.capture.inputs import expand_paths, input_size
@@ -27,6 +33,21 @@ PROGRESS_EVERY = 0.25  # seconds
 # the inspectors. DNS is the exception, since a resolver may carry many answers on one 5-tuple.
 INSPECT_PER_FLOW = 8
 ALWAYS_INSPECT = frozenset({53, 5353})
+
+
+def _load_fastloop() -> Any:
+    try:
+        return importlib.import_module("hikscan.passive._fastloop")
+    except ImportError:  # not built (no C compiler at install time): the Python loop
+        return None
+
+
+_fastloop = _load_fastloop()
+
+
+def hot_loop() -> str:
+    """Which loop reads classic pcap Ethernet files now: "c" or "python" (HIKSCAN_PURE_PYTHON=1)."""
+    return "c" if _fastloop is not None and os.environ.get("HIKSCAN_PURE_PYTHON") != "1" else "python"
 
 
 @dataclass
@@ -55,6 +76,7 @@ class Stats:
     files: list[FileStats] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    loop: str = "python"  # the loop selected for classic pcap Ethernet files: "c" or "python" (hot_loop)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -82,7 +104,8 @@ def run(
     files = expand_paths(paths)
     total = sum(input_size(p) for p in files)
     dec = decoder or Decoder()
-    stats = Stats()
+    stats = Stats(loop=hot_loop())
+    ethernet_loop = _pcap_ethernet_loop_c if stats.loop == "c" else _pcap_ethernet_loop
     started = time.monotonic()
     done_bytes = 0
     last_report = started
@@ -101,7 +124,7 @@ def run(
                 return stop is not None and stop.is_set()
 
             if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
-                n, wire, ip, with_payload = _pcap_ethernet_loop(reader, dec, flows, on_payload, tick)
+                n, wire, ip, with_payload = ethernet_loop(reader, dec, flows, on_payload, tick)
             else:
                 n, wire, ip, with_payload = _generic_loop(reader, dec, flows, on_payload, tick)
             fs.packets, fs.bytes, fs.truncated = n, wire, reader.truncated
@@ -351,6 +374,41 @@ def _pcap_ethernet_loop(
             break
     reader.records = n
     return n, wire, ip, with_payload
+
+
+def _pcap_ethernet_loop_c(
+    reader: PcapReader,
+    dec: Decoder,
+    flows: FlowTable,
+    on_payload: Callable[[Packet], object] | None,
+    tick: Callable[[int], bool],
+) -> tuple[int, int, int, int]:
+    """_pcap_ethernet_loop with its record loop (`while pos + 16 <= end`) in C; the refills, cuts and
+    corrupt lengths are handled here as there. The same results, to the warning."""
+    if not reader._header_ok:
+        return 0, 0, 0, 0
+    hdr = struct.Struct(reader.endian + "IIII").unpack_from
+    loop = _fastloop.Loop(
+        reader, dec, flows, on_payload, tick, _hand_over, Packet, Flow, handshake_rtt, reader.ts_div,
+        reader.snaplen or MAX_CAPLEN, MAX_CAPLEN, reader.endian == ">", INSPECT_PER_FLOW, ALWAYS_INSPECT,
+        BEAT_GAP,
+    )  # fmt: skip
+    while True:
+        reader._pos, stopped = loop.run(reader._buf, reader._pos)
+        if stopped or not reader._fill(16):
+            if not stopped and reader._leftover():
+                reader._cut("a record header")
+            break
+        caplen = hdr(reader._buf, reader._pos)[2]
+        if caplen > MAX_CAPLEN:
+            reader._corrupt(f"record claims {caplen} captured bytes (limit {MAX_CAPLEN})")
+            break
+        if not reader._fill(16 + caplen):
+            reader._cut("a record")
+            break
+    reader.records = loop.n
+    counts: tuple[int, int, int, int] = loop.counts()
+    return counts
 
 
 def local_to_global() -> Callable[[Flow], bool]:

@@ -1,0 +1,1171 @@
+/* The classic-pcap Ethernet record loop of hikscan.passive.pipeline, in C (optional; see docs/FUZZING.md).
+ *
+ * Loop(...).run(buf, pos) walks the records wholly inside buf from pos, exactly as the inner
+ * `while pos + 16 <= end:` loop of pipeline._pcap_ethernet_loop does, and returns (pos, stopped).
+ * The reader's refills, cuts and corrupt-length handling stay in Python. Plain Ethernet + IPv4
+ * (IHL 5, not a fragment) + TCP/UDP is decoded here; everything else goes to the Python objects
+ * given (Decoder.decode_frame, FlowTable.add, pipeline._hand_over). New flows are made by
+ * FlowTable.add(Packet(...)); known flows are counted here, field by field, as the Python loop does,
+ * with the same per-direction cache, cleared at the same moments (whenever the table evicted).
+ *
+ * Safety: every byte read is at an offset checked against the record's end, which is checked
+ * against the buffer's length (the same checks the Python loop makes); nothing is copied into
+ * fixed-size buffers except the 13-byte keys built from fixed-size header fields. Flow fields are
+ * read and written through the class's member descriptors' offsets only for objects whose type is
+ * exactly the Flow class given (else through getattr/setattr).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef Py_T_OBJECT_EX
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#endif
+#ifndef Py_READONLY
+#define Py_READONLY READONLY
+#endif
+
+#if PY_VERSION_HEX >= 0x030E0000
+#define HASH_BYTES(p, n) Py_HashBuffer((p), (n))
+#else
+#define HASH_BYTES(p, n) _Py_HashBytes((p), (n))
+#endif
+
+/* Flow fields the loop reads or writes. */
+enum {
+    F_LAST_SEEN, F_FIRST_SEEN, F_C2S_LAST, F_PACKETS_C2S, F_BYTES_C2S, F_PACKETS_S2C, F_BYTES_S2C,
+    F_CLIENT_MAC, F_SERVER_MAC, F_TCP_FLAGS, F_INSPECTED, F_SKETCHED, F_CLIENT, F_CLIENT_PORT, NFIELDS
+};
+static const char *field_text[NFIELDS] = {
+    "last_seen", "first_seen", "c2s_last", "packets_c2s", "bytes_c2s", "packets_s2c", "bytes_s2c",
+    "client_mac", "server_mac", "tcp_flags", "inspected", "sketched", "client", "client_port",
+};
+static PyObject *field_name[NFIELDS];
+static PyObject *s_beat, *s_warn, *s_base, *s_pos, *s_position, *s_evicted, *s_expire, *s_get;
+
+/* ---- the per-direction cache: (proto, src, dst, sport, dport) as on the wire → (flow, c2s) ---- */
+#define KEYLEN 13
+#define CACHE_MIN 1024
+
+typedef struct {
+    unsigned char key[KEYLEN];
+    unsigned char used;
+    unsigned char c2s;
+    PyObject *flow; /* strong reference */
+} Entry;
+
+typedef struct {
+    Entry *slots;
+    size_t mask; /* capacity - 1; capacity is a power of two */
+    size_t count;
+} Cache;
+
+static int cache_init(Cache *c, size_t capacity)
+{
+    c->slots = PyMem_Calloc(capacity, sizeof(Entry));
+    if (c->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    c->mask = capacity - 1;
+    c->count = 0;
+    return 0;
+}
+
+static Entry *cache_slot(const Cache *c, const unsigned char *key, Py_hash_t hash)
+{
+    size_t i = (size_t)hash & c->mask;
+    for (;;) { /* the table is never more than half full: an empty slot is always reached */
+        Entry *e = &c->slots[i];
+        if (!e->used || memcmp(e->key, key, KEYLEN) == 0)
+            return e;
+        i = (i + 1) & c->mask;
+    }
+}
+
+/* Empty the cache. The old entries are released after the cache is consistent again, so that code
+ * run by a release (none for Flow) sees an empty cache. */
+static int cache_clear(Cache *c)
+{
+    if (c->count == 0)
+        return 0;
+    Entry *old = c->slots;
+    size_t n = c->mask + 1;
+    if (n > CACHE_MIN) {
+        if (cache_init(c, CACHE_MIN) < 0) {
+            c->slots = old; /* keep the old table: still consistent */
+            return -1;
+        }
+    } else {
+        Entry *fresh = PyMem_Calloc(n, sizeof(Entry));
+        if (fresh == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        c->slots = fresh;
+        c->count = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (old[i].used)
+            Py_DECREF(old[i].flow);
+    PyMem_Free(old);
+    return 0;
+}
+
+static int cache_put(Cache *c, const unsigned char *key, Py_hash_t hash, PyObject *flow, int c2s)
+{
+    if ((c->count + 1) * 2 > c->mask + 1) {
+        size_t n = c->mask + 1;
+        Entry *old = c->slots;
+        if (n > ((size_t)PY_SSIZE_T_MAX / sizeof(Entry)) / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (cache_init(c, n * 2) < 0) {
+            c->slots = old;
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (old[i].used) {
+                *cache_slot(c, old[i].key, HASH_BYTES(old[i].key, KEYLEN)) = old[i];
+                c->count++;
+            }
+        }
+        PyMem_Free(old);
+    }
+    Entry *e = cache_slot(c, key, hash);
+    PyObject *prev = e->used ? e->flow : NULL;
+    if (!e->used) {
+        memcpy(e->key, key, KEYLEN);
+        e->used = 1;
+        c->count++;
+    }
+    Py_INCREF(flow);
+    e->flow = flow;
+    e->c2s = (unsigned char)c2s;
+    Py_XDECREF(prev);
+    return 0;
+}
+
+/* ---- the Loop object ---------------------------------------------------------------------- */
+typedef struct {
+    PyObject_HEAD
+    PyObject *reader, *flows, *by_key, *decode, *add, *on_payload, *tick, *hand_over, *packet_cls,
+        *flow_cls, *handshake_rtt, *always, *inspect_limit, *beat_gap_obj, *evicted, *empty_tuple;
+    double ts_div, beat_gap;
+    unsigned long long snaplen, max_caplen;
+    long inspect_per_flow;
+    int big, direct, packet_direct, always_is_ports, warned_orig, warned_snap;
+    unsigned char always_port[65536 / 8];
+    Py_ssize_t off[NFIELDS];
+    Py_ssize_t packet_off[14]; /* Packet's slots, in the order of Packet.__init__'s arguments */
+    long long n, wire, ip, with_payload;
+    Cache cache;
+} Loop;
+
+static inline uint32_t rd32(const unsigned char *p, int big)
+{
+    if (big)
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+
+/* One record in the buffer: its framing and, for the inline path, where its headers are. */
+typedef struct {
+    PyObject *buf;        /* the reader's buffer (borrowed) */
+    const unsigned char *p; /* its bytes */
+    int exact;            /* buf is exactly bytes: slices are made without calling buf */
+    uint32_t sec, frac, caplen;
+    unsigned long wirelen;
+    Py_ssize_t s, nxt;    /* the frame's bytes are p[s:nxt] */
+    Py_ssize_t ipo, l4, data, stop; /* IPv4 and L4 header offsets; payload p[data:stop]; data -1: not inline */
+    int proto, flags, sport, dport;
+    double ts;
+    PyObject *ts_obj;
+} Rec;
+
+/* Frame the record at pos: 0 when it is not wholly inside the buffer's `end` bytes or its caplen is over
+ * the limit (PcapReader's rules); the loop stops there and the reader refills. */
+static int frame(const Loop *L, const unsigned char *p, Py_ssize_t pos, Py_ssize_t end, Rec *r)
+{
+    if (pos > end - 16)
+        return 0;
+    const unsigned char *h = p + pos;
+    r->sec = rd32(h, L->big);
+    r->frac = rd32(h + 4, L->big);
+    r->caplen = rd32(h + 8, L->big);
+    r->wirelen = rd32(h + 12, L->big);
+    r->s = pos + 16;
+    r->nxt = r->s + (Py_ssize_t)r->caplen;
+    return !(r->nxt > end || r->caplen > L->max_caplen);
+}
+
+/* The inline path's test: plain Ethernet + IPv4 (IHL 5, not a fragment) + TCP/UDP. Sets r->data to the
+ * payload's start, or -1. caplen >= 54 puts every byte read here (up to s + 14 + 20 + 13) inside the
+ * record; the L4 reads are further checked against `stop`, which is at most the record's end. */
+static void classify(const unsigned char *p, Rec *r)
+{
+    Py_ssize_t s = r->s, ipo = s + 14, l4 = ipo + 20, stop;
+    r->data = -1;
+    if (!(r->caplen >= 54 && p[s + 12] == 8 && p[s + 13] == 0 && p[ipo] == 0x45 &&
+          !((p[ipo + 6] & 0x3F) || p[ipo + 7])))
+        return;
+    int proto = p[ipo + 9];
+    stop = ipo + ((p[ipo + 2] << 8) | p[ipo + 3]);
+    if (stop > r->nxt)
+        stop = r->nxt;
+    if (proto == 6 && l4 + 20 <= stop) {
+        Py_ssize_t doff = (p[l4 + 12] >> 4) * 4;
+        if (doff < 20 || l4 + doff > stop)
+            return;
+        r->data = l4 + doff;
+        r->flags = p[l4 + 13] | ((p[l4 + 12] & 1) << 8);
+    } else if (proto == 17 && l4 + 8 <= stop) {
+        Py_ssize_t ulen = (p[l4 + 4] << 8) | p[l4 + 5];
+        if (ulen >= 8 && l4 + ulen < stop)
+            stop = l4 + ulen;
+        r->data = l4 + 8;
+        r->flags = 0;
+    } else {
+        return;
+    }
+    r->ipo = ipo;
+    r->l4 = l4;
+    r->stop = stop;
+    r->proto = proto;
+    r->sport = (p[l4] << 8) | p[l4 + 1];
+    r->dport = (p[l4 + 2] << 8) | p[l4 + 3];
+}
+
+/* The direction cache's key of an inline record: protocol, then src, dst, sport, dport as on the wire. */
+static void dir_key(const unsigned char *p, const Rec *r, unsigned char *key)
+{
+    key[0] = (unsigned char)r->proto;
+    memcpy(key + 1, p + r->ipo + 12, 8);
+    memcpy(key + 9, p + r->l4, 4);
+}
+
+/* A Flow field: new reference, or NULL with an exception set. */
+static PyObject *field_get(Loop *L, PyObject *flow, int f)
+{
+    if (L->direct && Py_IS_TYPE(flow, (PyTypeObject *)L->flow_cls)) {
+        PyObject *v = *(PyObject **)((char *)flow + L->off[f]);
+        if (v == NULL) {
+            PyErr_SetObject(PyExc_AttributeError, field_name[f]);
+            return NULL;
+        }
+        return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(flow, field_name[f]);
+}
+
+/* Set a Flow field to v (borrowed). */
+static int field_set(Loop *L, PyObject *flow, int f, PyObject *v)
+{
+    if (L->direct && Py_IS_TYPE(flow, (PyTypeObject *)L->flow_cls)) {
+        PyObject **slot = (PyObject **)((char *)flow + L->off[f]);
+        PyObject *old = *slot;
+        *slot = Py_NewRef(v);
+        Py_XDECREF(old);
+        return 0;
+    }
+    return PyObject_SetAttr(flow, field_name[f], v);
+}
+
+/* flow.<f> += delta (or |= when `or` is set), with Python int semantics. */
+static int field_add(Loop *L, PyObject *flow, int f, long long delta, int or)
+{
+    PyObject *v = field_get(L, flow, f), *r = NULL;
+    if (v == NULL)
+        return -1;
+    if (PyLong_CheckExact(v)) {
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow); /* cannot fail on an int */
+        if (!overflow) {
+            if (or) {
+                if ((x | delta) == x) { /* unchanged: nothing to store */
+                    Py_DECREF(v);
+                    return 0;
+                }
+                r = PyLong_FromLongLong(x | delta);
+            } else if (x >= 0 && x <= LLONG_MAX - delta) {
+                r = PyLong_FromLongLong(x + delta);
+            }
+            if (r == NULL && PyErr_Occurred()) {
+                Py_DECREF(v);
+                return -1;
+            }
+        }
+    }
+    if (r == NULL) {
+        PyObject *d = PyLong_FromLongLong(delta);
+        if (d == NULL) {
+            Py_DECREF(v);
+            return -1;
+        }
+        r = or ? PyNumber_InPlaceOr(v, d) : PyNumber_InPlaceAdd(v, d);
+        Py_DECREF(d);
+    }
+    Py_DECREF(v);
+    if (r == NULL)
+        return -1;
+    int rc = field_set(L, flow, f, r);
+    Py_DECREF(r);
+    return rc;
+}
+
+/* `ts <op> flow.<f>`: 1, 0, or -1 on error. */
+static int field_cmp_ts(Loop *L, PyObject *flow, int f, const Rec *r, int op)
+{
+    PyObject *v = field_get(L, flow, f);
+    int res;
+    if (v == NULL)
+        return -1;
+    if (PyFloat_CheckExact(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        res = op == Py_GT ? r->ts > d : r->ts < d;
+    } else {
+        res = PyObject_RichCompareBool(r->ts_obj, v, op);
+    }
+    Py_DECREF(v);
+    return res;
+}
+
+/* `flow.<f> is None`: 1, 0, or -1 on error (in direct mode without touching the value). */
+static int field_is_none(Loop *L, PyObject *flow, int f)
+{
+    if (L->direct && Py_IS_TYPE(flow, (PyTypeObject *)L->flow_cls)) {
+        PyObject *v = *(PyObject **)((char *)flow + L->off[f]);
+        if (v == NULL) {
+            PyErr_SetObject(PyExc_AttributeError, field_name[f]);
+            return -1;
+        }
+        return v == Py_None;
+    }
+    PyObject *v = PyObject_GetAttr(flow, field_name[f]);
+    if (v == NULL)
+        return -1;
+    Py_DECREF(v);
+    return v == Py_None;
+}
+
+static PyObject *slice(const Rec *r, Py_ssize_t a, Py_ssize_t b)
+{
+    if (b < a)
+        b = a;
+    if (r->exact)
+        return PyBytes_FromStringAndSize((const char *)r->p + a, b - a);
+    return PySequence_GetSlice(r->buf, a, b);
+}
+
+static int warn(Loop *L, const char *fmt, Py_ssize_t pos, unsigned long x, unsigned long y)
+{
+    PyObject *base = PyObject_GetAttr(L->reader, s_base), *at = NULL, *here = NULL, *msg = NULL, *r = NULL;
+    if (base != NULL && (here = PyLong_FromSsize_t(pos)) != NULL && (at = PyNumber_Add(base, here)) != NULL &&
+        (msg = PyUnicode_FromFormat(fmt, at, x, y)) != NULL)
+        r = PyObject_CallMethodOneArg(L->reader, s_warn, msg);
+    Py_XDECREF(base);
+    Py_XDECREF(here);
+    Py_XDECREF(at);
+    Py_XDECREF(msg);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* After FlowTable.add or expire: if the table evicted since we last looked, empty the cache. */
+static int check_evicted(Loop *L)
+{
+    PyObject *ev = PyObject_GetAttr(L->flows, s_evicted);
+    if (ev == NULL)
+        return -1;
+    int changed = PyObject_RichCompareBool(ev, L->evicted, Py_NE);
+    if (changed <= 0) {
+        Py_DECREF(ev);
+        return changed;
+    }
+    Py_SETREF(L->evicted, ev);
+    return cache_clear(&L->cache);
+}
+
+/* Packet(ts, src_mac, dst_mac, (), 4, src, dst, proto, sport, dport, flags, wirelen, payload, 0). */
+static PyObject *make_packet(Loop *L, const Rec *r)
+{
+    PyObject *args[14] = {NULL};
+    PyObject *pkt = NULL;
+    Py_ssize_t s = r->s, ipo = r->ipo;
+    args[0] = Py_NewRef(r->ts_obj);
+    args[1] = slice(r, s + 6, s + 12);
+    args[2] = slice(r, s, s + 6);
+    args[3] = Py_NewRef(L->empty_tuple);
+    args[4] = PyLong_FromLong(4);
+    args[5] = slice(r, ipo + 12, ipo + 16);
+    args[6] = slice(r, ipo + 16, ipo + 20);
+    args[7] = PyLong_FromLong(r->proto);
+    args[8] = PyLong_FromLong(r->sport);
+    args[9] = PyLong_FromLong(r->dport);
+    args[10] = PyLong_FromLong(r->flags);
+    args[11] = PyLong_FromUnsignedLong(r->wirelen);
+    args[12] = slice(r, r->data, r->stop);
+    args[13] = PyLong_FromLong(0);
+    int ok = 1;
+    for (int i = 0; i < 14; i++)
+        ok &= args[i] != NULL;
+    if (ok && L->packet_direct) {
+        /* What Packet(*args) was seen to do (find_packet_layout): a new object, each argument in its
+         * slot. The references move from args to the object. */
+        PyTypeObject *type = (PyTypeObject *)L->packet_cls;
+        if ((pkt = type->tp_alloc(type, 0)) != NULL) {
+            for (int i = 0; i < 14; i++) {
+                *(PyObject **)((char *)pkt + L->packet_off[i]) = args[i];
+                args[i] = NULL;
+            }
+        }
+    } else if (ok) {
+        pkt = PyObject_Vectorcall(L->packet_cls, args, 14, NULL);
+    }
+    for (int i = 0; i < 14; i++)
+        Py_XDECREF(args[i]);
+    return pkt;
+}
+
+/* Is a payload with these ports always inspected (ALWAYS_INSPECT)? 1, 0 or -1. */
+static int always_inspected(Loop *L, int sport, int dport)
+{
+    if (L->always_is_ports)
+        return ((L->always_port[sport >> 3] >> (sport & 7)) & 1) ||
+               ((L->always_port[dport >> 3] >> (dport & 7)) & 1);
+    int ports[2] = {sport, dport};
+    for (int i = 0; i < 2; i++) {
+        PyObject *o = PyLong_FromLong(ports[i]);
+        if (o == NULL)
+            return -1;
+        int res = PySequence_Contains(L->always, o);
+        Py_DECREF(o);
+        if (res != 0)
+            return res;
+    }
+    return 0;
+}
+
+static int truth_of_call(PyObject *res)
+{
+    if (res == NULL)
+        return -1;
+    int t = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    return t;
+}
+
+/* One inline record of a known flow: FlowTable.add's updates, in its order. */
+static int count_known(Loop *L, PyObject *flow, int c2s, const Rec *r)
+{
+    int res = field_cmp_ts(L, flow, F_LAST_SEEN, r, Py_GT);
+    if (res < 0)
+        return -1;
+    if (res) {
+        if (field_set(L, flow, F_LAST_SEEN, r->ts_obj) < 0)
+            return -1;
+    } else {
+        res = field_cmp_ts(L, flow, F_FIRST_SEEN, r, Py_LT);
+        if (res < 0 || (res && field_set(L, flow, F_FIRST_SEEN, r->ts_obj) < 0))
+            return -1;
+    }
+    int packets = c2s ? F_PACKETS_C2S : F_PACKETS_S2C, bytes = c2s ? F_BYTES_C2S : F_BYTES_S2C;
+    int mac = c2s ? F_CLIENT_MAC : F_SERVER_MAC;
+    if (c2s == 2) { /* the UDP timing sketch */
+        PyObject *last = field_get(L, flow, F_C2S_LAST);
+        if (last == NULL)
+            return -1;
+        if (PyFloat_CheckExact(last)) {
+            res = r->ts - PyFloat_AS_DOUBLE(last) >= L->beat_gap;
+        } else {
+            PyObject *gap = PyNumber_Subtract(r->ts_obj, last);
+            res = gap == NULL ? -1 : PyObject_RichCompareBool(gap, L->beat_gap_obj, Py_GE);
+            Py_XDECREF(gap);
+        }
+        Py_DECREF(last);
+        if (res < 0 || (res && truth_of_call(PyObject_CallMethodOneArg(flow, s_beat, r->ts_obj)) < 0))
+            return -1;
+        if (field_set(L, flow, F_C2S_LAST, r->ts_obj) < 0)
+            return -1;
+    }
+    if (field_add(L, flow, packets, 1, 0) < 0 || field_add(L, flow, bytes, (long long)r->wirelen, 0) < 0)
+        return -1;
+    res = field_is_none(L, flow, mac);
+    if (res < 0)
+        return -1;
+    if (res) {
+        PyObject *v = slice(r, r->s + 6, r->s + 12);
+        if (v == NULL)
+            return -1;
+        res = field_set(L, flow, mac, v);
+        Py_DECREF(v);
+        if (res < 0)
+            return -1;
+    }
+    return field_add(L, flow, F_TCP_FLAGS, r->flags, 1);
+}
+
+/* The direction of an inline record in its flow: 0 from the server, 1 from the client, 2 from the client
+ * of a sketched flow; -1 on error. As the Python loop: sport == flow.client_port and src == flow.client. */
+static int direction(Loop *L, PyObject *flow, const Rec *r)
+{
+    PyObject *port = field_get(L, flow, F_CLIENT_PORT);
+    int res;
+    if (port == NULL)
+        return -1;
+    long v = PyLong_CheckExact(port) ? PyLong_AsLong(port) : -1;
+    if (v == -1) { /* not a plain int, an overflow, or -1 itself: compare as Python does */
+        PyErr_Clear();
+        PyObject *o = PyLong_FromLong(r->sport);
+        res = o == NULL ? -1 : PyObject_RichCompareBool(o, port, Py_EQ);
+        Py_XDECREF(o);
+    } else {
+        res = v == r->sport;
+    }
+    Py_DECREF(port);
+    if (res <= 0)
+        return res;
+    PyObject *client = field_get(L, flow, F_CLIENT);
+    if (client == NULL)
+        return -1;
+    if (PyBytes_CheckExact(client)) {
+        res = PyBytes_GET_SIZE(client) == 4 && memcmp(PyBytes_AS_STRING(client), r->p + r->ipo + 12, 4) == 0;
+    } else {
+        PyObject *src = slice(r, r->ipo + 12, r->ipo + 16);
+        res = src == NULL ? -1 : PyObject_RichCompareBool(src, client, Py_EQ);
+        Py_XDECREF(src);
+    }
+    Py_DECREF(client);
+    if (res <= 0)
+        return res;
+    PyObject *sk = field_get(L, flow, F_SKETCHED);
+    if (sk == NULL)
+        return -1;
+    res = PyObject_IsTrue(sk);
+    Py_DECREF(sk);
+    return res < 0 ? -1 : res ? 2 : 1;
+}
+
+/* The flow of an inline record, new reference: from the direction cache, else by its canonical key in
+ * flows.by_key, else a new flow made (and counted) by FlowTable.add; *pkt is then its first Packet. */
+static PyObject *find_flow(Loop *L, const Rec *r, const unsigned char *key, Py_hash_t hash, int *c2s,
+                           PyObject **pkt)
+{
+    const unsigned char *p = r->p;
+    Entry *e = cache_slot(&L->cache, key, hash);
+    if (e->used) {
+        *c2s = e->c2s;
+        return Py_NewRef(e->flow);
+    }
+    /* flow_key: the lower of (src, sport) and (dst, dport) as 6 bytes each first, then the protocol */
+    unsigned char a[6], b[6], ck[KEYLEN];
+    memcpy(a, p + r->ipo + 12, 4);
+    memcpy(a + 4, p + r->l4, 2);
+    memcpy(b, p + r->ipo + 16, 4);
+    memcpy(b + 4, p + r->l4 + 2, 2);
+    int lower = memcmp(a, b, 6) <= 0;
+    memcpy(ck, lower ? a : b, 6);
+    memcpy(ck + 6, lower ? b : a, 6);
+    ck[12] = (unsigned char)r->proto;
+    PyObject *kobj = PyBytes_FromStringAndSize((const char *)ck, KEYLEN), *flow;
+    if (kobj == NULL)
+        return NULL;
+    if (PyDict_CheckExact(L->by_key)) {
+        flow = PyDict_GetItemWithError(L->by_key, kobj);
+        Py_XINCREF(flow);
+        if (flow == NULL && PyErr_Occurred()) {
+            Py_DECREF(kobj);
+            return NULL;
+        }
+    } else {
+        flow = PyObject_CallMethodOneArg(L->by_key, s_get, kobj);
+        if (flow == NULL) {
+            Py_DECREF(kobj);
+            return NULL;
+        }
+        if (flow == Py_None)
+            Py_CLEAR(flow);
+    }
+    Py_DECREF(kobj);
+    if (flow == NULL) {
+        *pkt = make_packet(L, r);
+        if (*pkt == NULL)
+            return NULL;
+        flow = PyObject_CallOneArg(L->add, *pkt);
+        if (flow == NULL || check_evicted(L) < 0) {
+            Py_XDECREF(flow);
+            return NULL;
+        }
+    }
+    *c2s = direction(L, flow, r);
+    if (*c2s < 0 || cache_put(&L->cache, key, hash, flow, *c2s) < 0) {
+        Py_DECREF(flow);
+        return NULL;
+    }
+    if (*pkt == NULL && !*c2s && (r->flags & 0x12) == 0x12) { /* the SYN-ACK: handshake RTT */
+        PyObject *args[2] = {flow, r->ts_obj};
+        if (truth_of_call(PyObject_Vectorcall(L->handshake_rtt, args, 2, NULL)) < 0) {
+            Py_DECREF(flow);
+            return NULL;
+        }
+    }
+    return flow;
+}
+
+/* A frame the inline path does not take: Decoder.decode_frame → FlowTable.add → _hand_over. */
+static int slow_path(Loop *L, const Rec *r)
+{
+    PyObject *args[4] = {r->ts_obj, NULL, NULL, NULL}, *pkt = NULL, *flow = NULL, *given = NULL;
+    int rc = -1;
+    args[1] = PyLong_FromLong(1); /* LINKTYPE_ETHERNET */
+    args[2] = slice(r, r->s, r->nxt);
+    args[3] = PyLong_FromUnsignedLong(r->wirelen);
+    if (args[1] && args[2] && args[3])
+        pkt = PyObject_Vectorcall(L->decode, args, 4, NULL);
+    Py_XDECREF(args[1]);
+    Py_XDECREF(args[2]);
+    Py_XDECREF(args[3]);
+    if (pkt == NULL)
+        return -1;
+    if (pkt == Py_None) {
+        Py_DECREF(pkt);
+        return 0;
+    }
+    L->ip++;
+    flow = PyObject_CallOneArg(L->add, pkt);
+    if (flow != NULL) {
+        PyObject *hargs[3] = {pkt, flow, L->on_payload};
+        given = PyObject_Vectorcall(L->hand_over, hargs, 3, NULL);
+    }
+    if (given != NULL) {
+        long long k = PyLong_AsLongLong(given);
+        if (!(k == -1 && PyErr_Occurred())) {
+            L->with_payload += k;
+            rc = check_evicted(L);
+        }
+    }
+    Py_XDECREF(given);
+    Py_XDECREF(flow);
+    Py_DECREF(pkt);
+    return rc;
+}
+
+/* One inline record: its flow, its counts, and its payload for the inspectors. */
+static int fast_path(Loop *L, const Rec *r, const unsigned char *key, Py_hash_t hash)
+{
+    PyObject *pkt = NULL;
+    int c2s = 0, rc = -1;
+    L->ip++;
+    PyObject *flow = find_flow(L, r, key, hash, &c2s, &pkt);
+    if (flow == NULL)
+        goto done;
+    if (pkt == NULL && count_known(L, flow, c2s, r) < 0)
+        goto done;
+    if (r->data < r->stop && L->on_payload != Py_None) {
+        int take;
+        PyObject *insp = field_get(L, flow, F_INSPECTED);
+        if (insp == NULL)
+            goto done;
+        long v = PyLong_CheckExact(insp) ? PyLong_AsLong(insp) : -1;
+        if (v == -1) { /* not a plain int, an overflow, or -1 itself: compare as Python does */
+            PyErr_Clear();
+            take = PyObject_RichCompareBool(insp, L->inspect_limit, Py_LT);
+        } else {
+            take = v < L->inspect_per_flow;
+        }
+        Py_DECREF(insp);
+        if (take == 0)
+            take = always_inspected(L, r->sport, r->dport);
+        if (take < 0)
+            goto done;
+        if (take) {
+            if (pkt == NULL && (pkt = make_packet(L, r)) == NULL)
+                goto done;
+            if (field_add(L, flow, F_INSPECTED, 1, 0) < 0)
+                goto done;
+            L->with_payload++;
+            if (truth_of_call(PyObject_CallOneArg(L->on_payload, pkt)) < 0)
+                goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_XDECREF(flow);
+    Py_XDECREF(pkt);
+    return rc;
+}
+
+/* Every 1024 records: reader._pos = pos; flows.expire(ts); tick(reader.position). 1 to stop. */
+static int every_1024(Loop *L, Py_ssize_t pos, PyObject *ts_obj)
+{
+    PyObject *o = PyLong_FromSsize_t(pos);
+    if (o == NULL)
+        return -1;
+    int res = PyObject_SetAttr(L->reader, s_pos, o);
+    Py_DECREF(o);
+    if (res < 0)
+        return -1;
+    res = truth_of_call(PyObject_CallMethodOneArg(L->flows, s_expire, ts_obj));
+    if (res < 0)
+        return -1;
+    if (res) { /* idle flows closed: the cache may name them */
+        PyObject *ev = PyObject_GetAttr(L->flows, s_evicted);
+        if (ev == NULL)
+            return -1;
+        Py_SETREF(L->evicted, ev);
+        if (cache_clear(&L->cache) < 0)
+            return -1;
+    }
+    PyObject *where = PyObject_GetAttr(L->reader, s_position);
+    if (where == NULL)
+        return -1;
+    res = truth_of_call(PyObject_CallOneArg(L->tick, where));
+    Py_DECREF(where);
+    return res;
+}
+
+/* Prefetching (hints only: nothing read here changes a result). The records ahead of the current one
+ * are framed and keyed early: AHEAD records ahead, the cache slot of the record's key is fetched;
+ * 2 ahead, the flow object that slot names; 1 ahead, the flow's counters. Each stage looks the key up
+ * in the cache as it is at that moment, so every pointer followed is to a live object. */
+#define AHEAD 3
+#define RING 4 /* > AHEAD, a power of two */
+typedef struct {
+    Rec rec; /* the record framed and classified */
+    Py_hash_t hash;
+    unsigned char key[KEYLEN];
+    unsigned char ok; /* an inline record: key and hash are set */
+} Peek;
+
+static inline void prefetch_flow(Loop *L, const Peek *k, int fields)
+{
+    if (!k->ok)
+        return;
+    const Entry *e = cache_slot(&L->cache, k->key, k->hash);
+    if (!e->used)
+        return;
+    const char *f = (const char *)e->flow;
+    if (!fields) {
+        for (int i = -16; i < 256; i += 64)
+            __builtin_prefetch(f + i);
+        return;
+    }
+    if (!L->direct || !Py_IS_TYPE(e->flow, (PyTypeObject *)L->flow_cls))
+        return;
+    __builtin_prefetch(*(PyObject *const *)(f + L->off[F_LAST_SEEN]));
+    __builtin_prefetch(*(PyObject *const *)(f + L->off[e->c2s ? F_PACKETS_C2S : F_PACKETS_S2C]));
+    __builtin_prefetch(*(PyObject *const *)(f + L->off[e->c2s ? F_BYTES_C2S : F_BYTES_S2C]));
+    if (e->c2s == 2)
+        __builtin_prefetch(*(PyObject *const *)(f + L->off[F_C2S_LAST]));
+}
+
+static PyObject *Loop_run(Loop *L, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "run(buf, pos) takes 2 arguments");
+        return NULL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "pos must not be negative");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *p = view.buf;
+    const Py_ssize_t end = view.len;
+    Rec r = {.buf = args[0], .p = p, .exact = PyBytes_CheckExact(args[0])};
+    Peek ring[RING];
+    Py_ssize_t scan = pos; /* the next record to peek at */
+    size_t done = 0, peeked = 0;
+    int stopped = 0, failed = 0, more = 1;
+    unsigned char key[KEYLEN];
+    for (;; done++) {
+        while (more && peeked <= done + AHEAD) {
+            Peek *k = &ring[peeked & (RING - 1)];
+            k->rec = r;
+            if (!(more = frame(L, p, scan, end, &k->rec)))
+                break;
+            classify(p, &k->rec);
+            k->ok = k->rec.data >= 0;
+            if (k->ok) {
+                dir_key(p, &k->rec, k->key);
+                k->hash = HASH_BYTES(k->key, KEYLEN);
+                __builtin_prefetch(&L->cache.slots[(size_t)k->hash & L->cache.mask]);
+            }
+            scan = k->rec.nxt;
+            peeked++;
+        }
+        if (peeked > done + 2)
+            prefetch_flow(L, &ring[(done + 2) & (RING - 1)], 0);
+        if (peeked > done + 1)
+            prefetch_flow(L, &ring[(done + 1) & (RING - 1)], 1);
+        /* This record: as peeked when the buffer is bytes (immutable), else framed again. */
+        const Peek *k = peeked > done ? &ring[done & (RING - 1)] : NULL;
+        if (k != NULL && r.exact && k->rec.s == pos + 16) {
+            r = k->rec;
+        } else {
+            k = NULL;
+            if (!frame(L, p, pos, end, &r))
+                break;
+            classify(p, &r);
+        }
+        if (r.caplen > r.wirelen) {
+            if (!L->warned_orig) { /* the same warnings as PcapReader.__iter__, once per file */
+                L->warned_orig = 1;
+                if (warn(L, "record at offset %S has caplen %lu > origlen %lu", pos, r.caplen, r.wirelen) < 0)
+                    goto fail;
+            }
+            r.wirelen = r.caplen;
+        }
+        if (r.caplen > L->snaplen && !L->warned_snap) {
+            L->warned_snap = 1;
+            if (warn(L, "record at offset %S has caplen %lu > snaplen %lu", pos, r.caplen,
+                     (unsigned long)L->snaplen) < 0)
+                goto fail;
+        }
+        L->n++;
+        L->wire += (long long)r.wirelen;
+        r.ts = (double)r.sec + (double)r.frac / L->ts_div;
+        if ((r.ts_obj = PyFloat_FromDouble(r.ts)) == NULL)
+            goto fail;
+        int rc;
+        if (r.data < 0) {
+            rc = slow_path(L, &r);
+        } else {
+            Py_hash_t hash;
+            dir_key(p, &r, key);
+            if (k != NULL && k->ok && memcmp(k->key, key, KEYLEN) == 0)
+                hash = k->hash;
+            else
+                hash = HASH_BYTES(key, KEYLEN);
+            rc = fast_path(L, &r, key, hash);
+        }
+        if (rc == 0 && !(L->n & 0x3FF)) {
+            rc = every_1024(L, r.nxt, r.ts_obj);
+            if (rc > 0) {
+                stopped = 1;
+                rc = 0;
+            }
+        }
+        Py_CLEAR(r.ts_obj);
+        if (rc < 0)
+            goto fail;
+        pos = r.nxt;
+        if (stopped)
+            break;
+    }
+    goto out;
+fail:
+    failed = 1;
+out:
+    PyBuffer_Release(&view);
+    if (failed)
+        return NULL;
+    return Py_BuildValue("(nO)", pos, stopped ? Py_True : Py_False);
+}
+
+static PyObject *Loop_counts(Loop *L, PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("(LLLL)", L->n, L->wire, L->ip, L->with_payload);
+}
+
+/* The member descriptors of the Flow class: slot offsets for direct access, when all are plain slots. */
+static int find_offsets(Loop *L)
+{
+    L->direct = 0;
+    if (!PyType_Check(L->flow_cls) || ((PyTypeObject *)L->flow_cls)->tp_getattro != PyObject_GenericGetAttr ||
+        ((PyTypeObject *)L->flow_cls)->tp_setattro != PyObject_GenericSetAttr)
+        return 0;
+    for (int f = 0; f < NFIELDS; f++) {
+        PyObject *d = PyObject_GetAttr(L->flow_cls, field_name[f]);
+        if (d == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int ok = Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                 ((PyDescrObject *)d)->d_type == (PyTypeObject *)L->flow_cls &&
+                 ((PyMemberDescrObject *)d)->d_member->type == Py_T_OBJECT_EX &&
+                 !(((PyMemberDescrObject *)d)->d_member->flags & Py_READONLY);
+        if (ok)
+            L->off[f] = ((PyMemberDescrObject *)d)->d_member->offset;
+        Py_DECREF(d);
+        if (!ok)
+            return 0;
+    }
+    L->direct = 1;
+    return 0;
+}
+
+/* Packet's layout, for making Packets without calling its __init__: only a plain class (object's
+ * __new__, no __dict__, weak references or finaliser) whose 14 slots are exactly the arguments'
+ * names, and whose __init__, called once here, is seen to store each argument in its slot. */
+static const char *packet_text[14] = {"ts", "src_mac", "dst_mac", "vlans", "version", "src", "dst",
+                                      "proto", "sport", "dport", "tcp_flags", "wirelen", "payload", "frag"};
+
+static int find_packet_layout(Loop *L)
+{
+    L->packet_direct = 0;
+    if (!PyType_Check(L->packet_cls))
+        return 0;
+    PyTypeObject *type = (PyTypeObject *)L->packet_cls;
+    if (type->tp_new != PyBaseObject_Type.tp_new || type->tp_dictoffset != 0 || type->tp_weaklistoffset != 0 ||
+        type->tp_finalize != NULL || type->tp_del != NULL || type->tp_alloc != PyType_GenericAlloc ||
+        type->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + 14 * sizeof(PyObject *)))
+        return 0;
+    for (int i = 0; i < 14; i++) {
+        PyObject *d = PyObject_GetAttrString(L->packet_cls, packet_text[i]);
+        if (d == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int ok = Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyDescrObject *)d)->d_type == type &&
+                 ((PyMemberDescrObject *)d)->d_member->type == Py_T_OBJECT_EX;
+        if (ok)
+            L->packet_off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        Py_DECREF(d);
+        if (!ok)
+            return 0;
+    }
+    PyObject *probe[14] = {NULL}, *pkt = NULL;
+    int ok = 1;
+    for (int i = 0; i < 14; i++)
+        ok &= (probe[i] = PyFloat_FromDouble(i + 0.5)) != NULL; /* 14 distinct objects */
+    if (ok && (pkt = PyObject_Vectorcall(L->packet_cls, probe, 14, NULL)) != NULL) {
+        ok = Py_IS_TYPE(pkt, type);
+        for (int i = 0; ok && i < 14; i++)
+            ok = *(PyObject **)((char *)pkt + L->packet_off[i]) == probe[i];
+        L->packet_direct = ok;
+    }
+    PyErr_Clear(); /* a Packet that cannot be made from 14 floats: called, not copied */
+    Py_XDECREF(pkt);
+    for (int i = 0; i < 14; i++)
+        Py_XDECREF(probe[i]);
+    return 0;
+}
+
+/* ALWAYS_INSPECT as a bitmap when it holds only ints 0..65535 (else looked up per packet). */
+static int read_always(Loop *L)
+{
+    memset(L->always_port, 0, sizeof L->always_port);
+    L->always_is_ports = 0;
+    if (!PyAnySet_Check(L->always))
+        return 0;
+    PyObject *it = PyObject_GetIter(L->always), *o;
+    if (it == NULL)
+        return -1;
+    int ok = 1;
+    while ((o = PyIter_Next(it)) != NULL) {
+        long v = PyLong_CheckExact(o) ? PyLong_AsLong(o) : -1;
+        if (v == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        if (v < 0 || v > 65535)
+            ok = 0;
+        else
+            L->always_port[v >> 3] |= (unsigned char)(1 << (v & 7));
+        Py_DECREF(o);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return -1;
+    L->always_is_ports = ok;
+    return 0;
+}
+
+static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"reader", "decoder", "flows", "on_payload", "tick", "hand_over", "packet_cls",
+                             "flow_cls", "handshake_rtt", "ts_div", "snaplen", "max_caplen", "big_endian",
+                             "inspect_per_flow", "always_inspect", "beat_gap", "direct", NULL};
+    PyObject *reader, *decoder, *flows, *on_payload, *tick, *hand_over, *packet_cls, *flow_cls, *rtt, *always;
+    PyObject *limit, *gap;
+    double ts_div;
+    unsigned long long snaplen, max_caplen;
+    int big, direct = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|p", kwlist, &reader, &decoder, &flows,
+                                     &on_payload, &tick, &hand_over, &packet_cls, &flow_cls, &rtt, &ts_div,
+                                     &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct))
+        return -1;
+    if (L->reader != NULL) {
+        PyErr_SetString(PyExc_TypeError, "Loop is initialised once");
+        return -1;
+    }
+    if (!(ts_div > 0)) {
+        PyErr_SetString(PyExc_ValueError, "ts_div must be positive");
+        return -1;
+    }
+    L->reader = Py_NewRef(reader);
+    L->flows = Py_NewRef(flows);
+    L->on_payload = Py_NewRef(on_payload);
+    L->tick = Py_NewRef(tick);
+    L->hand_over = Py_NewRef(hand_over);
+    L->packet_cls = Py_NewRef(packet_cls);
+    L->flow_cls = Py_NewRef(flow_cls);
+    L->handshake_rtt = Py_NewRef(rtt);
+    L->always = Py_NewRef(always);
+    L->inspect_limit = Py_NewRef(limit);
+    L->beat_gap_obj = Py_NewRef(gap);
+    L->ts_div = ts_div;
+    L->snaplen = snaplen;
+    L->max_caplen = max_caplen;
+    L->big = big;
+    L->beat_gap = PyFloat_AsDouble(gap);
+    if (L->beat_gap == -1.0 && PyErr_Occurred())
+        return -1;
+    L->inspect_per_flow = PyLong_AsLong(limit);
+    if (L->inspect_per_flow == -1 && PyErr_Occurred())
+        return -1;
+    if ((L->decode = PyObject_GetAttrString(decoder, "decode_frame")) == NULL ||
+        (L->add = PyObject_GetAttrString(flows, "add")) == NULL ||
+        (L->by_key = PyObject_GetAttrString(flows, "by_key")) == NULL ||
+        (L->evicted = PyObject_GetAttr(flows, s_evicted)) == NULL || (L->empty_tuple = PyTuple_New(0)) == NULL)
+        return -1;
+    if (cache_init(&L->cache, CACHE_MIN) < 0 || read_always(L) < 0 || find_offsets(L) < 0 ||
+        find_packet_layout(L) < 0)
+        return -1;
+    L->direct &= direct;
+    L->packet_direct &= direct;
+    return 0;
+}
+
+static int Loop_traverse(Loop *L, visitproc visit, void *arg)
+{
+    Py_VISIT(L->reader);
+    Py_VISIT(L->flows);
+    Py_VISIT(L->by_key);
+    Py_VISIT(L->decode);
+    Py_VISIT(L->add);
+    Py_VISIT(L->on_payload);
+    Py_VISIT(L->tick);
+    Py_VISIT(L->hand_over);
+    Py_VISIT(L->packet_cls);
+    Py_VISIT(L->flow_cls);
+    Py_VISIT(L->handshake_rtt);
+    Py_VISIT(L->always);
+    Py_VISIT(L->inspect_limit);
+    Py_VISIT(L->beat_gap_obj);
+    Py_VISIT(L->evicted);
+    if (L->cache.slots != NULL)
+        for (size_t i = 0; i <= L->cache.mask; i++)
+            if (L->cache.slots[i].used)
+                Py_VISIT(L->cache.slots[i].flow);
+    return 0;
+}
+
+static int Loop_clear(Loop *L)
+{
+    Py_CLEAR(L->reader);
+    Py_CLEAR(L->flows);
+    Py_CLEAR(L->by_key);
+    Py_CLEAR(L->decode);
+    Py_CLEAR(L->add);
+    Py_CLEAR(L->on_payload);
+    Py_CLEAR(L->tick);
+    Py_CLEAR(L->hand_over);
+    Py_CLEAR(L->packet_cls);
+    Py_CLEAR(L->flow_cls);
+    Py_CLEAR(L->handshake_rtt);
+    Py_CLEAR(L->always);
+    Py_CLEAR(L->inspect_limit);
+    Py_CLEAR(L->beat_gap_obj);
+    Py_CLEAR(L->evicted);
+    Py_CLEAR(L->empty_tuple);
+    if (L->cache.slots != NULL) {
+        Entry *old = L->cache.slots;
+        size_t n = L->cache.mask + 1;
+        L->cache.slots = NULL;
+        L->cache.mask = L->cache.count = 0;
+        for (size_t i = 0; i < n; i++)
+            if (old[i].used)
+                Py_DECREF(old[i].flow);
+        PyMem_Free(old);
+    }
+    return 0;
+}
+
+static void Loop_dealloc(Loop *L)
+{
+    PyObject_GC_UnTrack(L);
+    Loop_clear(L);
+    Py_TYPE(L)->tp_free((PyObject *)L);
+}
+
+static PyObject *Loop_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    return type->tp_alloc(type, 0); /* zeroed: every pointer NULL, the cache empty */
+}
+
+static PyObject *Loop_run_checked(Loop *L, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (L->reader == NULL || L->cache.slots == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Loop is not initialised");
+        return NULL;
+    }
+    return Loop_run(L, args, nargs);
+}
+
+static PyMethodDef Loop_methods[] = {
+    {"run", (PyCFunction)(void (*)(void))Loop_run_checked, METH_FASTCALL,
+     "run(buf, pos) -> (pos, stopped): the records wholly inside buf from pos."},
+    {"counts", (PyCFunction)Loop_counts, METH_NOARGS, "(records, wire bytes, IP packets, payload packets)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Loop_members[] = {
+    {"n", T_LONGLONG, offsetof(Loop, n), READONLY, "records read"},
+    {"direct", T_INT, offsetof(Loop, direct), READONLY, "1: Flow fields by slot offset; 0: getattr/setattr"},
+    {"packet_direct", T_INT, offsetof(Loop, packet_direct), READONLY, "1: Packets made by slot offset"},
+    {"cached", T_PYSSIZET, offsetof(Loop, cache) + offsetof(Cache, count), READONLY, "directions cached"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject LoopType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "hikscan.passive._fastloop.Loop",
+    .tp_basicsize = sizeof(Loop),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The classic-pcap Ethernet record loop of one file (see pipeline._pcap_ethernet_loop).",
+    .tp_new = Loop_new,
+    .tp_init = (initproc)Loop_init,
+    .tp_dealloc = (destructor)Loop_dealloc,
+    .tp_traverse = (traverseproc)Loop_traverse,
+    .tp_clear = (inquiry)Loop_clear,
+    .tp_methods = Loop_methods,
+    .tp_members = Loop_members,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "hikscan.passive._fastloop",
+    "The pcap/Ethernet hot loop in C (optional; pipeline falls back to Python without it).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__fastloop(void)
+{
+    for (int f = 0; f < NFIELDS; f++)
+        if ((field_name[f] = PyUnicode_InternFromString(field_text[f])) == NULL)
+            return NULL;
+    if (!(s_beat = PyUnicode_InternFromString("beat")) || !(s_warn = PyUnicode_InternFromString("_warn")) ||
+        !(s_base = PyUnicode_InternFromString("_base")) || !(s_pos = PyUnicode_InternFromString("_pos")) ||
+        !(s_position = PyUnicode_InternFromString("position")) ||
+        !(s_evicted = PyUnicode_InternFromString("evicted")) ||
+        !(s_expire = PyUnicode_InternFromString("expire")) || !(s_get = PyUnicode_InternFromString("get")))
+        return NULL;
+    if (PyType_Ready(&LoopType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Loop", (PyObject *)&LoopType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
