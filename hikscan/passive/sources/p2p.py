@@ -1,6 +1,8 @@
 """P2P and vendor-cloud protocols by their bytes (rules/signatures.yaml), on any port: the remote of a
 LAN host is marked as that service, and the sender gets `p2p.protocol` when the signature says it is
-the device itself (a CS2 device login, a Tuya broadcast, a miIO reply)."""
+the device itself (a CS2 device login, a Tuya broadcast, a miIO reply). The compiled signature tables
+(`p2p.Matcher`) are asked first whether anything can match, so the many payloads no signature can
+match cost no address look-ups."""
 
 from __future__ import annotations
 
@@ -17,17 +19,31 @@ class P2pSource:
     ports: frozenset[int] = frozenset()
     first_bytes: frozenset[int] = frozenset()
 
+    def __init__(self) -> None:
+        self._matcher: p2p.Matcher | None = None
+
     def accepts(self, head: bytes) -> bool:
         return True
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
+        matcher = self._matcher
+        if matcher is None or matcher.signatures is not ctx.rules.signatures:
+            matcher = self._matcher = p2p.matcher(ctx.rules.signatures)
+        if not payload or len(payload) > p2p.MAX_SCAN:
+            return
+        # Matcher.possible, inline: most payloads stop at these three look-ups.
+        proto, first, get = pkt.proto, payload[0], matcher.table.get
+        if not (
+            get((proto, pkt.dport, first)) or get((proto, p2p.ANY, first)) or get((proto, pkt.sport, first))
+        ):
+            return
         src_in, dst_in = ctx.is_internal_packed(pkt.src), ctx.is_internal_packed(pkt.dst)
         if dst_in and not src_in:
             return  # inbound: the remote's bytes say nothing about a LAN device
         # Between two LAN hosts (unicast) only port-bound signatures are tried: the port-less ones are
         # Internet rendezvous protocols, and LAN streams are most of a CCTV capture.
         lan = dst_in and not (pkt.dst_mac and pkt.dst_mac[0] & 1)
-        hit = p2p.match(ctx.rules.signatures, pkt.proto, pkt.sport, pkt.dport, payload, any_port=not lan)
+        hit = matcher.match(pkt.proto, pkt.sport, pkt.dport, payload, any_port=not lan)
         if hit is None:
             return
         src = ctx.text(pkt.src)
