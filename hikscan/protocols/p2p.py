@@ -6,9 +6,9 @@ tried against the destination port first (a device or app talking to a rendezvou
 source port (a device answering from its own service port, e.g. miIO on 54321).
 
 Most payloads on the passive path are media or TLS records that no signature can match, so the rule
-set is compiled once (`Matcher`) into tables keyed by transport, port and the payload's first byte
-(from each signature's marker at offset 0, if it has one): a payload whose keys select no signature
-costs three dict look-ups. `match_reference` is the plain loop over `Signature.matches`, the
+set is compiled once (`Matcher`) into tables by transport, port and the payload's first byte (from
+each signature's marker at offset 0, if it has one): a payload that selects no signature costs two
+dict look-ups and three tuple indexings. `match_reference` is the plain loop over `Signature.matches`, the
 definition the compiled tables must agree with (tests compare the two).
 """
 
@@ -27,7 +27,9 @@ Index = dict[tuple[int, int | None], tuple[Signature, ...]]
 Check = Callable[[bytes, int], bool]
 # Compiled candidates: (signature, its byte check) in rule order.
 Candidates = tuple[tuple[Signature, Check], ...]
-ANY = -1  # key part for port-less signatures
+Row = tuple[Candidates, ...]  # indexed by the payload's first byte
+_EMPTY_ROW: Row = ((),) * 256
+_NO_PORTS: dict[int, Row] = {}
 _MATCHERS: dict[int, tuple[Sequence[Signature], Matcher]] = {}
 
 
@@ -84,27 +86,34 @@ def _first_byte(sig: Signature) -> int | None:
 
 
 class Matcher:
-    """A rule set's signatures compiled for the hot path: candidates by (transport, port or any, first
-    byte), each a tuple of (signature, check) in rule order. Built from the rule data alone."""
+    """A rule set's signatures compiled for the hot path. For each transport: `free`, a row of 256
+    (one per first byte) of the port-less candidates; `bound`, port -> such a row of the candidates
+    bound to that port. A candidate is (signature, check), in rule order. Built from the rule data alone."""
 
-    __slots__ = ("signatures", "table")
+    __slots__ = ("bound", "free", "signatures")
 
     def __init__(self, signatures: Sequence[Signature]) -> None:
         self.signatures = signatures
-        self.table: dict[tuple[int, int, int], Candidates] = {}
+        self.bound: dict[int, dict[int, Row]] = {6: {}, 17: {}}
+        self.free: dict[int, Row] = {6: _EMPTY_ROW, 17: _EMPTY_ROW}
         for (proto, port), sigs in index(signatures).items():
             compiled = [(sig, compile_check(sig), _first_byte(sig)) for sig in sigs]
-            for byte in range(256):
-                chosen = tuple((s, c) for s, c, first in compiled if first is None or first == byte)
-                if chosen:
-                    self.table[(proto, ANY if port is None else port, byte)] = chosen
+            row = tuple(
+                tuple((s, c) for s, c, first in compiled if first is None or first == byte)
+                for byte in range(256)
+            )
+            if port is None:
+                self.free[proto] = row
+            else:
+                self.bound.setdefault(proto, {})[port] = row
 
     def possible(self, proto: int, sport: int, dport: int, payload: bytes | memoryview) -> bool:
         """False when no signature can match this payload on these ports (the cheap test first)."""
         if not payload or len(payload) > MAX_SCAN:
             return False
-        first, get = payload[0], self.table.get
-        return bool(get((proto, dport, first)) or get((proto, ANY, first)) or get((proto, sport, first)))
+        first, ports = payload[0], self.bound.get(proto, _NO_PORTS)
+        free, to, back = self.free.get(proto, _EMPTY_ROW), ports.get(dport), ports.get(sport)
+        return bool(free[first] or (to and to[first]) or (back and back[first]))
 
     def match(
         self, proto: int, sport: int, dport: int, payload: bytes | memoryview, any_port: bool = True
@@ -113,16 +122,18 @@ class Matcher:
         n = len(payload)
         if not n or n > MAX_SCAN:
             return None
-        first, get = payload[0], self.table.get
-        bound, back = get((proto, dport, first)), get((proto, sport, first))
-        free = get((proto, ANY, first)) if any_port else None
-        if not bound and not free and not back:
+        first, ports = payload[0], self.bound.get(proto, _NO_PORTS)
+        to, back = ports.get(dport), ports.get(sport)
+        bound = to[first] if to else ()
+        free = self.free.get(proto, _EMPTY_ROW)[first] if any_port else ()
+        server = back[first] if back else ()
+        if not bound and not free and not server:
             return None
         data = bytes(payload)
-        for sig, check in (*(bound or ()), *(free or ())):
+        for sig, check in (*bound, *free):
             if check(data, n):
                 return P2pHit(sig, "client")
-        for sig, check in back or ():
+        for sig, check in server:
             if check(data, n):
                 return P2pHit(sig, "server")
         return None

@@ -9,8 +9,11 @@ from __future__ import annotations
 from hikscan.passive.decode import Packet
 from hikscan.passive.sources.base import Context, Payload
 from hikscan.protocols import p2p
+from hikscan.protocols.p2p import MAX_SCAN
 
 MAX_SIGNATURE_HITS = 100_000
+NO_PORTS: dict[int, p2p.Row] = {}
+EMPTY_ROW: p2p.Row = ((),) * 256
 
 
 class P2pSource:
@@ -29,12 +32,13 @@ class P2pSource:
         matcher = self._matcher
         if matcher is None or matcher.signatures is not ctx.rules.signatures:
             matcher = self._matcher = p2p.matcher(ctx.rules.signatures)
-        if not payload or len(payload) > p2p.MAX_SCAN:
+        if not payload or len(payload) > MAX_SCAN:
             return
-        # Matcher.possible, inline: most payloads stop at these three look-ups.
-        proto, first, get = pkt.proto, payload[0], matcher.table.get
+        # Matcher.possible, inline: most payloads stop here.
+        first, ports = payload[0], matcher.bound.get(pkt.proto, NO_PORTS)
+        to, back = ports.get(pkt.dport), ports.get(pkt.sport)
         if not (
-            get((proto, pkt.dport, first)) or get((proto, p2p.ANY, first)) or get((proto, pkt.sport, first))
+            matcher.free.get(pkt.proto, EMPTY_ROW)[first] or (to and to[first]) or (back and back[first])
         ):
             return
         src_in, dst_in = ctx.is_internal_packed(pkt.src), ctx.is_internal_packed(pkt.dst)
