@@ -59,6 +59,21 @@ class NameBook:
             self.bytes += cost
             names.append(name)
 
+    def _holds(self, table: dict, key: object, name: str) -> bool:  # type: ignore[type-arg]
+        """True when _put(table, key, name) changes nothing, now or later: the tables only grow."""
+        name = name.rstrip(".").lower()
+        names = table.get(key)
+        return (
+            bool(name)
+            and len(name) <= MAX_NAME
+            and names is not None
+            and (name in names or len(names) >= NAMES_PER_KEY)
+        )
+
+    def holds_dns_answer(self, client: str, asked: str, server: str) -> bool:
+        """True when add_dns_answer(client, asked, server) would change nothing (now or later)."""
+        return self._holds(self.dns, (client, server), asked) and self._holds(self.by_server, server, asked)
+
     def add_dns_answer(self, client: str, asked: str, server: str) -> None:
         self._put(self.dns, (client, server), asked)
         self._put(self.by_server, server, asked)

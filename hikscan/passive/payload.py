@@ -114,18 +114,25 @@ class Inspector:
         payload = pkt.payload
         dst_mac = pkt.dst_mac
         group = dst_mac and dst_mac[0] & 1
-        if (group or self.locality.prefixes) and not self.is_internal_packed(pkt.src):
-            if group:
-                # Broadcast and multicast frames stay on their segment: the sender is on this LAN.
-                self.learn_local(self.text(pkt.src), "sent a broadcast or multicast frame")
-            elif self.locality.neighbour(pkt.src, pkt.src_mac):
-                self.learn_local(self.text(pkt.src), "in a local /24, one address per MAC")
-        if pkt.proto == UDP:
-            source = self._udp_ports.get(pkt.sport) or self._udp_ports.get(pkt.dport)
+        if group or self.locality.prefixes:
+            src = pkt.src
+            internal = self._internal_packed.get(src)
+            if internal is None:
+                internal = self.is_internal_packed(src)
+            if not internal:
+                if group:
+                    # Broadcast and multicast frames stay on their segment: the sender is on this LAN.
+                    self.learn_local(self.text(src), "sent a broadcast or multicast frame")
+                elif self.locality.neighbour(src, pkt.src_mac):
+                    self.learn_local(self.text(src), "in a local /24, one address per MAC")
+        proto = pkt.proto
+        if proto == UDP:
+            ports = self._udp_ports
+            source = ports.get(pkt.sport) or ports.get(pkt.dport)
             if source is not None:
                 source.inspect(self, pkt, payload)
                 return
-        elif pkt.proto == TCP:
+        elif proto == TCP:
             candidates = self._tcp_first.get(payload[0])
             if candidates:
                 head = bytes(payload[:8])

@@ -1,18 +1,29 @@
 """DNS (UDP 53): answers name external servers for the client that asked; the names a LAN host asks for
 are evidence about that host (`dns.query`: a host resolving a camera vendor's cloud), kept when a rule
-reads them or they name a vendor cloud (base.NameFilter)."""
+reads them or they name a vendor cloud (base.NameFilter).
+
+Every DNS packet is inspected (pipeline.ALWAYS_INSPECT), and most repeat one seen before: the same
+question from the same client, the same answer to it. Such a packet is "settled" once its effects are
+all in place (its question filed for that client; each of its answers in the name tables, which only
+grow), and a settled packet is passed over at the cost of one set look-up. The settled set is emptied
+whenever the tables it stands for forget (the parse cache or the filed questions start again), so a
+packet is only ever passed over where inspecting it would have changed nothing.
+"""
 
 from __future__ import annotations
 
 from hikscan.errors import MalformedInput
 from hikscan.passive.decode import Packet
-from hikscan.passive.naming import DnsCache
+from hikscan.passive.naming import DnsCache, NameBook
 from hikscan.passive.sources.base import UDP, Context, NameFilter, Payload, host_evidence
 from hikscan.protocols import dns
 from hikscan.report.model import Evidence
 
 MAX_FILED = 50_000  # (host, question) pairs already filed as evidence
+MAX_SETTLED = 50_000  # settled packets remembered (sender, receiver, message past its id)
+SETTLED_BYTES = 512  # longer messages are never remembered as settled (bounds the set's memory)
 Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
+Settled = tuple[bytes, bytes, bytes]
 
 
 class DnsSource:
@@ -25,6 +36,7 @@ class DnsSource:
         # Messages repeat byte for byte but for the id: parse each once; and file a host's question once.
         self._cache = DnsCache()  # bounded in entries and bytes (passive.naming)
         self._filed: set[tuple[str, tuple[str, ...]]] = set()
+        self._settled: set[Settled] = set()
         self._telling: NameFilter | None = None
 
     def accepts(self, head: bytes) -> bool:
@@ -42,10 +54,16 @@ class DnsSource:
             ctx.bad("dns")
             parsed = None
         texts = () if parsed is None else (*parsed[1], *(s for a, b, _ttl in parsed[2] for s in (a, b)))
+        before = len(self._cache)
         self._cache.put(key, parsed, texts)
+        if len(self._cache) <= before or key not in self._cache:
+            self._settled.clear()  # the cache started again (or kept nothing): it may parse anew
         return parsed
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
+        settled = (pkt.src, pkt.dst, bytes(payload[2:])) if len(payload) <= SETTLED_BYTES else None
+        if settled is not None and settled in self._settled:
+            return
         parsed = self.parse(ctx, payload)
         if parsed is None:
             return
@@ -54,16 +72,31 @@ class DnsSource:
         if is_response:
             for asked, address, _ttl in answers:
                 ctx.names.add_dns_answer(client, asked, address)
+            if settled is not None and _answered(ctx.names, client, answers):
+                self._settle(settled)
             return  # the question is filed from the query, which the same tap saw
         if questions and (client, questions) not in self._filed:
             if len(self._filed) >= MAX_FILED:
                 self._filed.clear()
+                self._settled.clear()
             self._filed.add((client, questions))
             if self._telling is None or self._telling.rules is not ctx.rules:
                 self._telling = NameFilter(ctx.rules, "dns.query")
             telling = [Evidence("capture", "dns.query", q) for q in questions if self._telling(q)]
             if telling:
                 host_evidence(ctx, client, telling)
+        if settled is not None:
+            self._settle(settled)
+
+    def _settle(self, settled: Settled) -> None:
+        if len(self._settled) >= MAX_SETTLED:
+            self._settled.clear()
+        self._settled.add(settled)
+
+
+def _answered(names: NameBook, client: str, answers: tuple[tuple[str, str, int], ...]) -> bool:
+    """True when filing every answer again cannot change the name tables."""
+    return all(names.holds_dns_answer(client, asked, address) for asked, address, _ttl in answers)
 
 
 SOURCE = DnsSource

@@ -1,14 +1,19 @@
 """P2P and vendor-cloud protocols by their bytes (rules/signatures.yaml), on any port: the remote of a
 LAN host is marked as that service, and the sender gets `p2p.protocol` when the signature says it is
-the device itself (a CS2 device login, a Tuya broadcast, a miIO reply)."""
+the device itself (a CS2 device login, a Tuya broadcast, a miIO reply). The compiled signature tables
+(`p2p.Matcher`) are asked first whether anything can match, so the many payloads no signature can
+match cost no address look-ups."""
 
 from __future__ import annotations
 
 from hikscan.passive.decode import Packet
 from hikscan.passive.sources.base import Context, Payload
 from hikscan.protocols import p2p
+from hikscan.protocols.p2p import MAX_SCAN
 
 MAX_SIGNATURE_HITS = 100_000
+NO_PORTS: dict[int, p2p.Row] = {}
+EMPTY_ROW: p2p.Row = ((),) * 256
 
 
 class P2pSource:
@@ -17,17 +22,32 @@ class P2pSource:
     ports: frozenset[int] = frozenset()
     first_bytes: frozenset[int] = frozenset()
 
+    def __init__(self) -> None:
+        self._matcher: p2p.Matcher | None = None
+
     def accepts(self, head: bytes) -> bool:
         return True
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
+        matcher = self._matcher
+        if matcher is None or matcher.signatures is not ctx.rules.signatures:
+            matcher = self._matcher = p2p.matcher(ctx.rules.signatures)
+        if not payload or len(payload) > MAX_SCAN:
+            return
+        # Matcher.possible, inline: most payloads stop here.
+        first, ports = payload[0], matcher.bound.get(pkt.proto, NO_PORTS)
+        to, back = ports.get(pkt.dport), ports.get(pkt.sport)
+        if not (
+            matcher.free.get(pkt.proto, EMPTY_ROW)[first] or (to and to[first]) or (back and back[first])
+        ):
+            return
         src_in, dst_in = ctx.is_internal_packed(pkt.src), ctx.is_internal_packed(pkt.dst)
         if dst_in and not src_in:
             return  # inbound: the remote's bytes say nothing about a LAN device
         # Between two LAN hosts (unicast) only port-bound signatures are tried: the port-less ones are
         # Internet rendezvous protocols, and LAN streams are most of a CCTV capture.
         lan = dst_in and not (pkt.dst_mac and pkt.dst_mac[0] & 1)
-        hit = p2p.match(ctx.rules.signatures, pkt.proto, pkt.sport, pkt.dport, payload, any_port=not lan)
+        hit = matcher.match(pkt.proto, pkt.sport, pkt.dport, payload, any_port=not lan)
         if hit is None:
             return
         src = ctx.text(pkt.src)
