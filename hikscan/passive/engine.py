@@ -85,6 +85,7 @@ class Engine:
         self._novelty: Novelty | None = None
         self.t_first, self.t_last = float("inf"), float("-inf")  # capture time covered by folded flows
         self.rtts: dict[bytes, list[float]] = {}  # remote (packed) → [smallest SYN→SYN-ACK s, handshakes]
+        self._packed: dict[str, bytes | None] = {}  # remote text → packed (None: not an address)
 
     # -- input ------------------------------------------------------------------------------------
     def run_files(
@@ -309,6 +310,8 @@ class Engine:
 
     def allowed(self, contact: Contact, match: CloudMatch) -> bool:
         policy = self.policy
+        if not policy.allow_cidrs and not policy.allow_domains:
+            return False
         return policy.allowed(contact.remote, None) or any(
             policy.allowed(contact.remote, n) for n, _ in match.names
         )
@@ -337,10 +340,15 @@ class Engine:
 
     def rtt_ms(self, ip: str) -> float | None:
         """The smallest SYN→SYN-ACK round trip measured to ip, in milliseconds."""
-        try:
-            sample = self.rtts.get(ipaddress.ip_address(ip).packed)
-        except ValueError:
-            return None
+        packed = self._packed.get(ip, b"")
+        if packed == b"":  # not parsed yet: once per remote, not once per finding
+            try:
+                packed = ipaddress.ip_address(ip).packed
+            except ValueError:
+                packed = None
+            if len(self._packed) < MAX_CACHED:
+                self._packed[ip] = packed
+        sample = self.rtts.get(packed) if packed is not None else None
         return round(sample[0] * 1000, 2) if sample is not None else None
 
     def finding(
