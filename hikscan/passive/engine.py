@@ -321,7 +321,8 @@ class Engine:
 
     def remote(self, contact: Contact, match: CloudMatch) -> Remote:
         info = self.enricher.info(contact.remote)
-        port, proto = contact.main_port() if contact.ports else (0, "?")
+        ports = contact.port_list()  # most used first: its head is contact.main_port(), without a second sort
+        port, proto = (int(ports[0].partition("/")[0]), ports[0].partition("/")[2]) if ports else (0, "?")
         return Remote(
             ip=contact.remote,
             port=port,
@@ -334,7 +335,7 @@ class Engine:
             owner=info.owner,
             owner_country=info.owner_country,
             located=info.located,
-            ports=tuple(contact.port_list()),
+            ports=tuple(ports),
             rtt_ms=self.rtt_ms(contact.remote),
         )
 
