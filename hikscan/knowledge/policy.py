@@ -92,6 +92,13 @@ class Policy:
 
     def rules_for(self, detector: str) -> list[PolicyRule]:
         """The rules a detector emits, in file order; deprecated ones are never used."""
+        return list(self._rules_for(detector))
+
+    def emits(self, detector: str) -> bool:
+        """Whether a detector has any rule to emit (asked once per flow: no list is built)."""
+        return bool(self._rules_for(detector))
+
+    def _rules_for(self, detector: str) -> tuple[PolicyRule, ...]:
         found = self._by_detector.get(detector)
         if found is None:
             found = tuple(
@@ -99,7 +106,7 @@ class Policy:
             )
             if len(self._by_detector) < 64:
                 self._by_detector[detector] = found
-        return list(found)
+        return found
 
     def classify(
         self,
