@@ -23,12 +23,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hikscan.knowledge.rules import FingerprintRule, RuleSet, default_rules
+from hikscan.knowledge.ruleset import MAX_MEMO
 from hikscan.report.model import Evidence
 
 IDENTITY_NAMESPACES = frozenset({"sadp", "dhip", "onvif"})
 FIELDS = ("model", "serial", "firmware", "activated", "cloud_enabled")
 BOOL_FIELDS = frozenset({"activated", "cloud_enabled"})
 MAX_VALUE = 4096  # longer evidence values are truncated before matching
+MAX_CACHED_VALUE = 256  # match outcomes of values up to this long are remembered (RuleSet.memo)
 _TRUE = frozenset({"true", "1", "yes", "on", "enable", "enabled"})
 _FALSE = frozenset({"false", "flase", "0", "no", "off", "disable", "disabled"})  # "flase": real SADP
 _REF = re.compile(r"\{(\w+)\}")
@@ -80,7 +82,13 @@ def _expand(template: str, m: re.Match[str]) -> str:
 
 
 def _apply(rule: FingerprintRule, ev: Evidence, rules: RuleSet) -> Match | None:
-    m = rule.regex.search(ev.value[:MAX_VALUE])
+    sets = _sets(rule, ev.value[:MAX_VALUE], rules)
+    return None if sets is None else Match(rule.id, ev, sets, rule.confidence)
+
+
+def _sets(rule: FingerprintRule, text: str, rules: RuleSet) -> dict[str, str | bool | None] | None:
+    """What a rule sets for one (truncated) evidence value; None if it does not match."""
+    m = rule.regex.search(text)
     if m is None:
         return None
     out: dict[str, str | bool | None] = {}
@@ -95,7 +103,7 @@ def _apply(rule: FingerprintRule, ev: Evidence, rules: RuleSet) -> Match | None:
         elif name in BOOL_FIELDS:
             value = to_bool(value)
         out[name] = value
-    return Match(rule.id, ev, out, rule.confidence)
+    return out
 
 
 def match_value(key: str, value: str, rules: RuleSet | None = None) -> list[Match]:
@@ -104,15 +112,31 @@ def match_value(key: str, value: str, rules: RuleSet | None = None) -> list[Matc
 
 
 def match_evidence(ev: Evidence, rules: RuleSet | None = None) -> list[Match]:
+    """Every rule matching one evidence item, in rule-set order. The outcome depends only on the key
+    and the (truncated) value, so it is computed once per distinct (key, value) and replayed: hosts
+    share DNS names, User-Agents and MAC organisations (short values only are remembered)."""
     rules = rules or default_rules()
+    value = ev.value[:MAX_VALUE]
+    cache = rules.memo("fingerprint.match_evidence")
+    found = cache.get((ev.key, value))
+    if found is None:
+        found = _match(ev.key, value, rules)
+        if len(value) <= MAX_CACHED_VALUE and len(cache) < MAX_MEMO:
+            cache[(ev.key, value)] = found
+    return [Match(rule_id, ev, dict(sets), confidence) for rule_id, sets, confidence in found]
+
+
+def _match(
+    key: str, value: str, rules: RuleSet
+) -> tuple[tuple[str, dict[str, str | bool | None], float], ...]:
     out = []
-    for rule in rules.fingerprints_for(ev.key):
+    for rule in rules.fingerprints_for(key):
         if rule.status == "deprecated":
             continue
-        hit = _apply(rule, ev, rules)
-        if hit is not None:
-            out.append(hit)
-    return out
+        sets = _sets(rule, value, rules)
+        if sets is not None:
+            out.append((rule.id, sets, rule.confidence))
+    return tuple(out)
 
 
 def _family_of(match: Match, rules: RuleSet) -> str | None:

@@ -82,13 +82,31 @@ class Policy:
     beacon: Beacon = field(default_factory=Beacon)
     storm: Storm = field(default_factory=Storm)
     baseline: Baseline = field(default_factory=Baseline)
+    # rules_for() per detector, computed once (the rules are frozen; `replace` starts a new memo)
+    _by_detector: dict[str, tuple[PolicyRule, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def with_home_country(self, country: str) -> Policy:
         return replace(self, home_country=country.upper())
 
     def rules_for(self, detector: str) -> list[PolicyRule]:
         """The rules a detector emits, in file order; deprecated ones are never used."""
-        return [r for r in self.rules.values() if r.detector == detector and r.status != "deprecated"]
+        return list(self._rules_for(detector))
+
+    def emits(self, detector: str) -> bool:
+        """Whether a detector has any rule to emit (asked once per flow: no list is built)."""
+        return bool(self._rules_for(detector))
+
+    def _rules_for(self, detector: str) -> tuple[PolicyRule, ...]:
+        found = self._by_detector.get(detector)
+        if found is None:
+            found = tuple(
+                r for r in self.rules.values() if r.detector == detector and r.status != "deprecated"
+            )
+            if len(self._by_detector) < 64:
+                self._by_detector[detector] = found
+        return found
 
     def classify(
         self,

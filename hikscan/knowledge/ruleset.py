@@ -21,6 +21,7 @@ STATUSES = ("stable", "test", "experimental", "deprecated")
 CATEGORIES = ("camera", "recorder", "doorbell/intercom", "iot", "computer", "phone", "network", "unknown")
 CLOUD_USERS = ("device", "client")
 IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+MAX_MEMO = 16_384  # entries per derived-lookup table (RuleSet.memo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,8 @@ class RuleSet:
     _domains: Mapping[str, CloudEndpoint] = field(default_factory=dict, repr=False)
     _name_patterns: tuple[tuple[RuleRegex, CloudEndpoint], ...] = field(default=(), repr=False)
     _sig_by_proto: Mapping[int, tuple[Signature, ...]] = field(default_factory=dict, repr=False)
+    # lookups derived from the rules above, filled on first use (`replace` starts empty): see memo()
+    _memo: dict[str, dict[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def vendor(self, name: str) -> Vendor:
         """The vocabulary entry for a canonical name or alias (case-insensitive); KeyError if unknown."""
@@ -172,11 +175,23 @@ class RuleSet:
 
     def fingerprints_for(self, key: str) -> tuple[FingerprintRule, ...]:
         """Rules that apply to an evidence key, in rule-set order (exact key and `ns.*` rules)."""
-        exact = self._by_key.get(key, ())
-        wild = self._by_ns.get(key.split(".", 1)[0], ())
-        if not wild:
-            return exact
-        return tuple(sorted(exact + wild, key=lambda r: r.order))
+        table = self.memo("fingerprints_for")
+        found = table.get(key)
+        if found is None:
+            exact = self._by_key.get(key, ())
+            wild = self._by_ns.get(key.split(".", 1)[0], ())
+            found = tuple(sorted(exact + wild, key=lambda r: r.order)) if wild else exact
+            if len(table) < MAX_MEMO:
+                table[key] = found
+        return found
+
+    def memo(self, name: str) -> dict[Any, Any]:
+        """A table of values derived from these rules (e.g. fingerprint matches by evidence value),
+        owned by one caller each; its owner bounds it (MAX_MEMO entries)."""
+        table = self._memo.get(name)
+        if table is None:
+            table = self._memo[name] = {}
+        return table
 
     def cloud_for_name(self, name: str) -> CloudEndpoint | None:
         """The endpoint of a DNS name: a full-name pattern first (in rule order), else the longest suffix."""

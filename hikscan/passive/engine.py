@@ -89,6 +89,7 @@ class Engine:
         self._novelty: Novelty | None = None
         self.t_first, self.t_last = float("inf"), float("-inf")  # capture time covered by folded flows
         self.rtts: dict[bytes, list[float]] = {}  # remote (packed) → [smallest SYN→SYN-ACK s, handshakes]
+        self._packed: dict[str, bytes | None] = {}  # remote text → packed (None: not an address)
 
     # -- input ------------------------------------------------------------------------------------
     def run_files(
@@ -313,6 +314,8 @@ class Engine:
 
     def allowed(self, contact: Contact, match: CloudMatch) -> bool:
         policy = self.policy
+        if not policy.allow_cidrs and not policy.allow_domains:
+            return False
         return policy.allowed(contact.remote, None) or any(
             policy.allowed(contact.remote, n) for n, _ in match.names
         )
@@ -322,7 +325,8 @@ class Engine:
 
     def remote(self, contact: Contact, match: CloudMatch) -> Remote:
         info = self.enricher.info(contact.remote)
-        port, proto = contact.main_port() if contact.ports else (0, "?")
+        ports = contact.port_list()  # most used first: its head is contact.main_port(), without a second sort
+        port, proto = (int(ports[0].partition("/")[0]), ports[0].partition("/")[2]) if ports else (0, "?")
         return Remote(
             ip=contact.remote,
             port=port,
@@ -335,16 +339,21 @@ class Engine:
             owner=info.owner,
             owner_country=info.owner_country,
             located=info.located,
-            ports=tuple(contact.port_list()),
+            ports=tuple(ports),
             rtt_ms=self.rtt_ms(contact.remote),
         )
 
     def rtt_ms(self, ip: str) -> float | None:
         """The smallest SYN→SYN-ACK round trip measured to ip, in milliseconds."""
-        try:
-            sample = self.rtts.get(ipaddress.ip_address(ip).packed)
-        except ValueError:
-            return None
+        packed = self._packed.get(ip, b"")
+        if packed == b"":  # not parsed yet: once per remote, not once per finding
+            try:
+                packed = ipaddress.ip_address(ip).packed
+            except ValueError:
+                packed = None
+            if len(self._packed) < MAX_CACHED:
+                self._packed[ip] = packed
+        sample = self.rtts.get(packed) if packed is not None else None
         return round(sample[0] * 1000, 2) if sample is not None else None
 
     def finding(

@@ -88,10 +88,22 @@ class Remote:
     ports: tuple[str, ...] = ()  # every server port of the contact, most used first ("443/tcp")
 
     def to_dict(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in _field_names(type(self))}
-        out["located"] = [list(pair) for pair in self.located]
-        out["ports"] = list(self.ports)
-        return out
+        """JSON-ready, in field order (a literal: this runs once per finding)."""
+        return {
+            "ip": self.ip,
+            "port": self.port,
+            "proto": self.proto,
+            "name": self.name,
+            "country": self.country,
+            "asn": self.asn,
+            "org": self.org,
+            "cloud": self.cloud,
+            "owner": self.owner,
+            "owner_country": self.owner_country,
+            "located": [list(pair) for pair in self.located],
+            "rtt_ms": self.rtt_ms,
+            "ports": list(self.ports),
+        }
 
 
 @dataclass
@@ -114,14 +126,24 @@ class Finding:
     metrics: dict[str, float | int | str] = field(default_factory=dict)  # a detector's measurements
 
     def to_dict(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in _field_names(type(self))}
-        out["device"] = dict(self.device)
-        out["remote"] = self.remote.to_dict()
-        out["evidence"] = list(self.evidence)
-        out["first_seen"] = iso_time(self.first_seen)
-        out["last_seen"] = iso_time(self.last_seen)
-        out["onset"] = iso_time(self.onset) if self.onset is not None else None
-        return out
+        """JSON-ready, in field order (a literal: this runs once per finding)."""
+        return {
+            "severity": self.severity,
+            "rule": self.rule,
+            "title": self.title,
+            "device": dict(self.device),
+            "remote": self.remote.to_dict(),
+            "first_seen": iso_time(self.first_seen),
+            "last_seen": iso_time(self.last_seen),
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "evidence": list(self.evidence),
+            "flows": self.flows,
+            "new_destination": self.new_destination,
+            "onset": iso_time(self.onset) if self.onset is not None else None,
+            "rate_per_hour": self.rate_per_hour,
+            "metrics": self.metrics,
+        }
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -376,3 +377,17 @@ def test_deprecated_clouds_and_signatures_are_never_used(rule_copy: Path, fname:
         assert before.signature_for(sig.proto or 17, port, payload).id == rid  # type: ignore[union-attr]
         hit = after.signature_for(sig.proto or 17, port, payload)
         assert hit is None or hit.id != rid
+
+
+def test_rules_for_is_computed_once_and_replace_starts_afresh() -> None:
+    policy = load_rules().policy
+    for detector in ("destination", "beacon", "storm", "fleet", "nothing"):
+        want = [r for r in policy.rules.values() if r.detector == detector and r.status != "deprecated"]
+        assert policy.rules_for(detector) == want == policy.rules_for(detector)
+        assert policy.emits(detector) == bool(want)
+    got = policy.rules_for("beacon")
+    got.clear()  # a caller's copy: the memo is not touched
+    assert policy.rules_for("beacon")
+    quiet = replace(policy, rules={k: r for k, r in policy.rules.items() if r.detector != "beacon"})
+    assert quiet.rules_for("beacon") == [] and not quiet.emits("beacon")
+    assert policy.emits("beacon")

@@ -90,3 +90,22 @@ def test_a_port_scan_is_one_finding_with_its_ports_counted() -> None:
     for remote in ("203.0.113.10", "203.0.113.11"):
         table.fold("10.0.0.5", remote, 1.0, 2.0, 1, 60, (80, 6), True)
     assert len(table) == 2 and table.dropped["10.0.0.5"] == 1  # per-host cap, counted
+
+
+def test_remote_is_enriched_once_and_names_the_contacts_main_port() -> None:
+    """Engine.remote: the main port is the head of the port list (ties, unnamed protocols), the address is
+    parsed once per remote, and the round trip is read by the packed address."""
+    from hikscan.passive.contacts import Contact
+    from hikscan.passive.detectors.base import CloudMatch
+
+    engine = Engine(RULES, GEO, OUI)
+    engine.rtts[bytes([203, 0, 113, 9])] = [0.01234, 1]
+    contact = Contact("10.0.0.5", "203.0.113.9", 1.0, 2.0)
+    for ports in ({}, {(443, 6): 2, (80, 6): 2, (53, 17): 1}, {(9000, 47): 3, (8000, 6): 3}):
+        contact.ports = dict(ports)
+        remote = engine.remote(contact, CloudMatch())
+        assert (remote.port, remote.proto) == (contact.main_port() if ports else (0, "?"))
+        assert list(remote.ports) == contact.port_list()
+        assert remote.rtt_ms == 12.34
+    assert engine._packed == {"203.0.113.9": bytes([203, 0, 113, 9])}
+    assert engine.rtt_ms("not an address") is None and engine._packed["not an address"] is None

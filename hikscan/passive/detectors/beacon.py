@@ -49,7 +49,7 @@ class Beacon:
 
     def _add(self, pairs: dict[tuple[str, str], _Log], flow: Flow, view: EngineView, keep: bool) -> None:
         policy = view.policy
-        if flow.server_port in policy.beacon.ignore_ports or not policy.rules_for(self.name):
+        if flow.server_port in policy.beacon.ignore_ports or not policy.emits(self.name):
             return
         side = local_remote(flow, view)
         if side is None:
@@ -63,15 +63,17 @@ class Beacon:
         tried = attempts(flow)
         log.count += max(flow.beats, 1) if flow.proto == 17 else 1  # beyond the flow's logged beats too
         log.answered += answered(flow)
-        room = policy.beacon.max_events - len(log.marks) // 2
+        marks = log.marks
+        room = policy.beacon.max_events - len(marks) // 2
         if keep:
             room = min(room, MAX_EVENTS - self.events)
-        for ts, size in tried[: max(room, 0)]:
-            log.marks.append(ts)
-            log.marks.append(float(size))
+        kept = tried[: max(room, 0)]
+        for ts, size in kept:
+            marks.append(ts)
+            marks.append(float(size))
         if keep:
-            self.events += min(len(tried), max(room, 0))
-            self.dropped += max(0, len(tried) - max(room, 0))
+            self.events += len(kept)
+            self.dropped += len(tried) - len(kept)
 
     def _with_open(self, view: EngineView) -> Iterable[tuple[tuple[str, str], _Log]]:
         """The closed flows' logs, plus what the still-open flows add (live monitoring), not kept."""
