@@ -146,9 +146,10 @@ class AnalyzeRun:
                 read = engine.run_files(paths, progress=progress, stop=self.stop).to_dict()
         engine.finish()
         extra = {"capture": str(paths[0])} if len(paths) == 1 else {}
-        stream = engine.finding_stream()  # sets the folded counts extra_stats() reports
+        # sets the folded counts extra_stats() reports
+        findings = engine.finding_records(lambda f: {**f.to_dict(), **extra})
         return Result(
-            findings=({**f.to_dict(), **extra} for f in stream),
+            findings=findings,
             devices=({**d.to_dict(), **extra} for d in engine.cctv_device_stream()),
             stats={"captures": [str(p) for p in paths], **read, **engine.extra_stats()},
         )

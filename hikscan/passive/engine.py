@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hikscan.knowledge.device import is_cctv
 from hikscan.knowledge.enrich import Enricher, RemoteInfo
@@ -43,6 +43,7 @@ from hikscan.report.spool import SortedSpool
 # Open flows at once: ~440 bytes each (tests/passive/test_flows.py measures it), so ≤ ~28 MiB. A fuller
 # table closes its longest-idle flows early (folded like any other), as Suricata does past its memcap.
 MAX_FLOWS = 65_536
+T = TypeVar("T")
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
 MAX_REMOTES_CACHED = 100_000  # remotes with a round-trip sample
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
@@ -403,16 +404,21 @@ class Engine:
         """`findings()` one at a time, with memory bounded whatever their number: the detectors run now,
         each finding is spooled (report.spool) with only its sort key kept, and `folded_findings` is set
         before this returns; the iterator then reads them back in order."""
+        return self.finding_records(lambda finding: finding)
+
+    def finding_records(self, encode: Callable[[Finding], T]) -> Iterator[T]:
+        """`finding_stream()`, each finding spooled as `encode(finding)` (the report's plain dict is
+        cheaper to spool than the dataclass)."""
         self._devices, self._hosts = {}, None
         self._novelty = None
-        spool: SortedSpool[Finding] = SortedSpool()
+        spool: SortedSpool[T] = SortedSpool()
         novelty = self.novelty()
         for detector in self.detectors:
             for finding in detector.findings(self, []):
                 if finding.new_destination is None:  # "new since the baseline" is a fact in every finding
                     finding.new_destination = self._is_new(finding, novelty)
                 ip = finding.device.get("ip")
-                spool.add((-severity_rank(finding.severity), finding.first_seen, ip or ""), finding)
+                spool.add((-severity_rank(finding.severity), finding.first_seen, ip or ""), encode(finding))
         kept: list[int] = []
         per_device: dict[Any, int] = defaultdict(int)
         self.folded_findings = {}
