@@ -20,7 +20,7 @@ from hikscan.protocols import dns
 from hikscan.report.model import Evidence
 
 MAX_FILED = 50_000  # (host, question) pairs already filed as evidence
-MAX_SETTLED = 50_000  # settled packets remembered (sender, receiver, message past its id)
+MAX_SETTLED = 16_384  # settled packets remembered (sender, receiver, message past its id): ≤ ~12 MB
 SETTLED_BYTES = 512  # longer messages are never remembered as settled (bounds the set's memory)
 Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
 Settled = tuple[bytes, bytes, bytes]
