@@ -184,3 +184,33 @@ def test_several_captures_on_several_cores_give_the_serial_report(
         docs.append({k: doc[k] for k in ("findings", "devices", "summary", "stats")})
     assert docs[0] == docs[1]
     assert len(docs[0]["stats"]) >= 10 and docs[0]["findings"]
+
+
+def test_each_capture_engine_is_freed_after_its_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """analyse() freezes the collector's view of a traffic set's objects while its report is written
+    (speed); once written they must be collectable again, or a directory of captures would keep them all."""
+    import gc
+    import weakref
+
+    from hikscan.cli import analyze
+
+    made: list[weakref.ref[object]] = []
+    real = analyze.AnalyzeRun.new_engine
+
+    def tracked(self: analyze.AnalyzeRun) -> analyze.Engine:
+        engine = real(self)
+        made.append(weakref.ref(engine))
+        return engine
+
+    monkeypatch.setattr(analyze.AnalyzeRun, "new_engine", tracked)
+    captures = sorted(PCAPS.glob("*.pcap"))[:4]
+    request = analyze.AnalyzeRequest(
+        captures=captures, outputs=[("json", tmp_path / "r.json")], fail_on="none", jobs=1
+    )
+    assert analyze.run_analyze(request) == 0
+    gc.collect()
+    assert len(made) == len(captures) >= 3
+    assert gc.get_freeze_count() == 0
+    assert [ref for ref in made if ref() is not None] == []
