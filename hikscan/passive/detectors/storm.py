@@ -22,12 +22,15 @@ from hikscan.report.model import Finding, Remote
 MAX_PAIRS = 200_000
 
 
+_INF, _NEG_INF = float("inf"), float("-inf")
+
+
 class _Tally:
     __slots__ = ("attempts", "failed", "first_failed", "last_failed")
 
     def __init__(self) -> None:
         self.attempts = self.failed = 0
-        self.first_failed, self.last_failed = float("inf"), float("-inf")
+        self.first_failed, self.last_failed = _INF, _NEG_INF  # shared floats: one pair per contact is 48 B
 
     def add(self, flow: Flow) -> None:
         tried = max(flow.beats, 1) if flow.proto == 17 else 1
