@@ -143,3 +143,17 @@ def test_fast_pcap_path_matches_generic_decoder(tmp_path: Path) -> None:
     fast, slow = _snapshot(paths, True), _snapshot(paths, False)
     assert fast == slow
     assert fast[2]["malformed"] >= 2 and len(fast[0]) > 5
+
+
+def test_the_compiled_loop_is_built_where_the_machine_can_build_it() -> None:
+    """CI sets HIKSCAN_REQUIRE_FASTLOOP=1 (its machine has gcc and the Python headers): there a silent
+    fallback to the Python loop would hide a broken build behind skipped differential tests."""
+    import os
+
+    from hikscan.passive.pipeline import hot_loop
+
+    if os.environ.get("HIKSCAN_REQUIRE_FASTLOOP") != "1":
+        pytest.skip("HIKSCAN_REQUIRE_FASTLOOP is not set")
+    if os.environ.get("HIKSCAN_PURE_PYTHON") == "1":
+        pytest.skip("HIKSCAN_PURE_PYTHON=1 asks for the Python loop")
+    assert hot_loop() == "c"
