@@ -3,9 +3,10 @@
 - `SortedSpool`: the engine's findings, pickled into a temporary file as the detectors make them, with
   only a small sort key per record in memory; read back one at a time in key order (ties keep the order
   they were added in, as a stable sort would). Like `sort(1)`, it spills to disk past `memory_bytes`.
-- `SpilledRecords`: report records as JSON lines in a temporary file, read back once and deleted: a
-  worker process's records for the parent (instead of all pickled through the pipe at once), and the
-  devices the JSON document can only write after every finding.
+- `SpilledRecords`: a worker process's report records as JSON lines in a named temporary file, which the
+  parent reads back and deletes, instead of every record pickled through the pipe at once.
+- `RecordBuffer`: records as JSON text in an anonymous temporary file: the devices that the JSON
+  document can only write after every finding.
 
 The files are private (tempfile: mode 0600, unlinked or deleted when read) and hold only what this
 process wrote, so reading them back with pickle trusts nothing from outside.
@@ -18,10 +19,9 @@ import json
 import os
 import pickle
 import tempfile
-import weakref
 from array import array
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from hikscan.report.output import dumps
 
@@ -72,69 +72,59 @@ class SortedSpool(Generic[T]):
 
 
 class SpilledRecords:
-    """Records written as JSON lines to a private temporary file; reading them back deletes it.
+    """A worker's records as JSON lines in a private named temporary file (the parent opens it by name:
+    this object is pickled back to it); iterating reads them back and deletes the file."""
 
-    `SpilledRecords(records)` writes them all now (a worker's result: picklable, the parent reads the
-    file); `SpilledRecords.open()` takes `add()` calls and deletes its file when this process exits or
-    drops it unread (a writer's buffer)."""
-
-    def __init__(self, records: Iterable[dict[str, Any]] | None = None) -> None:
+    def __init__(self, records: Iterable[dict[str, Any]]) -> None:
         fd, self.path = tempfile.mkstemp(prefix="hikscan-records-", suffix=".jsonl")
         self.count = 0
-        self._out: IO[str] | None = os.fdopen(fd, "w", encoding="utf-8")
-        if records is None:
-            return
         try:
-            for record in records:
-                self.add(record)
-            self._close()
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                for record in records:
+                    out.write(dumps(record) + "\n")
+                    self.count += 1
         except BaseException:
             self.discard()
             raise
 
-    @classmethod
-    def open(cls) -> SpilledRecords:
-        spilled = cls()
-        weakref.finalize(spilled, _unlink, spilled.path)
-        return spilled
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            with open(self.path, encoding="utf-8") as lines:
+                for line in lines:
+                    yield json.loads(line)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Delete the file (records not read are dropped)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+class RecordBuffer:
+    """Records kept as JSON text in an anonymous temporary file (unlinked at once: nothing is left behind,
+    even if the process is killed) until `lines()` reads them back, once."""
+
+    def __init__(self) -> None:
+        # closed by lines(), or with this object
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8", prefix="hikscan-buffer-")  # noqa: SIM115
+        self.count = 0
 
     def __len__(self) -> int:
         return self.count
 
-    def __getstate__(self) -> dict[str, Any]:
-        self._close()
-        return {"path": self.path, "count": self.count, "_out": None}
-
     def add(self, record: dict[str, Any]) -> None:
-        assert self._out is not None, "records are added before they are read"
-        self._out.write(dumps(record) + "\n")
+        self._file.write(dumps(record) + "\n")
         self.count += 1
 
-    def _close(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-
     def lines(self) -> Iterator[str]:
-        """Each record's JSON text (no newline); the file is deleted when they are read."""
-        self._close()
+        """Each record's JSON text, without its newline."""
         try:
-            with open(self.path, encoding="utf-8") as lines:
-                for line in lines:
-                    yield line.rstrip("\n")
+            self._file.seek(0)
+            for line in self._file:
+                yield line.rstrip("\n")
         finally:
-            self.discard()
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for line in self.lines():
-            yield json.loads(line)
-
-    def discard(self) -> None:
-        """Delete the file (records not read are dropped)."""
-        self._close()
-        _unlink(self.path)
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+            self._file.close()

@@ -1,7 +1,7 @@
 """One JSON document: {"schema_version", "meta", "findings", "devices", "summary", "stats"}.
 
 Findings are written as they come (the file is renamed into place only when complete); devices, which
-follow every finding in the document, wait in a temporary file (report.spool.SpilledRecords).
+follow every finding in the document, wait in a temporary file (report.spool.RecordBuffer).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import IO, Any
 from hikscan.report.meta import SCHEMA_VERSION
 from hikscan.report.output import dumps
 from hikscan.report.schema import validate_document, validating
-from hikscan.report.spool import SpilledRecords
+from hikscan.report.spool import RecordBuffer
 
 
 class JsonWriter:
@@ -23,7 +23,7 @@ class JsonWriter:
         self.out = out
         self.check: list[str] | None = [] if validating() else None  # under test: the text, to validate
         self.command = command
-        self.devices: SpilledRecords | None = None  # they follow every finding: kept on disk till then
+        self.devices: RecordBuffer | None = None  # they follow every finding: kept on disk till then
         self.first = True
 
     def _write(self, text: str) -> None:
@@ -43,7 +43,7 @@ class JsonWriter:
 
     def device(self, record: dict[str, Any]) -> None:
         if self.devices is None:
-            self.devices = SpilledRecords.open()
+            self.devices = RecordBuffer()
         self.devices.add(record)
 
     def end_section(self) -> None:
