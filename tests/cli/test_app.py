@@ -108,7 +108,9 @@ def test_truncated_capture_reports_what_was_read_with_a_warning(tmp_path: Path) 
 
 
 def test_sigint_leaves_complete_jsonl_and_a_summary(tmp_path: Path) -> None:
+    import contextlib
     import signal
+    import threading
     import time
 
     big = tmp_path / "big.pcap"
@@ -120,28 +122,33 @@ def test_sigint_leaves_complete_jsonl_and_a_summary(tmp_path: Path) -> None:
         timeout=120,
     )
     out = tmp_path / "r.jsonl"
-    copies = [tmp_path / f"big{i}.pcap" for i in range(12)]  # distinct files: the same one is read once
-    for copy in copies:
-        copy.write_bytes(big.read_bytes())
+    data = big.read_bytes()
+    # The capture comes on standard input, so the run is still reading when the signal arrives however
+    # fast it is: a first part is read, SIGINT is sent while the reader waits, then more records come.
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hikscan",
-            "analyze",
-            *map(str, copies),
-            "--merge",
-            "-f",
-            "jsonl",
-            "-o",
-            str(out),
-        ],
+        [sys.executable, "-m", "hikscan", "analyze", "-", "-f", "jsonl", "-o", str(out)],
+        stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
-    time.sleep(2.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    assert proc.stdin is not None
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        with contextlib.suppress(OSError):  # the run may stop reading first: a broken pipe
+            proc.stdin.write(data)
+            proc.stdin.flush()
+            time.sleep(2.0)
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            proc.stdin.write(data[24:])  # the same records again, past the file header
+            proc.stdin.close()
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode(errors="replace")  # not communicate(): it would close stdin
+    proc.wait(timeout=60)
+    writer.join(timeout=10)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     lines = [json.loads(line) for line in out.read_text().splitlines()]
