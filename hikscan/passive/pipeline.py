@@ -58,6 +58,7 @@ class FileStats:
     bytes: int = 0
     truncated: bool = False
     linktypes: list[int] = field(default_factory=list)
+    loop: str = "generic"  # which loop read it: "c", "python" (the fast loops) or "generic" (any format)
 
 
 @dataclass
@@ -125,6 +126,7 @@ def run(
 
             if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
                 n, wire, ip, with_payload = ethernet_loop(reader, dec, flows, on_payload, tick)
+                fs.loop = stats.loop
             else:
                 n, wire, ip, with_payload = _generic_loop(reader, dec, flows, on_payload, tick)
             fs.packets, fs.bytes, fs.truncated = n, wire, reader.truncated
