@@ -99,14 +99,14 @@ class OuiTable:
                 prefix, bits, org = cols[0], int(cols[1]), cols[2]
                 if bits not in blocks or len(prefix) != bits // 4:
                     raise ValueError(bits)
-                value = int(prefix, 16)
+                number_of_prefix = int(prefix, 16)
             except (IndexError, ValueError) as exc:
                 raise MalformedInput(f"OUI table line {lineno}: {line[:80]!r}") from exc
             index = number.get(org)
             if index is None:
                 index = number[org] = len(names)
                 names.append(org)
-            blocks[bits].prefixes.append(value)
+            blocks[bits].prefixes.append(number_of_prefix)
             blocks[bits].orgs.append(index)
         for block in blocks.values():
             block.sort()

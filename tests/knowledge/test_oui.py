@@ -160,7 +160,7 @@ def test_compact_table_answers_as_a_longest_prefix_dict_would() -> None:
     for value in macs:
         assert table.lookup(value.to_bytes(6, "big")) == expected(value), hex(value)
     assert len(table) == sum(len(entries) for entries in reference.values())
-    duplicated = OuiTable.parse("AABBCC\t24\tFirst\nAABBCC\t24\tSecond\n000001\t24\tLow\n")
+    duplicated = OuiTable.parse("A8BBCC\t24\tFirst\nA8BBCC\t24\tSecond\n000001\t24\tLow\n")
     assert (
-        duplicated.lookup("aa:bb:cc:00:00:01") == "Second" and duplicated.lookup("00:00:01:00:00:00") == "Low"
+        duplicated.lookup("a8:bb:cc:00:00:01") == "Second" and duplicated.lookup("00:00:01:00:00:00") == "Low"
     )
