@@ -89,7 +89,7 @@ def tools(path: Path, skip_tshark: bool, big: bool = False) -> list[tuple[str, l
         ("hikscan analyze -f jsonl", analyze and [*analyze, "-f", "jsonl"], "hikscan CLI not available"),
         ("hikscan analyze -f json, pure Python",
          analyze and ["env", "HIKSCAN_PURE_PYTHON=1", *analyze, "-f", "json"], "hikscan CLI not available"),
-        ("pipeline (decode+flows)", [PY, "-m", "hikscan.passive.pipeline", str(path)], ""),
+        ("pipeline (decode+flows)", [PY, "-m", "hikscan.passive.loopbench", str(path)], ""),
     ]  # fmt: skip
 
 

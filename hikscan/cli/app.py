@@ -220,7 +220,8 @@ def watch(
 
     A status line on stderr every interval gives packets, kernel drops and flows.
     """
-    from hikscan.cli.analyze import AnalyzeRequest, LiveOptions, run_watch
+    from hikscan.cli.analyze import AnalyzeRequest
+    from hikscan.cli.watch import LiveOptions, run_watch
 
     request = AnalyzeRequest(
         captures=[],

@@ -37,7 +37,7 @@ from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
 from hikscan.passive.timeline import by_host, timeline
-from hikscan.report.model import Device, Finding, Remote, severity_rank
+from hikscan.report.model import Device, Finding, Remote, device_ref, severity_rank
 from hikscan.report.spool import SortedSpool
 
 # Open flows at once: ~440 bytes each (tests/passive/test_flows.py measures it), so ≤ ~28 MiB. A fuller
@@ -446,17 +446,3 @@ class Engine:
             "findings_folded": dict(self.folded_findings),
             "malformed_payloads": dict(self.inspector.malformed),
         }
-
-
-def device_ref(ip: str, device: Device | None) -> dict[str, Any]:
-    """How a finding names its device."""
-    if device is None:
-        return {"ip": ip, "mac": None, "name": None, "vendor": None, "model": None, "category": None}
-    return {
-        "ip": ip,
-        "mac": device.mac,
-        "name": device.name,
-        "vendor": device.vendor,
-        "model": device.model,
-        "category": device.category,
-    }

@@ -1,6 +1,6 @@
 """The passive hot loop: read captures → decode headers → flow table → on_payload for packets with data.
 
-python -m hikscan.passive.pipeline FILE…    # decode + flows with a no-op on_payload; prints Stats as JSON
+`python -m hikscan.passive.loopbench FILE…` times this loop alone (decode + flows, no inspection).
 
 Classic pcap files of Ethernet frames go through the record loop in C (hikscan/passive/_fastloop.c)
 when it was built at install time, unless HIKSCAN_PURE_PYTHON=1; else through _pcap_ethernet_loop
@@ -10,11 +10,8 @@ below. Both give the same results (tests/passive/test_fastloop.py); Stats.loop s
 from __future__ import annotations
 
 import importlib
-import ipaddress
-import json
 import os
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -411,42 +408,3 @@ def _pcap_ethernet_loop_c(
     reader.records = loop.n
     counts: tuple[int, int, int, int] = loop.counts()
     return counts
-
-
-def local_to_global() -> Callable[[Flow], bool]:
-    """The engine's UDP-sketch rule without a policy: a private client talking to a global server."""
-    private: dict[bytes, bool] = {}
-
-    def is_private(packed: bytes) -> bool:
-        known = private.get(packed)
-        if known is None:
-            known = private[packed] = ipaddress.ip_address(packed).is_private
-        return known
-
-    return lambda flow: is_private(flow.client) and not is_private(flow.server)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Decode + flows with a no-op on_payload: the pipeline's own speed, for the benchmark."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args:
-        print("usage: python -m hikscan.passive.pipeline FILE…", file=sys.stderr)
-        return 2
-    evicted = 0
-
-    def count(_flow: object) -> None:
-        nonlocal evicted
-        evicted += 1
-
-    table = FlowTable(on_evict=count, sketch=local_to_global())
-    stats = run(args, lambda _pkt: None, table)
-    table.flush()
-    out = stats.to_dict()
-    out["flows"] = table.total_flows
-    out["packets_per_second"] = round(stats.packets / stats.seconds) if stats.seconds else None
-    print(json.dumps(out, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -158,3 +158,17 @@ def _field_names(cls: Any) -> tuple[str, ...]:
 
 def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def device_ref(ip: str, device: Device | None) -> dict[str, Any]:
+    """How a finding names its device."""
+    if device is None:
+        return {"ip": ip, "mac": None, "name": None, "vendor": None, "model": None, "category": None}
+    return {
+        "ip": ip,
+        "mac": device.mac,
+        "name": device.name,
+        "vendor": device.vendor,
+        "model": device.model,
+        "category": device.category,
+    }

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from hikscan.capture import MAX_CAPLEN
 from hikscan.errors import MalformedInput
 from hikscan.lab import capwrite
-from hikscan.passive import pipeline
+from hikscan.passive import loopbench, pipeline
 from hikscan.passive.decode import Decoder, Packet
 from hikscan.passive.flows import Flow, FlowTable
 
@@ -152,6 +152,8 @@ def observe(
     flows.flush()
     assert stats.pop("loop") == kind
     stats.pop("seconds")
+    for file in stats["files"]:  # which loop read each file: the fast one (this run's kind) or the generic
+        assert file.pop("loop") in (kind, "generic")
     counters = (flows.evicted, flows.expired, flows.total_flows, len(flows), dec.malformed, dec.fragments)
     return {"stats": stats, "events": events, "counters": counters, "ticks": ticks[0]}
 
@@ -168,7 +170,7 @@ def same(paths: list[Path], **kw: Any) -> dict[str, Any]:
 
 def _small_table(max_flows: int, **kw: Any) -> Callable[[Callable[[Flow], object]], FlowTable]:
     return lambda on_evict: FlowTable(
-        max_flows=max_flows, on_evict=on_evict, sketch=pipeline.local_to_global(), **kw
+        max_flows=max_flows, on_evict=on_evict, sketch=loopbench.local_to_global(), **kw
     )
 
 

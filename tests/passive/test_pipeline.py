@@ -121,6 +121,8 @@ def _snapshot(paths: list[Path], fast: bool) -> tuple[list[tuple], list[tuple], 
     summary = sorted(tuple(getattr(f, name) for name in fields.split()) for f in flows)
     d = stats.to_dict()
     d.pop("seconds")
+    for file in d["files"]:  # which loop read it: this comparison is between the loops
+        file.pop("loop")
     return seen, summary, d
 
 
