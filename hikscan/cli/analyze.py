@@ -204,10 +204,13 @@ _WORKER: AnalyzeRun | None = None
 
 
 def _init_worker(request: AnalyzeRequest) -> None:
-    """Each worker loads rules, databases and OUI once; Ctrl-C is the parent's to handle."""
+    """Each worker has the rules, databases and OUI table once: a forked worker inherits the parent's
+    (results() sets _WORKER before the pool starts), a spawned one loads its own. Ctrl-C is the parent's."""
     global _WORKER
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER = AnalyzeRun(request)
+    if _WORKER is None or _WORKER.request != request:
+        _WORKER = AnalyzeRun(request)
+    _WORKER.stop = threading.Event()  # the parent's stop is set by the parent's signal handler only
 
 
 def _work(paths: list[Path]) -> Result | str:
@@ -241,6 +244,9 @@ def results(run: AnalyzeRun, groups: list[list[Path]]) -> Iterator[tuple[list[Pa
                 return
         return
     workers = min(jobs, len(groups))
+    global _WORKER
+    _WORKER = run  # inherited by forked workers, which then skip loading it all again
+    gc.freeze()  # and kept out of the collector's scans in the parent and the workers alike
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(run.request,)) as pool:
         pending: deque[tuple[list[Path], Future[Result | str]]] = deque()
         todo = iter(groups)

@@ -71,6 +71,19 @@ class SortedSpool(Generic[T]):
         self._keys, self._ends = [], array("q")
 
 
+class Rendered(dict[str, Any]):
+    """A record read back from its JSON text, which it keeps (`json`): writers need not encode it again.
+    Records are never changed after they are made, so the text stays true."""
+
+    __slots__ = ("json",)
+    json: str
+
+
+def record_json(record: dict[str, Any]) -> str:
+    """A record's JSON text: the one it was read from, else encoded now."""
+    return record.json if isinstance(record, Rendered) else dumps(record)
+
+
 class SpilledRecords:
     """A worker's records as JSON lines in a private named temporary file (the parent opens it by name:
     this object is pickled back to it); iterating reads them back and deletes the file."""
@@ -94,7 +107,9 @@ class SpilledRecords:
         try:
             with open(self.path, encoding="utf-8") as lines:
                 for line in lines:
-                    yield json.loads(line)
+                    record = Rendered(json.loads(line))
+                    record.json = line.rstrip("\n")
+                    yield record
         finally:
             self.discard()
 
@@ -117,7 +132,7 @@ class RecordBuffer:
         return self.count
 
     def add(self, record: dict[str, Any]) -> None:
-        self._file.write(dumps(record) + "\n")
+        self._file.write(record_json(record) + "\n")
         self.count += 1
 
     def lines(self) -> Iterator[str]:

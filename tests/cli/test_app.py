@@ -177,20 +177,24 @@ def test_several_captures_on_several_cores_give_the_serial_report(
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
-    docs = []
+    docs, lines = [], []
     for jobs in ("1", "2"):
-        out = tmp_path / f"r{jobs}.json"
+        out, out_lines = tmp_path / f"r{jobs}.json", tmp_path / f"r{jobs}.jsonl"
         proc = run_cli(
-            "analyze", str(PCAPS), "-f", "json", "-o", str(out), "--fail-on", "none", "--jobs", jobs
-        )
+            "analyze", str(PCAPS), "-f", "json", "-o", str(out), "-f", "jsonl", "-o", str(out_lines),
+            "--fail-on", "none", "--jobs", jobs,
+        )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         assert list(scratch.iterdir()) == []
         doc = json.loads(out.read_text())
         for stats in doc["stats"]:
             stats.pop("seconds")
         docs.append({k: doc[k] for k in ("findings", "devices", "summary", "stats")})
+        # records a worker handed over keep their JSON text: the lines must be what encoding them gives
+        lines.append([line for line in out_lines.read_text().splitlines() if '"type": "finding"' in line])
     assert docs[0] == docs[1]
     assert len(docs[0]["stats"]) >= 10 and docs[0]["findings"]
+    assert lines[0] == lines[1] and len(lines[0]) == len(docs[0]["findings"])
 
 
 def test_each_capture_engine_is_freed_after_its_report(

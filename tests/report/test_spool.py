@@ -109,3 +109,18 @@ def test_the_stream_holds_one_finding_at_a_time(engine: Engine) -> None:
             most = max(most, sum(1 for o in gc.get_objects() if isinstance(o, Finding)))
         del finding
     assert count > 100 and most <= 3
+
+
+def test_records_read_back_keep_their_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's record comes back as Rendered: equal to the dict, carrying the very text it was read from,
+    which the JSON writers reuse (record_json) instead of encoding it again."""
+    from hikscan.report.output import dumps
+    from hikscan.report.spool import Rendered, record_json
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    records = [{"severity": "high", "remote": {"name": "\u8424\u77f3.example", "ports": ["443/tcp"]}, "n": i}
+               for i in range(5)]  # fmt: skip
+    back = list(SpilledRecords(iter(records)))
+    assert back == records and all(isinstance(r, Rendered) for r in back)
+    assert [record_json(r) for r in back] == [dumps(r) for r in records]
+    assert record_json({"plain": True}) == dumps({"plain": True})

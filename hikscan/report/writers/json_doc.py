@@ -12,7 +12,7 @@ from typing import IO, Any
 from hikscan.report.meta import SCHEMA_VERSION
 from hikscan.report.output import dumps
 from hikscan.report.schema import validate_document, validating
-from hikscan.report.spool import RecordBuffer
+from hikscan.report.spool import RecordBuffer, record_json
 
 
 class JsonWriter:
@@ -38,7 +38,7 @@ class JsonWriter:
         return None
 
     def finding(self, record: dict[str, Any]) -> None:
-        self._write(("\n" if self.first else ",\n") + dumps(record))
+        self._write(("\n" if self.first else ",\n") + record_json(record))
         self.first = False
 
     def device(self, record: dict[str, Any]) -> None:

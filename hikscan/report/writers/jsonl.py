@@ -7,6 +7,7 @@ from typing import IO, Any
 
 from hikscan.report.output import dumps
 from hikscan.report.schema import validate_line, validating
+from hikscan.report.spool import record_json
 
 
 class JsonlWriter:
@@ -18,10 +19,12 @@ class JsonlWriter:
         self.check = validating()
 
     def write(self, kind: str, record: dict[str, Any]) -> None:
-        line = {"type": kind, **record}
+        text = record_json(record)  # a record read back from a worker keeps its text: not encoded again
+        line = f'{{"type": {dumps(kind)}, {text[1:]}' if len(text) > 2 else dumps({"type": kind})
         if self.check:
-            validate_line(json.loads(dumps(line)))
-        self.out.write(dumps(line) + "\n")
+            assert line == dumps({"type": kind, **record})
+            validate_line(json.loads(line))
+        self.out.write(line + "\n")
         self.out.flush()
 
     def begin(self, meta: dict[str, Any]) -> None:
