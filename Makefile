@@ -51,7 +51,7 @@ fuzz-c: $(STAMP)
 		PYTHONMALLOC=malloc HIKSCAN_FASTLOOP_SO=$(ASAN_SO) HYPOTHESIS_MAX_EXAMPLES=$(FUZZ_C_EXAMPLES) \
 		$(PY) -X dev -m pytest -q -p no:cacheprovider --capture=sys tests/passive/test_fastloop.py
 
-# hikscan analyze vs tshark on a generated 1M-packet capture (and memory on a 4M one).
+# hikscan analyze vs tshark, tcpdump and Suricata on generated captures: LAN 1M, many-findings 1M/3M/10M, two on two cores.
 bench: $(STAMP)
 	$(PY) bench/bench_analyze.py --packets 1000000
 	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --big 3000000 --big 10000000 --two-captures
