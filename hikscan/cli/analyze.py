@@ -34,6 +34,7 @@ from hikscan.report.estate import Estate
 from hikscan.report.fanout import open_writers
 from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import SEVERITIES, severity_rank
+from hikscan.report.output import dumps
 from hikscan.report.spool import SpilledRecords
 from hikscan.report.writers import Writer
 from hikscan.report.writers.table import console_for
@@ -131,8 +132,9 @@ class AnalyzeRun:
             else f"capture start: first {self.rules.policy.baseline.learn_seconds:g} s",
         )
 
-    def analyse(self, paths: list[Path], progress_bar: bool | None = None) -> Result:
-        """One traffic set → its report records (plain data, so a worker process can send them back).
+    def analyse(self, paths: list[Path], progress_bar: bool | None = None, as_text: bool = False) -> Result:
+        """One traffic set → its report records (plain data, so a worker process can send them back);
+        `as_text`: findings as their JSON text (a worker writes them to a file as they are).
 
         What lives until the report is written (rules, tables, then flows, contacts and names) is moved out
         of the collector's reach with gc.freeze(): it scanned that whole heap again and again, ~20% of the
@@ -145,7 +147,10 @@ class AnalyzeRun:
             engine.finish()
             extra = {"capture": str(paths[0])} if len(paths) == 1 else {}
             # sets the folded counts extra_stats() reports
-            findings = engine.finding_records(lambda f: {**f.to_dict(), **extra})
+            if as_text:
+                findings: Iterable[Any] = engine.finding_records(lambda f: dumps({**f.to_dict(), **extra}))
+            else:
+                findings = engine.finding_records(lambda f: {**f.to_dict(), **extra})
         except BaseException:
             gc.unfreeze()
             raise
@@ -216,7 +221,7 @@ def _init_worker(request: AnalyzeRequest) -> None:
 def _work(paths: list[Path]) -> Result | str:
     assert _WORKER is not None
     try:
-        result = _WORKER.analyse(paths, progress_bar=False)
+        result = _WORKER.analyse(paths, progress_bar=False, as_text=True)
         result.findings = SpilledRecords(result.findings)  # the parent reads them back from files
         result.devices = SpilledRecords(result.devices)
         gc.unfreeze()

@@ -88,13 +88,14 @@ class SpilledRecords:
     """A worker's records as JSON lines in a private named temporary file (the parent opens it by name:
     this object is pickled back to it); iterating reads them back and deletes the file."""
 
-    def __init__(self, records: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, records: Iterable[dict[str, Any] | str]) -> None:
+        """`records`: dicts, or their JSON text already encoded (one line each, as dumps() writes it)."""
         fd, self.path = tempfile.mkstemp(prefix="hikscan-records-", suffix=".jsonl")
         self.count = 0
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 for record in records:
-                    out.write(dumps(record) + "\n")
+                    out.write((record if isinstance(record, str) else dumps(record)) + "\n")
                     self.count += 1
         except BaseException:
             self.discard()
