@@ -77,14 +77,21 @@ class PcapReader(CaptureReader):
                 yield Record(sec + frac / ts_div, linktype, buf[pos + 16 : nxt], wirelen)
                 pos = nxt
             self._pos = pos
-            if not self._fill(16):
-                if self._leftover():
-                    self._cut("a record header")
+            if not self.next_record_in_buffer():
                 return
-            caplen = hdr(self._buf, self._pos)[2]
-            if caplen > limit:
-                self._corrupt(f"record claims {caplen} captured bytes (limit {limit})")
-                return
-            if not self._fill(16 + caplen):
-                self._cut("a record")
-                return
+
+    def next_record_in_buffer(self) -> bool:
+        """After the records wholly in the buffer: read on until the next whole record is in it. False at
+        the end of the file, with a cut or corrupt last record reported (every record loop calls this)."""
+        if not self._fill(16):
+            if self._leftover():
+                self._cut("a record header")
+            return False
+        caplen = struct.unpack_from(self.endian + "I", self._buf, self._pos + 8)[0]
+        if caplen > MAX_CAPLEN:
+            self._corrupt(f"record claims {caplen} captured bytes (limit {MAX_CAPLEN})")
+            return False
+        if not self._fill(16 + caplen):
+            self._cut("a record")
+            return False
+        return True

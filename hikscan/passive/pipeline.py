@@ -360,16 +360,7 @@ def _pcap_ethernet_loop(
                     reader.records = n
                     return n, wire, ip, with_payload
         reader._pos = pos
-        if not reader._fill(16):
-            if reader._leftover():
-                reader._cut("a record header")
-            break
-        caplen = hdr(reader._buf, reader._pos)[2]
-        if caplen > MAX_CAPLEN:
-            reader._corrupt(f"record claims {caplen} captured bytes (limit {MAX_CAPLEN})")
-            break
-        if not reader._fill(16 + caplen):
-            reader._cut("a record")
+        if not reader.next_record_in_buffer():
             break
     reader.records = n
     return n, wire, ip, with_payload
@@ -386,7 +377,6 @@ def _pcap_ethernet_loop_c(
     corrupt lengths are handled here as there. The same results, to the warning."""
     if not reader._header_ok:
         return 0, 0, 0, 0
-    hdr = struct.Struct(reader.endian + "IIII").unpack_from
     loop = _fastloop.Loop(
         reader, dec, flows, on_payload, tick, _hand_over, Packet, Flow, handshake_rtt, reader.ts_div,
         reader.snaplen or MAX_CAPLEN, MAX_CAPLEN, reader.endian == ">", INSPECT_PER_FLOW, ALWAYS_INSPECT,
@@ -394,16 +384,7 @@ def _pcap_ethernet_loop_c(
     )  # fmt: skip
     while True:
         reader._pos, stopped = loop.run(reader._buf, reader._pos)
-        if stopped or not reader._fill(16):
-            if not stopped and reader._leftover():
-                reader._cut("a record header")
-            break
-        caplen = hdr(reader._buf, reader._pos)[2]
-        if caplen > MAX_CAPLEN:
-            reader._corrupt(f"record claims {caplen} captured bytes (limit {MAX_CAPLEN})")
-            break
-        if not reader._fill(16 + caplen):
-            reader._cut("a record")
+        if stopped or not reader.next_record_in_buffer():
             break
     reader.records = loop.n
     counts: tuple[int, int, int, int] = loop.counts()
