@@ -71,14 +71,14 @@ class Contact:
         else:
             self.ports_folded += flows
 
-    def port_list(self) -> list[str]:
-        """Server ports, most used first: "443/tcp"."""
+    def ranked_ports(self) -> list[tuple[int, str]]:
+        """(server port, protocol name), most used first; ties by port, then protocol number."""
         ranked = sorted(self.port_counts().items(), key=lambda kv: (-kv[1], kv[0]))
-        return [f"{port}/{PROTO_NAMES.get(proto, proto)}" for (port, proto), _n in ranked]
+        return [(port, PROTO_NAMES.get(proto, str(proto))) for (port, proto), _n in ranked]
 
-    def main_port(self) -> tuple[int, str]:
-        (port, proto), _n = min(self.port_counts().items(), key=lambda kv: (-kv[1], kv[0]))
-        return port, PROTO_NAMES.get(proto, str(proto))
+    def port_list(self, ranked: list[tuple[int, str]] | None = None) -> list[str]:
+        """Server ports, most used first: "443/tcp" (from `ranked_ports()`, given or computed now)."""
+        return [f"{port}/{name}" for port, name in (self.ranked_ports() if ranked is None else ranked)]
 
 
 class ContactTable:

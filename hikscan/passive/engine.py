@@ -326,8 +326,8 @@ class Engine:
 
     def remote(self, contact: Contact, match: CloudMatch) -> Remote:
         info = self.enricher.info(contact.remote)
-        ports = contact.port_list()  # most used first: its head is contact.main_port(), without a second sort
-        port, proto = (int(ports[0].partition("/")[0]), ports[0].partition("/")[2]) if ports else (0, "?")
+        ranked = contact.ranked_ports()  # one sort: the main port is its head
+        port, proto = ranked[0] if ranked else (0, "?")
         return Remote(
             ip=contact.remote,
             port=port,
@@ -340,7 +340,7 @@ class Engine:
             owner=info.owner,
             owner_country=info.owner_country,
             located=info.located,
-            ports=tuple(ports),
+            ports=tuple(contact.port_list(ranked)),
             rtt_ms=self.rtt_ms(contact.remote),
         )
 

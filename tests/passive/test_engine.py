@@ -101,13 +101,18 @@ def test_remote_is_enriched_once_and_names_the_contacts_main_port() -> None:
     engine = Engine(RULES, GEO, OUI)
     engine.rtts[bytes([203, 0, 113, 9])] = [0.01234, 1]
     contact = Contact("10.0.0.5", "203.0.113.9", 1.0, 2.0)
-    for ports in ({}, {(443, 6): 2, (80, 6): 2, (53, 17): 1}, {(9000, 47): 3, (8000, 6): 3}):
+    cases = (
+        ({}, (0, "?"), []),
+        ({(443, 6): 2, (80, 6): 2, (53, 17): 1}, (80, "tcp"), ["80/tcp", "443/tcp", "53/udp"]),
+        ({(9000, 47): 3, (8000, 6): 3}, (8000, "tcp"), ["8000/tcp", "9000/47"]),
+    )
+    for ports, main, listed in cases:
         contact.ports = ()
         for port, flows in ports.items():
             contact.count_port(port, flows)
         remote = engine.remote(contact, CloudMatch())
-        assert (remote.port, remote.proto) == (contact.main_port() if ports else (0, "?"))
-        assert list(remote.ports) == contact.port_list()
+        assert (remote.port, remote.proto) == main
+        assert list(remote.ports) == contact.port_list() == listed
         assert remote.rtt_ms == 12.34
     assert engine._packed == {"203.0.113.9": bytes([203, 0, 113, 9])}
     assert engine.rtt_ms("not an address") is None and engine._packed["not an address"] is None
