@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import Any
 
 MAX_CONTACTS = 200_000
 MAX_CONTACTS_PER_HOST = 4_096
@@ -25,6 +26,7 @@ class Contact:
     __slots__ = (
         "answered",
         "attempts",
+        "beacon",
         "bytes",
         "first",
         "flows",
@@ -35,6 +37,7 @@ class Contact:
         "ports",
         "ports_folded",
         "remote",
+        "storm",
     )
 
     def __init__(self, host: str, remote: str, first: float, last: float) -> None:
@@ -49,6 +52,11 @@ class Contact:
         # tuple costs ~64 bytes where a dict costs ~220 (contacts are the engine's largest state)
         self.ports: tuple[int, ...] = ()
         self.ports_folded = 0
+        # Behaviour detectors' state for this pair, owned by detectors.beacon and detectors.storm. Kept on
+        # the contact rather than in dicts of their own keyed by (host, remote): one key and one lookup per
+        # pair instead of three, and no pair the detectors track without a contact to report.
+        self.beacon: Any = None
+        self.storm: Any = None
 
     @property
     def outbound(self) -> bool:

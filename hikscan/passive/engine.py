@@ -157,8 +157,22 @@ class Engine:
         contact = self._fold(flow)
         if contact is not None and flow.packets_c2s and flow.packets_s2c:
             self.contact_table.mark_answered(contact)
+        opened = self.opened_contact(flow, contact)
         for detector in self.detectors:
-            detector.on_flow(flow, self)
+            detector.on_flow(flow, opened, self)
+
+    def opened_contact(self, flow: Flow, folded: Contact | None = None) -> Contact | None:
+        """The contact of a flow a local host opened to an external address (None for any other flow,
+        or when the contact tables were full); `folded`: what _fold returned for it, if it did."""
+        text = self.inspector.text
+        client = text(flow.client)
+        if folded is not None:
+            return folded if folded.host == client else None
+        internal = self.inspector.is_internal
+        if not internal(client):
+            return None
+        server = text(flow.server)
+        return None if internal(server) else self.contact_table.get(client, server)
 
     def _sample_rtt(self, flow: Flow, contact: Contact) -> None:
         """The handshake round trip, once per flow (sync() and the close both fold; syn_at marks it taken)."""

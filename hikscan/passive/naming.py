@@ -22,7 +22,7 @@ MAX_BYTES = 192 * 2**20
 ENTRY_COST = 200  # a dict slot, a (client, server) tuple of two address strings and a list
 NAME_COST = 60  # a short str object and its list slot
 
-Table = dict[tuple[str, str], list[str]]
+Table = dict[tuple[str, str], tuple[str, ...]]
 Answers = tuple[tuple[str, str, int], ...]
 
 
@@ -34,10 +34,13 @@ class NameBook:
     sni: Table = field(default_factory=dict)
     http_host: Table = field(default_factory=dict)
     dns: Table = field(default_factory=dict)
-    by_server: dict[str, list[str]] = field(default_factory=dict)
+    by_server: dict[str, tuple[str, ...]] = field(default_factory=dict)
     dropped: int = 0
     max_bytes: int = MAX_BYTES
     bytes: int = 0  # an upper estimate of what the tables hold
+    # One str per distinct name: the same name is learnt for many (client, server) keys, and each would
+    # otherwise hold its own copy. Names are tuples, not lists: a key holds one name most of the time.
+    _spelling: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def _put(self, table: dict, key: object, name: str) -> None:  # type: ignore[type-arg]
         name = name.rstrip(".").lower()
@@ -51,13 +54,13 @@ class NameBook:
             if len(table) >= self.max_entries or self.bytes + cost > self.max_bytes:
                 self.dropped += 1
                 return
-            names = table[key] = []
+            names = ()
         if name not in names and len(names) < NAMES_PER_KEY:
             if self.bytes + cost > self.max_bytes:
                 self.dropped += 1
                 return
             self.bytes += cost
-            names.append(name)
+            table[key] = (*names, self._spelling.setdefault(name, name))
 
     def _holds(self, table: dict, key: object, name: str) -> bool:  # type: ignore[type-arg]
         """True when _put(table, key, name) changes nothing, now or later: the tables only grow."""

@@ -15,7 +15,6 @@ from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import load_rules
 from hikscan.passive.baseline import Baseline
-from hikscan.passive.detectors.beacon import Beacon
 from hikscan.passive.engine import Engine
 from hikscan.passive.live import Watcher
 from hikscan.report.model import Finding
@@ -96,8 +95,9 @@ def test_clean_fleet_is_not_vacuous(tmp_path: Path, capsys: pytest.CaptureFixtur
     engine = Engine(RULES, GEO, OUI)
     engine.run_files([PCAPS / "clean_fleet_cloud.pcap"])
     engine.finish()
-    beacon = next(d for d in engine.detectors if isinstance(d, Beacon))
-    log = beacon.pairs[("10.130.0.11", "52.5.124.127")]
+    contact = engine.contact("10.130.0.11", "52.5.124.127")
+    assert contact is not None
+    log = contact.beacon
     score = beacon_score(log.marks[0::2], [int(s) for s in log.marks[1::2]], 3600)
     assert score is not None and score.score >= RULES.policy.beacon.min_score  # excluded: a vendor cloud
     empty = tmp_path / "empty.json"

@@ -8,7 +8,8 @@ and scores at least `beacon.min_score`, and nothing else explains the destinatio
 not allowed by policy, and (with `beacon.unnamed_only`) no DNS name, SNI or Host for it in the capture.
 Time and name service ports (`beacon.ignore_ports`) are periodic by design and never scored.
 
-Memory: at most `beacon.max_events` attempts per pair and MAX_EVENTS over all pairs (then counted only).
+Memory: at most `beacon.max_events` attempts per pair and MAX_EVENTS over all pairs (then counted only);
+the log lives on the pair's Contact, so the pairs are bounded by the contact table.
 """
 
 from __future__ import annotations
@@ -18,16 +19,18 @@ from collections.abc import Iterable, Iterator
 
 from hikscan.knowledge.beaconscore import beacon_score
 from hikscan.knowledge.policy import Policy
+from hikscan.passive.contacts import Contact
 from hikscan.passive.detectors.base import EngineView
-from hikscan.passive.detectors.sides import answered, attempts, local_remote
+from hikscan.passive.detectors.sides import answered, attempts
 from hikscan.passive.flows import Flow
 from hikscan.report.model import Finding
 
-MAX_PAIRS = 100_000
 MAX_EVENTS = 2_000_000  # all pairs together: 16 bytes each
 
 
 class _Log:
+    """One pair's attempts, kept on its Contact (`contact.beacon`)."""
+
     __slots__ = ("answered", "count", "marks")
 
     def __init__(self) -> None:
@@ -35,31 +38,32 @@ class _Log:
         self.count = 0  # attempts, logged or not
         self.answered = 0  # flows the remote answered
 
+    def copy(self) -> _Log:
+        out = _Log()
+        out.marks.extend(self.marks)
+        out.count, out.answered = self.count, self.answered
+        return out
+
 
 class Beacon:
     name = "beacon"
 
     def __init__(self) -> None:
-        self.pairs: dict[tuple[str, str], _Log] = {}
         self.events = 0
         self.dropped = 0  # attempts not logged (caps)
 
-    def on_flow(self, flow: Flow, view: EngineView) -> None:
-        self._add(self.pairs, flow, view, True)
+    def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None:
+        if contact is not None and self._counts(flow, view):
+            if contact.beacon is None:
+                contact.beacon = _Log()
+            self._add(contact.beacon, flow, view, True)
 
-    def _add(self, pairs: dict[tuple[str, str], _Log], flow: Flow, view: EngineView, keep: bool) -> None:
+    def _counts(self, flow: Flow, view: EngineView) -> bool:
         policy = view.policy
-        if flow.server_port in policy.beacon.ignore_ports or not policy.emits(self.name):
-            return
-        side = local_remote(flow, view)
-        if side is None:
-            return
-        log = pairs.get(side)
-        if log is None:
-            if len(pairs) >= MAX_PAIRS:
-                self.dropped += 1
-                return
-            log = pairs[side] = _Log()
+        return flow.server_port not in policy.beacon.ignore_ports and policy.emits(self.name)
+
+    def _add(self, log: _Log, flow: Flow, view: EngineView, keep: bool) -> None:
+        policy = view.policy
         tried = attempts(flow)
         log.count += max(flow.beats, 1) if flow.proto == 17 else 1  # beyond the flow's logged beats too
         log.answered += answered(flow)
@@ -75,40 +79,42 @@ class Beacon:
             self.events += len(kept)
             self.dropped += len(tried) - len(kept)
 
-    def _with_open(self, view: EngineView) -> Iterable[tuple[tuple[str, str], _Log]]:
+    def _with_open(self, view: EngineView) -> Iterable[tuple[Contact, _Log]]:
         """The closed flows' logs, plus what the still-open flows add (live monitoring), not kept."""
-        extra: dict[tuple[str, str], _Log] = {}
+        extra: dict[tuple[str, str], tuple[Contact, _Log]] = {}
         for flow in view.open_flows():
-            side = local_remote(flow, view)
-            if side is None:
+            contact = view.opened_contact(flow)
+            if contact is None or not self._counts(flow, view):
                 continue
-            if side not in extra:
-                base = self.pairs.get(side)
-                log = extra[side] = _Log()
-                if base is not None:
-                    log.marks.extend(base.marks)
-                    log.count, log.answered = base.count, base.answered
-            self._add(extra, flow, view, False)
-        for pair, log in self.pairs.items():
-            yield pair, extra.pop(pair, log)
-        yield from extra.items()
+            key = (contact.host, contact.remote)
+            if key not in extra:
+                base = contact.beacon
+                extra[key] = (contact, base.copy() if base is not None else _Log())
+            self._add(extra[key][1], flow, view, False)
+        for contact in view.contacts():
+            more = extra.pop((contact.host, contact.remote), None)
+            if more is not None:
+                yield more
+            elif contact.beacon is not None:
+                yield contact, contact.beacon
+        yield from extra.values()
 
     def findings(self, view: EngineView, earlier: list[Finding]) -> Iterator[Finding]:
         policy: Policy = view.policy
         if not policy.rules_for(self.name):
             return
         start, end = view.capture_times()
-        for (host, remote_ip), log in self._with_open(view):
+        for contact, log in self._with_open(view):
             if log.count < policy.beacon.min_events or len(log.marks) < 6:
                 continue
+            host = contact.host
             times, sizes = log.marks[0::2], [int(s) for s in log.marks[1::2]]
             score = beacon_score(times, sizes, end - start)
             if score is None:
                 continue
             device = view.device(host)
             verdict = policy.beacon_alert(view.is_cctv(device), log.count, score.score)
-            contact = view.contact(host, remote_ip)
-            if verdict is None or contact is None:
+            if verdict is None:
                 continue
             match = view.cloud(contact)
             if view.allowed(contact, match) or match.cloud is not None:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from hikscan.knowledge.enrich import RemoteInfo
 from hikscan.knowledge.policy import PolicyRule
 from hikscan.knowledge.ruleset import CloudEndpoint
+from hikscan.passive.contacts import Contact
 from hikscan.passive.detectors.base import EngineView
 from hikscan.passive.flows import Flow
 from hikscan.report.model import Device, Finding
@@ -20,7 +21,7 @@ from hikscan.report.model import Device, Finding
 class Destination:
     name = "destination"
 
-    def on_flow(self, flow: Flow, view: EngineView) -> None:
+    def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None:
         return None
 
     def findings(self, view: EngineView, earlier: list[Finding]) -> Iterator[Finding]:

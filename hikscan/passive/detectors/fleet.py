@@ -30,7 +30,7 @@ KINDS = ("ip", "name", "net")
 class Fleet:
     name = "fleet"
 
-    def on_flow(self, flow: Flow, view: EngineView) -> None:
+    def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None:
         return None
 
     def _group(self, device: Device | None, view: EngineView) -> str | None:

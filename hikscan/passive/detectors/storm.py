@@ -14,18 +14,18 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from hikscan.knowledge.policy import storm_rate
+from hikscan.passive.contacts import Contact
 from hikscan.passive.detectors.base import EngineView
-from hikscan.passive.detectors.sides import answered, local_remote
+from hikscan.passive.detectors.sides import answered
 from hikscan.passive.flows import Flow
 from hikscan.report.model import Finding, Remote
-
-MAX_PAIRS = 200_000
-
 
 _INF, _NEG_INF = float("inf"), float("-inf")
 
 
 class _Tally:
+    """One pair's attempts and failures, kept on its Contact (`contact.storm`)."""
+
     __slots__ = ("attempts", "failed", "first_failed", "last_failed")
 
     def __init__(self) -> None:
@@ -51,33 +51,27 @@ class _Tally:
 class Storm:
     name = "storm"
 
-    def __init__(self) -> None:
-        self.pairs: dict[tuple[str, str], _Tally] = {}
-        self.dropped = 0
-
-    def on_flow(self, flow: Flow, view: EngineView) -> None:
-        side = local_remote(flow, view)
-        if side is None:
-            return
-        tally = self.pairs.get(side)
-        if tally is None:
-            if len(self.pairs) >= MAX_PAIRS:
-                self.dropped += 1
-                return
-            tally = self.pairs[side] = _Tally()
-        tally.add(flow)
+    def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None:
+        if contact is not None:
+            if contact.storm is None:
+                contact.storm = _Tally()
+            contact.storm.add(flow)
 
     def _by_remote(self, view: EngineView) -> dict[str, dict[str, _Tally]]:
         """remote → host → tally, the open flows (live monitoring) included without being kept."""
         extra: dict[tuple[str, str], _Tally] = {}
         for flow in view.open_flows():
-            side = local_remote(flow, view)
-            if side is not None:
-                extra.setdefault(side, _Tally()).add(flow)
+            contact = view.opened_contact(flow)
+            if contact is not None:
+                extra.setdefault((contact.host, contact.remote), _Tally()).add(flow)
         out: dict[str, dict[str, _Tally]] = defaultdict(dict)
-        for (host, remote), tally in self.pairs.items():
-            more = extra.pop((host, remote), None)
-            out[remote][host] = tally.merged(more) if more is not None else tally
+        for contact in view.contacts():
+            tally = contact.storm
+            more = extra.pop((contact.host, contact.remote), None)
+            if tally is not None:
+                out[contact.remote][contact.host] = tally.merged(more) if more is not None else tally
+            elif more is not None:
+                out[contact.remote][contact.host] = more
         for (host, remote), tally in extra.items():
             out[remote][host] = tally
         return out
