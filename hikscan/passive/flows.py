@@ -132,15 +132,23 @@ class Flow:
 
     def beat_events(self) -> list[tuple[float, int]]:
         """(time, client bytes) per logged beat; the last size is only known when no beat went unlogged."""
+        marks = self.beat_marks()
+        return [(marks[i], int(marks[i + 1])) for i in range(0, len(marks), 2)]
+
+    def beat_marks(self) -> list[float]:
+        """`beat_events()` flat: time, client bytes, time, client bytes, … (what the beacon log keeps)."""
         if self.beats == 0:
             return []
         log = self.beat_log
         if log is None:
-            return [(self.beat0, self.bytes_c2s)]
-        times, marks = log[0::2], log[1::2]
-        out = [(times[i], int(marks[i + 1] - marks[i])) for i in range(len(times) - 1)]
+            return [self.beat0, float(self.bytes_c2s)]
+        out = log.tolist()  # time, client bytes so far, … : each size is the next count less this one
+        for i in range(1, len(out) - 2, 2):
+            out[i] = out[i + 2] - out[i]
         if self.beats <= BEAT_LOG:
-            out.append((times[-1], int(self.bytes_c2s - marks[-1])))
+            out[-1] = self.bytes_c2s - out[-1]
+        else:
+            del out[-2:]
         return out
 
     @property

@@ -67,17 +67,15 @@ class Beacon:
         tried = attempts(flow)
         log.count += max(flow.beats, 1) if flow.proto == 17 else 1  # beyond the flow's logged beats too
         log.answered += answered(flow)
-        marks = log.marks
-        room = policy.beacon.max_events - len(marks) // 2
+        room = policy.beacon.max_events - len(log.marks) // 2
         if keep:
             room = min(room, MAX_EVENTS - self.events)
-        kept = tried[: max(room, 0)]
-        for ts, size in kept:
-            marks.append(ts)
-            marks.append(float(size))
+        events = len(tried) // 2
+        kept = min(events, max(room, 0))
+        log.marks.extend(tried if kept == events else tried[: 2 * kept])
         if keep:
-            self.events += len(kept)
-            self.dropped += len(tried) - len(kept)
+            self.events += kept
+            self.dropped += events - kept
 
     def _with_open(self, view: EngineView) -> Iterable[tuple[Contact, _Log]]:
         """The closed flows' logs, plus what the still-open flows add (live monitoring), not kept."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 from hikscan.passive.flows import Flow
 
 
-def attempts(flow: Flow) -> list[tuple[float, int]]:
-    """What the client tried, as (time, client bytes): one per TCP connection, one per UDP beat."""
+def attempts(flow: Flow) -> list[float]:
+    """What the client tried, flat as time, client bytes, time, …: one per TCP connection, one per UDP
+    beat."""
     if flow.proto == 17:
-        return flow.beat_events() or [(flow.first_seen, flow.bytes_c2s)]
-    return [(flow.first_seen, flow.bytes_c2s)]
+        return flow.beat_marks() or [flow.first_seen, float(flow.bytes_c2s)]
+    return [flow.first_seen, float(flow.bytes_c2s)]
 
 
 def answered(flow: Flow) -> bool:
