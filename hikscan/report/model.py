@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -157,6 +158,31 @@ def _field_names(cls: Any) -> tuple[str, ...]:
 
 
 def iso_time(ts: float) -> str:
+    """UTC time to the millisecond, "2024-05-01T10:00:00.250Z" (milliseconds truncated, as isoformat does).
+
+    A report formats a few times per finding, and most fall in a second already formatted: the date and
+    time of day are kept per whole second (bounded) and only the milliseconds are formatted again. The
+    microseconds are rounded as datetime.fromtimestamp rounds them (half to even, after math.modf)."""
+    frac, whole = math.modf(ts)
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        return _slow_iso_time(ts)
+    second = int(whole)
+    head = _SECONDS.get(second)
+    if head is None:
+        head = _slow_iso_time(float(second))[:-5]
+        if len(_SECONDS) >= 65_536:
+            _SECONDS.clear()
+        _SECONDS[second] = head
+    return f"{head}.{micros // 1000:03d}Z"
+
+
+_SECONDS: dict[int, str] = {}
+
+
+def _slow_iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hikscan.report.model import Finding, Remote, iso_time
 
@@ -43,3 +47,23 @@ def test_finding_to_dict_is_asdict_in_field_order() -> None:
     assert out["first_seen"] == "2023-11-14T22:13:20.123Z"
     finding.onset = None
     assert finding.to_dict()["onset"] is None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(min_value=0, max_value=2**33, allow_nan=False),
+        st.builds(
+            lambda s, f: s + f,
+            st.integers(0, 2**32),
+            st.sampled_from(
+                [0.0, 0.0005, 0.0004999, 0.9995, 0.9999995, 0.9999994, 0.5e-6, 1.5e-6, 0.1234565]
+            ),
+        ),
+    )
+)
+def test_iso_time_equals_datetimes_own_formatting(ts: float) -> None:
+    """The per-second memo rounds microseconds and truncates to milliseconds exactly as datetime does."""
+    expected = datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert iso_time(ts) == expected
+    assert iso_time(ts) == expected  # from the memo the second time
