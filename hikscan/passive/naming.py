@@ -92,11 +92,14 @@ class NameBook:
 
     def names_for(self, client: str, server: str) -> list[tuple[str, str]]:
         """Every name known for server as seen by client, strongest source first: [(name, source)]."""
-        out: list[tuple[str, str]] = []
-        for source, table in (("sni", self.sni), ("http-host", self.http_host), ("dns", self.dns)):
-            out += [(name, source) for name in table.get((client, server), ()) if (name, source) not in out]
-        if not out:
-            out = [(name, "other-client") for name in self.by_server.get(server, ())]
+        key = (client, server)
+        sni, host, dns = self.sni.get(key, ()), self.http_host.get(key, ()), self.dns.get(key, ())
+        if not (sni or host or dns):
+            return [(name, "other-client") for name in self.by_server.get(server, ())]
+        # no pair repeats: a key's names are distinct, and each source tags its own
+        out = [(name, "sni") for name in sni]
+        out += [(name, "http-host") for name in host]
+        out += [(name, "dns") for name in dns]
         return out
 
 
