@@ -81,6 +81,9 @@ class Contact:
 
     def ranked_ports(self) -> list[tuple[int, str]]:
         """(server port, protocol name), most used first; ties by port, then protocol number."""
+        p = self.ports
+        if len(p) == 3:  # most contacts: one server port
+            return [(p[0], PROTO_NAMES.get(p[1], str(p[1])))]
         ranked = sorted(self.port_counts().items(), key=lambda kv: (-kv[1], kv[0]))
         return [(port, PROTO_NAMES.get(proto, str(proto))) for (port, proto), _n in ranked]
 
