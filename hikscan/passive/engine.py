@@ -11,7 +11,6 @@ closed, so nothing is counted twice and the final report is the same whichever w
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,6 +35,7 @@ from hikscan.passive.flows import Flow, FlowTable, flow_key
 from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
+from hikscan.passive.roundtrip import RoundTrips
 from hikscan.passive.timeline import by_host, timeline
 from hikscan.report.model import Device, Finding, Remote, device_ref, severity_rank
 from hikscan.report.spool import SortedSpool
@@ -45,10 +45,8 @@ from hikscan.report.spool import SortedSpool
 MAX_FLOWS = 65_536
 T = TypeVar("T")
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
-MAX_REMOTES_CACHED = 100_000  # remotes with a round-trip sample
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
 ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
-RTT_SAMPLES = 4  # handshakes measured per remote (the first ones); the smallest round trip is kept
 
 
 class Engine:
@@ -89,8 +87,7 @@ class Engine:
         self.baseline = baseline  # earlier reports (--baseline); None: the capture's start is the baseline
         self._novelty: Novelty | None = None
         self.t_first, self.t_last = float("inf"), float("-inf")  # capture time covered by folded flows
-        self.rtts: dict[bytes, list[float]] = {}  # remote (packed) → [smallest SYN→SYN-ACK s, handshakes]
-        self._packed: dict[str, bytes | None] = {}  # remote text → packed (None: not an address)
+        self.round_trips = RoundTrips()
 
     # -- input ------------------------------------------------------------------------------------
     def run_files(
@@ -174,17 +171,6 @@ class Engine:
         server = text(flow.server)
         return None if internal(server) else self.contact_table.get(client, server)
 
-    def _sample_rtt(self, flow: Flow, contact: Contact) -> None:
-        """The handshake round trip, once per flow (sync() and the close both fold; syn_at marks it taken)."""
-        if flow.rtt >= 0 <= flow.syn_at and contact.remote == self.inspector.text(flow.server):
-            flow.syn_at = -1.0
-            sample = self.rtts.get(flow.server)
-            if sample is None:
-                if len(self.rtts) < MAX_REMOTES_CACHED:
-                    self.rtts[flow.server] = [flow.rtt, 1]
-            elif sample[1] < RTT_SAMPLES:
-                sample[0], sample[1] = min(sample[0], flow.rtt), sample[1] + 1
-
     def _fold(self, flow: Flow) -> Contact | None:
         packets, nbytes = flow.packets - flow.folded_packets, flow.bytes - flow.folded_bytes
         first_fold = flow.folded_packets == 0
@@ -222,8 +208,8 @@ class Engine:
         contact = self.contact_table.fold(
             host, remote, flow.first_seen, flow.last_seen, packets, nbytes, port, client_in
         )
-        if contact is not None:
-            self._sample_rtt(flow, contact)
+        if contact is not None and contact.remote == server:  # the server's handshake, not the client's
+            self.round_trips.sample(flow)
         return contact
 
     def _place_unplaced(self) -> None:
@@ -355,21 +341,8 @@ class Engine:
             owner_country=info.owner_country,
             located=info.located,
             ports=tuple(contact.port_list(ranked)),
-            rtt_ms=self.rtt_ms(contact.remote),
+            rtt_ms=self.round_trips.ms(contact.remote),
         )
-
-    def rtt_ms(self, ip: str) -> float | None:
-        """The smallest SYN→SYN-ACK round trip measured to ip, in milliseconds."""
-        packed = self._packed.get(ip, b"")
-        if packed == b"":  # not parsed yet: once per remote, not once per finding
-            try:
-                packed = ipaddress.ip_address(ip).packed
-            except ValueError:
-                packed = None
-            if len(self._packed) < MAX_CACHED:
-                self._packed[ip] = packed
-        sample = self.rtts.get(packed) if packed is not None else None
-        return round(sample[0] * 1000, 2) if sample is not None else None
 
     def finding(
         self, rule: PolicyRule, contact: Contact, device: Device | None, remote: Remote, evidence: list[str]

@@ -99,7 +99,7 @@ def test_remote_is_enriched_once_and_names_the_contacts_main_port() -> None:
     from hikscan.passive.detectors.base import CloudMatch
 
     engine = Engine(RULES, GEO, OUI)
-    engine.rtts[bytes([203, 0, 113, 9])] = [0.01234, 1]
+    engine.round_trips.samples[bytes([203, 0, 113, 9])] = [0.01234, 1]
     contact = Contact("10.0.0.5", "203.0.113.9", 1.0, 2.0)
     cases = (
         ({}, (0, "?"), []),
@@ -114,8 +114,9 @@ def test_remote_is_enriched_once_and_names_the_contacts_main_port() -> None:
         assert (remote.port, remote.proto) == main
         assert list(remote.ports) == contact.port_list() == listed
         assert remote.rtt_ms == 12.34
-    assert engine._packed == {"203.0.113.9": bytes([203, 0, 113, 9])}
-    assert engine.rtt_ms("not an address") is None and engine._packed["not an address"] is None
+    trips = engine.round_trips
+    assert trips._packed == {"203.0.113.9": bytes([203, 0, 113, 9])}
+    assert trips.ms("not an address") is None and trips._packed["not an address"] is None
 
 
 def test_a_contact_with_its_behaviour_state_stays_small() -> None:
