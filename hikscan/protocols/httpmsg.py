@@ -101,7 +101,7 @@ def split_head(data: bytes | memoryview, max_head: int = MAX_HEAD) -> tuple[list
     """
     raw = bytes(data[: max_head + 4])
     end, sep = raw.find(b"\r\n\r\n"), 4
-    lf_end = raw.find(b"\n\n")
+    lf_end = raw.find(b"\n\n", 0, len(raw) if end == -1 else end + 1)  # only one before the CRLF end counts
     if lf_end != -1 and (end == -1 or lf_end < end):
         end, sep = lf_end, 2
     if end == -1:
@@ -188,7 +188,13 @@ def parse_response(data: bytes | memoryview, protocols: tuple[str, ...] = ("HTTP
 
 def extract_title(body: bytes) -> str | None:
     """Text of the first <title> in the body start, entity-decoded and whitespace-collapsed."""
-    m = _TITLE.search(body[:MAX_TITLE_SCAN])
+    scan = body[:MAX_TITLE_SCAN]
+    # Every match starts with "<title" in some case: find that first (a byte search, where the
+    # case-insensitive pattern steps through every byte), and search from there; none, no title.
+    start = scan.lower().find(b"<title")
+    if start < 0:
+        return None
+    m = _TITLE.search(scan, start)
     if not m:
         return None
     raw = m.group(1)

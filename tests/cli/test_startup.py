@@ -8,8 +8,15 @@ import sys
 
 # What a plain `analyze` of one capture never needs: the JSON Schema checker (stamped bundled rules, no
 # output validation), the progress bar (--progress), the process pool (several captures), dnspython
-# (until a DNS payload is parsed).
-LAZY = ("jsonschema", "rich.progress", "concurrent.futures.process", "dns.message", "dns.name")
+# (until a DNS payload is parsed), rich (the table and HTML writers).
+LAZY = (
+    "jsonschema",
+    "rich.progress",
+    "rich.console",
+    "concurrent.futures.process",
+    "dns.message",
+    "dns.name",
+)
 
 PROBE = """
 import json, sys
@@ -41,4 +48,13 @@ def test_the_lazy_modules_come_when_they_are_needed() -> None:
         "ProcessPoolExecutor(1).shutdown()\n"
         f"print(json.dumps(sorted(m for m in {LAZY!r} if m in sys.modules)))\n"
     )
-    assert _loaded(code) == sorted(set(LAZY) - {"rich.progress"})
+    assert _loaded(code) == sorted(set(LAZY) - {"rich.progress", "rich.console"})
+
+
+def test_the_lazy_writer_registry_names_each_class_by_its_own_name() -> None:
+    from hikscan.report.writers import FORMATS, WRITERS
+
+    assert FORMATS == ("table", "json", "jsonl", "csv", "html", "ecs", "cef")
+    for fmt in FORMATS:
+        assert WRITERS[fmt].name == fmt
+    assert "xml" not in WRITERS and len(WRITERS) == len(FORMATS)
