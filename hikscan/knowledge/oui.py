@@ -24,6 +24,7 @@ DATA_PACKAGE = "hikscan.data"
 DATA_FILE = "oui.tsv.gz"
 _MAX_BYTES = 16 * 2**20  # the table is ~3 MiB unpacked; refuse anything far larger
 _BITS = (36, 28, 24)  # longest first
+MAX_SECTIONS = 4096  # parsed sections kept (each a few dozen lines); past it a section is parsed per lookup
 _SEPARATORS = re.compile(r"[:\-.\s]")
 _HEX12 = re.compile(r"[0-9A-Fa-f]{12}")
 
@@ -149,11 +150,12 @@ def _read_gz_bytes(blob: bytes) -> bytes:
 
 
 class SectionedTable(OuiTable):
-    """The embedded table kept as its text and parsed one first octet at a time, when a MAC of that octet is
-    first looked up: a capture meets a few vendors, so a run parses a few hundred of the 58k lines (the whole
-    parse took ~50 ms and ~5 MiB at every start). Sections are found by bisection, which needs the lines in
-    order (scripts/build_oui.py writes them sorted); that is checked once, and a table out of order is
-    parsed whole instead. Every section goes through OuiTable.parse, so the answers are the same."""
+    """The embedded table kept as its text and parsed a section at a time (the lines whose prefix starts
+    with one MAC's first two octets), when a MAC of that section is first looked up: a capture meets a few
+    vendors, so a run parses a few dozen of the 58k lines (the whole parse took ~50 ms and ~5 MiB at every
+    start). Sections are found by bisection, which needs the lines in order (scripts/build_oui.py writes
+    them sorted); that is checked once, and a table out of order is parsed whole instead. Every section goes
+    through OuiTable.parse, so the answers are the same."""
 
     def __init__(self, text: bytes) -> None:
         provenance: dict[str, str] = {}
@@ -167,20 +169,22 @@ class SectionedTable(OuiTable):
         super().__init__({}, [], provenance)
         self._text = text
         self._body = pos
-        self._sections: dict[int, OuiTable] = {}
+        self._sections: dict[int, OuiTable] = {}  # by the first 16 bits of the MAC
         self._whole: OuiTable | None = None
         self._ordered: bool | None = None
 
     def __len__(self) -> int:
-        return sum(len(self._section(octet)) for octet in range(256))
+        self._section(0)
+        whole = self._whole or OuiTable.parse(self._text.decode("utf-8"))
+        return len(whole)
 
     def _find(self, value: int) -> str | None:
-        section = self._sections.get(value >> 40)
+        section = self._sections.get(value >> 32)
         if section is None:
-            section = self._section(value >> 40)
+            section = self._section(value >> 32)
         return section._find(value)
 
-    def _section(self, octet: int) -> OuiTable:
+    def _section(self, first16: int) -> OuiTable:
         if self._ordered is None:  # once: are the lines (hex prefix, then a tab) in prefix order?
             lines = self._text[self._body :].split(b"\n")
             if lines and not lines[-1]:
@@ -190,15 +194,17 @@ class SectionedTable(OuiTable):
                 self._whole = OuiTable.parse(self._text.decode("utf-8"))
         if self._whole is not None:
             return self._whole
-        section = self._sections.get(octet)
+        section = self._sections.get(first16)
         if section is None:
-            start = self._line_at(b"%02X" % octet)
-            end = self._line_at(b"%02X" % (octet + 1) if octet < 255 else b"\xff")
-            section = self._sections[octet] = OuiTable.parse(self._text[start:end].decode("utf-8"))
+            start = self._line_at(b"%04X" % first16)
+            end = self._line_at(b"%04X" % (first16 + 1) if first16 < 0xFFFF else b"\xff")
+            section = OuiTable.parse(self._text[start:end].decode("utf-8"))
+            if len(self._sections) < MAX_SECTIONS:
+                self._sections[first16] = section
         return section
 
     def _line_at(self, key: bytes) -> int:
-        """Offset of the first data line whose first two characters are >= key (the end if none)."""
+        """Offset of the first data line whose first four characters are >= key (the end if none)."""
         text, end = self._text, len(self._text)
 
         def line_from(offset: int) -> int:  # the line starting at offset, else the next one
@@ -210,7 +216,7 @@ class SectionedTable(OuiTable):
         while lo < hi:  # the smallest offset whose line is >= key (lines are in order)
             mid = (lo + hi) // 2
             start = line_from(mid)
-            if start < end and text[start : start + 2] < key:
+            if start < end and text[start : start + 4] < key:
                 lo = mid + 1
             else:
                 hi = mid
