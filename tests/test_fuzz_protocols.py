@@ -59,6 +59,7 @@ TLS_SEEDS = [
 ]
 HTTP_SEEDS = [
     *_load("pcap_dlinkcam_http_*.bin"),
+    b"GET /ISAPI/System/deviceInfo HTTP/1.1\r\nHost: 192.0.2.7\r\nUser-Agent: NVR\r\n\r\n",
     b'RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Digest realm="Hikvision", nonce="ab"\r\n\r\n',
     b"HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n<html><head><title>Login</title></head>",
 ]
@@ -126,6 +127,54 @@ def _p2p_both_sides(data: bytes) -> list[Evidence]:
 
 
 CASES.append(("p2p", lambda b: b, _p2p_both_sides, P2P_SEEDS))
+
+
+def _rtsp_both_ways(data: bytes) -> list[Evidence]:
+    """rtsp.response_evidence (the passive path's) against evidence(parse_rtsp_response): the same items, or
+    MalformedInput from both."""
+    try:
+        slow: list[Evidence] | None = rtsp.evidence(rtsp.parse_rtsp_response(data), source="capture")
+    except MalformedInput:
+        slow = None
+    try:
+        fast: list[Evidence] | None = rtsp.response_evidence(data, source="capture")
+    except MalformedInput:
+        fast = None
+    assert fast == slow
+    return fast or []
+
+
+def _http_both_ways(data: bytes) -> list[Evidence]:
+    """httpmsg.response_evidence and parse_request_head (the passive path's) against the full parses."""
+    try:
+        slow: list[Evidence] | None = httpmsg.evidence(httpmsg.parse_response(data), source="capture")
+    except MalformedInput:
+        slow = None
+    try:
+        fast: list[Evidence] | None = httpmsg.response_evidence(data, source="capture")
+    except MalformedInput:
+        fast = None
+    assert fast == slow
+    try:
+        request = httpmsg.parse_request(data)
+        full: tuple[Any, ...] | None = (request.host, request.user_agent, request.headers)
+    except MalformedInput:
+        full = None
+    try:
+        _line, headers = httpmsg.parse_request_head(data)
+        head: tuple[Any, ...] | None = (
+            httpmsg.header(headers, "host"),
+            httpmsg.header(headers, "user-agent"),
+            headers,
+        )
+    except MalformedInput:
+        head = None
+    assert head == full
+    return fast or []
+
+
+CASES.append(("rtsp-evidence", lambda b: b, _rtsp_both_ways, HTTP_SEEDS))
+CASES.append(("http-evidence", lambda b: b, _http_both_ways, HTTP_SEEDS))
 
 
 @pytest.mark.parametrize(("name", "parse", "ev", "seeds"), CASES, ids=[c[0] for c in CASES])

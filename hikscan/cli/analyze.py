@@ -11,12 +11,9 @@ import sys
 import threading
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING, Any
 
 from hikscan.capture.inputs import Inputs, expand_inputs
 from hikscan.cli.output import check_output
@@ -37,7 +34,16 @@ from hikscan.report.model import SEVERITIES, severity_rank
 from hikscan.report.output import dumps
 from hikscan.report.spool import SpilledRecords
 from hikscan.report.writers import Writer
-from hikscan.report.writers.table import console_for
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+
+def ProcessPoolExecutor(*args: Any, **kwargs: Any) -> Any:
+    """concurrent.futures' process pool, imported (~20 ms) only when several captures need it."""
+    from concurrent.futures import ProcessPoolExecutor as Pool
+
+    return Pool(*args, **kwargs)
 
 
 @dataclass
@@ -83,6 +89,10 @@ def _progress_bar(enabled: bool, label: str) -> Iterator[Any]:
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from hikscan.report.writers.table import console_for
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=True, console=console_for(sys.stderr)) as bar:
         task = bar.add_task(label, total=None)

@@ -11,16 +11,17 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from hikscan.errors import RuleError
-from hikscan.knowledge.rulecheck import check_examples, summary, user_rule_ids
-from hikscan.knowledge.rules import RuleSet, load_rules
-from hikscan.report.writers.table import console_for
+
+if TYPE_CHECKING:
+    from hikscan.knowledge.rules import RuleSet
+
+# The rule engine, the checker and rich are imported by the commands that use them: `hikscan` mounts this
+# app for every command, and `hikscan analyze` needs none of them (tests/cli/test_startup.py).
 
 EXIT_FAILED = 1
 EXIT_ERROR = 2
@@ -58,9 +59,11 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_ERROR)
 
 
-def _load(path: Path | None) -> RuleSet:
+def _load(path: Path | None, full_check: bool = False) -> RuleSet:
+    from hikscan.knowledge.rules import load_rules
+
     try:
-        return load_rules(path)
+        return load_rules(path, full_check=full_check)
     except RuleError as exc:
         raise _fail(str(exc).replace("\n", " ")) from None
 
@@ -144,6 +147,11 @@ def list_rules(
     ] = ListFormat.table,
 ) -> None:
     """List the rules: id, kind, status, vendor/service and description."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from hikscan.report.writers.table import console_for
+
     wanted = _kind(kind)
     rows = [r for r in rule_rows(_load(rules_dir)) if wanted is None or r["kind"] == wanted]
     if output_format is ListFormat.json:
@@ -172,9 +180,11 @@ def check(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show passing examples too.")] = False,
 ) -> None:
     """Validate and load the rules, run every example (exit 1: an example fails, 2: rules do not load)."""
+    from hikscan.knowledge.rulecheck import check_examples, summary, user_rule_ids
+
     if only_user and rules_dir is None:
         raise _fail("--only-user needs --rules DIR")
-    rules = _load(rules_dir)
+    rules = _load(rules_dir, full_check=True)  # every file through the schema, the stamped defaults too
     results = check_examples(rules, only=user_rule_ids(rules) if only_user else None)
     print(f"rules: {rules.describe()}")
     for r in results:
@@ -194,7 +204,10 @@ def test_value(
     rules_dir: RulesDir = None,
 ) -> None:
     """Which fingerprint rules match an evidence value, in order, and what they set (exit 1: none)."""
+    from rich.table import Table
+
     from hikscan.knowledge.fingerprint import match_value
+    from hikscan.report.writers.table import console_for
 
     rules = _load(rules_dir)
     candidates = rules.fingerprints_for(key)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from hikscan.knowledge.ruleset import MAX_MEMO
+
 if TYPE_CHECKING:
     from hikscan.knowledge.rules import CveRule, RuleSet
 
@@ -16,6 +18,7 @@ _HIK = re.compile(r"^\s*V?(\d+(?:\.\d+)*)\s*,?\s*build\s*(\d{6})\b", re.IGNORECA
 _NUMS = re.compile(r"^\s*V?(\d+(?:\.\d+)*)")
 _DATE = re.compile(r"build(?:\s*date)?\s*:?\s*(\d{4})-(\d{2})-(\d{2})", re.IGNORECASE)
 MAX_FIRMWARE_TEXT = 256
+MAX_CACHED_TEXT = 128  # longer vendor, model or firmware texts are not remembered by cves_for
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -93,16 +96,29 @@ def rule_applies(rule: CveRule, vendor: str, model: str | None, firmware: str | 
 def cves_for(
     vendor: str | None, model: str | None, firmware: str | None, rules: RuleSet | None = None
 ) -> list[str]:
-    """Sorted CVE ids whose published firmware ranges cover this device (deprecated rules skipped)."""
+    """Sorted CVE ids whose published firmware ranges cover this device (deprecated rules skipped).
+
+    A function of its arguments and the rules alone: remembered per (vendor, model, firmware) for short
+    values (an estate has many devices of one model and firmware)."""
     if vendor is None:
         return []
     if rules is None:
         from hikscan.knowledge.rules import default_rules
 
         rules = default_rules()
-    found = {
-        r.cve
-        for r in rules.cves
-        if r.status != "deprecated" and rule_applies(r, vendor, model, firmware, rules)
-    }
-    return sorted(found)
+    key = (vendor, model, firmware)
+    cache = rules.memo("cves.cves_for")
+    known = cache.get(key)
+    if known is None:
+        known = tuple(
+            sorted(
+                {
+                    r.cve
+                    for r in rules.cves
+                    if r.status != "deprecated" and rule_applies(r, vendor, model, firmware, rules)
+                }
+            )
+        )
+        if len(cache) < MAX_MEMO and all(len(v or "") <= MAX_CACHED_TEXT for v in key):
+            cache[key] = known
+    return list(known)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import operator
 import re
 from array import array
 from bisect import bisect_left
@@ -23,6 +24,7 @@ DATA_PACKAGE = "hikscan.data"
 DATA_FILE = "oui.tsv.gz"
 _MAX_BYTES = 16 * 2**20  # the table is ~3 MiB unpacked; refuse anything far larger
 _BITS = (36, 28, 24)  # longest first
+MAX_SECTIONS = 4096  # parsed sections kept (each a few dozen lines); past it a section is parsed per lookup
 _SEPARATORS = re.compile(r"[:\-.\s]")
 _HEX12 = re.compile(r"[0-9A-Fa-f]{12}")
 
@@ -117,6 +119,9 @@ class OuiTable:
         value = mac_int(mac)
         if value is None or (value >> 40) & 0x03:  # I/G bit or U/L bit of the first octet
             return None
+        return self._find(value)
+
+    def _find(self, value: int) -> str | None:
         for bits, block in self._blocks:
             index = block.get(value >> (48 - bits))
             if index is not None:
@@ -130,6 +135,10 @@ class OuiTable:
 
 
 def _read_gz(blob: bytes) -> str:
+    return _read_gz_bytes(blob).decode("utf-8")
+
+
+def _read_gz_bytes(blob: bytes) -> bytes:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(blob)) as gz:
             data = gz.read(_MAX_BYTES + 1)
@@ -137,13 +146,87 @@ def _read_gz(blob: bytes) -> str:
         raise MalformedInput(f"OUI table is not gzip: {exc}") from exc
     if len(data) > _MAX_BYTES:
         raise MalformedInput("OUI table is larger than expected")
-    return data.decode("utf-8")
+    return data
+
+
+class SectionedTable(OuiTable):
+    """The embedded table kept as its text and parsed a section at a time (the lines whose prefix starts
+    with one MAC's first two octets), when a MAC of that section is first looked up: a capture meets a few
+    vendors, so a run parses a few dozen of the 58k lines (the whole parse took ~50 ms and ~5 MiB at every
+    start). Sections are found by bisection, which needs the lines in order (scripts/build_oui.py writes
+    them sorted); that is checked once, and a table out of order is parsed whole instead. Every section goes
+    through OuiTable.parse, so the answers are the same."""
+
+    def __init__(self, text: bytes) -> None:
+        provenance: dict[str, str] = {}
+        pos = 0
+        while text.startswith(b"#", pos):
+            end = text.find(b"\n", pos)
+            end = len(text) if end < 0 else end
+            key, _, value = text[pos + 1 : end].decode("utf-8").rstrip("\r").partition(":")
+            provenance[key.strip()] = value.strip()
+            pos = end + 1
+        super().__init__({}, [], provenance)
+        self._text = text
+        self._body = pos
+        self._sections: dict[int, OuiTable] = {}  # by the first 16 bits of the MAC
+        self._whole: OuiTable | None = None
+        self._ordered: bool | None = None
+
+    def __len__(self) -> int:
+        self._section(0)
+        whole = self._whole or OuiTable.parse(self._text.decode("utf-8"))
+        return len(whole)
+
+    def _find(self, value: int) -> str | None:
+        section = self._sections.get(value >> 32)
+        if section is None:
+            section = self._section(value >> 32)
+        return section._find(value)
+
+    def _section(self, first16: int) -> OuiTable:
+        if self._ordered is None:  # once: are the lines (hex prefix, then a tab) in prefix order?
+            lines = self._text[self._body :].split(b"\n")
+            if lines and not lines[-1]:
+                lines.pop()
+            self._ordered = all(map(operator.le, lines, lines[1:]))
+            if not self._ordered:
+                self._whole = OuiTable.parse(self._text.decode("utf-8"))
+        if self._whole is not None:
+            return self._whole
+        section = self._sections.get(first16)
+        if section is None:
+            start = self._line_at(b"%04X" % first16)
+            end = self._line_at(b"%04X" % (first16 + 1) if first16 < 0xFFFF else b"\xff")
+            section = OuiTable.parse(self._text[start:end].decode("utf-8"))
+            if len(self._sections) < MAX_SECTIONS:
+                self._sections[first16] = section
+        return section
+
+    def _line_at(self, key: bytes) -> int:
+        """Offset of the first data line whose first four characters are >= key (the end if none)."""
+        text, end = self._text, len(self._text)
+
+        def line_from(offset: int) -> int:  # the line starting at offset, else the next one
+            if offset == self._body or text[offset - 1 : offset] == b"\n":
+                return offset
+            return text.find(b"\n", offset) + 1 or end
+
+        lo, hi = self._body, end
+        while lo < hi:  # the smallest offset whose line is >= key (lines are in order)
+            mid = (lo + hi) // 2
+            start = line_from(mid)
+            if start < end and text[start : start + 4] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return line_from(lo)
 
 
 @lru_cache(maxsize=1)
 def _load_default() -> OuiTable:
     blob = resources.files(DATA_PACKAGE).joinpath(DATA_FILE).read_bytes()
-    return OuiTable.parse(_read_gz(blob))
+    return SectionedTable(_read_gz_bytes(blob))
 
 
 def lookup(mac: str | bytes) -> str | None:

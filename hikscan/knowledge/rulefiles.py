@@ -3,21 +3,32 @@
 Every file is at most MAX_RULE_FILE bytes, parsed by a safe loader that refuses YAML anchors and
 aliases outright (a 591-byte "billion laughs" file grows past 9 GB otherwise), and validated against
 rules/schema.json; any problem is a RuleError naming the file and the rule.
+
+The bundled rules are the one exception, and only while they are byte for byte what was checked:
+`scripts/stamp_rules.py` runs every check above on them and records the SHA-256 of the schema and the
+files in `rules/validated.json`; a test fails when that record is stale. When the files read at run time
+hash to the recorded value they are loaded without repeating the checks (~100 ms and the jsonschema
+import saved on every run); any other content — an edited or partly installed rules directory, a stale
+record — is checked in full. Files given with --rules are always checked in full.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from hikscan.errors import RuleError
 
+if TYPE_CHECKING:
+    import jsonschema
+
 MAX_RULE_FILE = 4 * 1024 * 1024
+STAMP_FILE = "validated.json"
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,6 +54,8 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def _schema_validator() -> jsonschema.Draft202012Validator:
     """The rules' JSON Schema, its local `$ref`s inlined (same verdicts and messages, a third faster).
     The schema ships with the package; tests check it against the draft 2020-12 metaschema."""
+    import jsonschema  # only where a rule file is checked (see the module doc)
+
     text = (rules_dir() / "schema.json").read_text(encoding="utf-8")
     return jsonschema.Draft202012Validator(inline_refs(json.loads(text)))
 
@@ -79,6 +92,33 @@ def default_files() -> list[tuple[str, str]]:
     return [(f"rules/{Path(f).name}", text) for f, text in dir_files(rules_dir())]
 
 
+def bundle_digest(files: list[tuple[str, str]]) -> str:
+    """SHA-256 of the schema and of each rule file's name and text (what `rules/validated.json` records)."""
+    digest = hashlib.sha256()
+    schema = (rules_dir() / "schema.json").read_bytes()
+    digest.update(b"schema.json:%d:" % len(schema) + schema)
+    for fname, text in files:
+        data = text.encode()
+        digest.update(f"{fname}:{len(data)}:".encode() + data)
+    return digest.hexdigest()
+
+
+def stamped_digest() -> str | None:
+    """The digest recorded by scripts/stamp_rules.py, or None when there is no readable record."""
+    try:
+        record = json.loads((rules_dir() / STAMP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = record.get("sha256") if isinstance(record, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def defaults_checked(files: list[tuple[str, str]]) -> bool:
+    """True when these default files (and the schema) are exactly the ones stamp_rules.py checked."""
+    stamp = stamped_digest()
+    return stamp is not None and stamp == bundle_digest(files)
+
+
 def dir_files(path: Path) -> list[tuple[str, str]]:
     if path.is_file():
         paths = [path]
@@ -108,14 +148,19 @@ def _refuse_aliases(fname: str, text: str) -> None:
             raise RuleError(f"{fname}: line {line}: YAML anchors and aliases (& and *) are not allowed")
 
 
-def parse_file(fname: str, text: str) -> dict[str, Any]:
+def parse_file(fname: str, text: str, *, checked: bool = False) -> dict[str, Any]:
+    """The rule file as data, after the alias refusal and the schema; `checked`: the text is one that
+    already passed both (the stamped bundled rules, see the module doc), so only the YAML is read."""
     try:
-        _refuse_aliases(fname, text)
+        if not checked:
+            _refuse_aliases(fname, text)
         doc = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (libyaml when present)
     except yaml.YAMLError as exc:
         raise RuleError(f"{fname}: invalid YAML: {exc}".replace("\n", " ")) from None
     if not isinstance(doc, dict):
         raise RuleError(f"{fname}: a rule file must be a mapping with a top-level 'kind'")
+    if checked:
+        return doc
     errors = sorted(_schema_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]

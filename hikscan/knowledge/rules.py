@@ -22,7 +22,7 @@ from typing import Any
 from hikscan.errors import RuleError
 from hikscan.knowledge.networks import build_networks
 from hikscan.knowledge.policy import Baseline, Beacon, Fleet, Policy, PolicyRule, Storm
-from hikscan.knowledge.rulefiles import default_files, dir_files, parse_file, rules_dir
+from hikscan.knowledge.rulefiles import default_files, defaults_checked, dir_files, parse_file, rules_dir
 from hikscan.knowledge.ruleset import (
     CloudEndpoint,
     CveRule,
@@ -66,9 +66,9 @@ class _Builder:
         self.ids: dict[str, str] = {}
         self.digest = hashlib.sha256()
 
-    def add(self, fname: str, text: str, replace_policy: bool) -> None:
+    def add(self, fname: str, text: str, replace_policy: bool, checked: bool = False) -> None:
         self.digest.update(f"{len(fname)}:{fname}{len(text)}:".encode() + text.encode())
-        doc = parse_file(fname, text)
+        doc = parse_file(fname, text, checked=checked)
         if doc["kind"] in ("policy", "audit") and replace_policy:  # a user's file replaces the default
             self.docs = [(f, d) for f, d in self.docs if d["kind"] != doc["kind"]]
         self.docs.append((fname, doc))
@@ -363,14 +363,19 @@ def _index(rs: RuleSet) -> RuleSet:
     )
 
 
-def load_rules(path: str | Path | None = None, *, include_default: bool = True) -> RuleSet:
-    """The default rules, plus (or, with include_default=False, only) the YAML files under `path`."""
-    if path is None and include_default:
+def load_rules(
+    path: str | Path | None = None, *, include_default: bool = True, full_check: bool = False
+) -> RuleSet:
+    """The default rules, plus (or, with include_default=False, only) the YAML files under `path`.
+
+    Files under `path` always go through every check (rulefiles.parse_file); the default files skip the
+    alias refusal and the schema only while they are the stamped ones (rulefiles module doc), and never
+    with `full_check` (`hikscan rules check`)."""
+    if path is None and include_default and not full_check:
         return default_rules()
     builder = _Builder()
     if include_default:
-        for fname, text in default_files():
-            builder.add(fname, text, replace_policy=False)
+        _add_defaults(builder, full_check)
     if path is not None:
         for fname, text in dir_files(Path(path)):
             builder.add(fname, text, replace_policy=True)
@@ -380,6 +385,12 @@ def load_rules(path: str | Path | None = None, *, include_default: bool = True) 
 @functools.lru_cache(maxsize=1)
 def default_rules() -> RuleSet:
     builder = _Builder()
-    for fname, text in default_files():
-        builder.add(fname, text, replace_policy=False)
+    _add_defaults(builder, full_check=False)
     return builder.build()
+
+
+def _add_defaults(builder: _Builder, full_check: bool) -> None:
+    files = default_files()
+    checked = not full_check and defaults_checked(files)
+    for fname, text in files:
+        builder.add(fname, text, replace_policy=False, checked=checked)

@@ -44,6 +44,7 @@ class Inspector:
         self.attribution = attribution
         self.policy = rules.policy
         self.locality = Locality(rules.policy, local_nets)
+        self._learnt_prefixes = self.locality.prefixes  # the same set, filled as addresses are learnt
         self.signature_hits: dict[tuple[str, str], str] = {}
         self.malformed: dict[str, int] = {}
         self._text: dict[bytes, str] = {}
@@ -111,28 +112,18 @@ class Inspector:
     def on_payload(self, pkt: Packet) -> None:
         if pkt.frag == 1:
             return  # the first fragment of a datagram: inspected whole once reassembled (frag 3)
-        payload = pkt.payload
         dst_mac = pkt.dst_mac
-        group = dst_mac and dst_mac[0] & 1
-        if group or self.locality.prefixes:
-            src = pkt.src
-            internal = self._internal_packed.get(src)
-            if internal is None:
-                internal = self.is_internal_packed(src)
-            if not internal:
-                if group:
-                    # Broadcast and multicast frames stay on their segment: the sender is on this LAN.
-                    self.learn_local(self.text(src), "sent a broadcast or multicast frame")
-                elif self.locality.neighbour(src, pkt.src_mac):
-                    self.learn_local(self.text(src), "in a local /24, one address per MAC")
+        if (dst_mac and dst_mac[0] & 1) or self._learnt_prefixes:
+            self._place_sender(pkt, dst_mac)
         proto = pkt.proto
         if proto == UDP:
             ports = self._udp_ports
             source = ports.get(pkt.sport) or ports.get(pkt.dport)
             if source is not None:
-                source.inspect(self, pkt, payload)
+                source.inspect(self, pkt, pkt.payload)
                 return
         elif proto == TCP:
+            payload = pkt.payload
             candidates = self._tcp_first.get(payload[0])
             if candidates:
                 head = bytes(payload[:8])
@@ -142,4 +133,17 @@ class Inspector:
                         return
         else:
             return
-        self.fallback.inspect(self, pkt, payload)
+        self.fallback.inspect(self, pkt, pkt.payload)
+
+    def _place_sender(self, pkt: Packet, dst_mac: bytes | None) -> None:
+        """A sender not yet local is learnt local when its frame is broadcast or multicast (such frames stay
+        on their segment), or when it sits in a learnt /24 with a MAC that sends from no other address."""
+        src = pkt.src
+        internal = self._internal_packed.get(src)
+        if internal is None:
+            internal = self.is_internal_packed(src)
+        if not internal:
+            if dst_mac and dst_mac[0] & 1:
+                self.learn_local(self.text(src), "sent a broadcast or multicast frame")
+            elif self.locality.neighbour(src, pkt.src_mac):
+                self.learn_local(self.text(src), "in a local /24, one address per MAC")

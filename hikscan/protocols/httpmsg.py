@@ -101,7 +101,7 @@ def split_head(data: bytes | memoryview, max_head: int = MAX_HEAD) -> tuple[list
     """
     raw = bytes(data[: max_head + 4])
     end, sep = raw.find(b"\r\n\r\n"), 4
-    lf_end = raw.find(b"\n\n")
+    lf_end = raw.find(b"\n\n", 0, len(raw) if end == -1 else end + 1)  # only one before the CRLF end counts
     if lf_end != -1 and (end == -1 or lf_end < end):
         end, sep = lf_end, 2
     if end == -1:
@@ -155,26 +155,42 @@ def parse_challenges(headers: tuple[tuple[str, str], ...]) -> tuple[AuthChalleng
 
 def parse_request(data: bytes | memoryview, protocols: tuple[str, ...] = ("HTTP",)) -> HttpRequest:
     """Parse a request head: request line, Host, User-Agent and the other headers."""
-    lines, _ = split_head(data)
-    m = _REQUEST_LINE.match(lines[0])
-    if not m or m.group(3) not in protocols:
-        raise MalformedInput(f"not a {'/'.join(protocols)} request line: {lines[0][:60]!r}")
+    m, headers = parse_request_head(data, protocols)
     return HttpRequest(
         method=m.group(1),
         path=m.group(2),
         protocol=m.group(3),
         version=f"{m.group(4)}.{m.group(5)}",
-        headers=parse_headers(lines[1:]),
+        headers=headers,
     )
 
 
-def parse_response(data: bytes | memoryview, protocols: tuple[str, ...] = ("HTTP",)) -> HttpResponse:
-    """Parse a response head: status, Server, WWW-Authenticate realms, Location, and the body <title>."""
+def parse_request_head(
+    data: bytes | memoryview, protocols: tuple[str, ...] = ("HTTP",)
+) -> tuple[re.Match[str], tuple[tuple[str, str], ...]]:
+    """The checked request line and the headers of a request (what parse_request reads; the passive path
+    takes Host and User-Agent from here without building the request)."""
+    lines, _ = split_head(data)
+    m = _REQUEST_LINE.match(lines[0])
+    if not m or m.group(3) not in protocols:
+        raise MalformedInput(f"not a {'/'.join(protocols)} request line: {lines[0][:60]!r}")
+    return m, parse_headers(lines[1:])
+
+
+def parse_status_head(
+    data: bytes | memoryview, protocols: tuple[str, ...] = ("HTTP",)
+) -> tuple[re.Match[str], tuple[tuple[str, str], ...], bytes]:
+    """The checked status line, the headers and the body start of a response (what parse_response reads)."""
     lines, body = split_head(data)
     m = _STATUS_LINE.match(lines[0])
     if not m or m.group(1) not in protocols:
         raise MalformedInput(f"not a {'/'.join(protocols)} status line: {lines[0][:60]!r}")
-    headers = parse_headers(lines[1:])
+    return m, parse_headers(lines[1:]), body
+
+
+def parse_response(data: bytes | memoryview, protocols: tuple[str, ...] = ("HTTP",)) -> HttpResponse:
+    """Parse a response head: status, Server, WWW-Authenticate realms, Location, and the body <title>."""
+    m, headers, body = parse_status_head(data, protocols)
     return HttpResponse(
         protocol=m.group(1),
         version=f"{m.group(2)}.{m.group(3)}",
@@ -188,7 +204,13 @@ def parse_response(data: bytes | memoryview, protocols: tuple[str, ...] = ("HTTP
 
 def extract_title(body: bytes) -> str | None:
     """Text of the first <title> in the body start, entity-decoded and whitespace-collapsed."""
-    m = _TITLE.search(body[:MAX_TITLE_SCAN])
+    scan = body[:MAX_TITLE_SCAN]
+    # Every match starts with "<title" in some case: find that first (a byte search, where the
+    # case-insensitive pattern steps through every byte), and search from there; none, no title.
+    start = scan.lower().find(b"<title")
+    if start < 0:
+        return None
+    m = _TITLE.search(scan, start)
     if not m:
         return None
     raw = m.group(1)
@@ -224,16 +246,36 @@ def request_evidence(req: HttpRequest, source: str = "http") -> list[Evidence]:
 
 def evidence(resp: HttpResponse, source: str = "http", prefix: str = "http") -> list[Evidence]:
     """`http.server`, one `http.realm` per challenge with a realm, `http.location`, `http.title`."""
+    return _evidence(resp.server, resp.auth, resp.location, resp.title, source, prefix)
+
+
+def response_evidence(data: bytes | memoryview, source: str = "http") -> list[Evidence]:
+    """evidence(parse_response(data)), with the same checks and MalformedInput, without building the
+    response (the passive path reads thousands of replies and wants only these)."""
+    _status, headers, body = parse_status_head(data)
+    auth = parse_challenges(headers)
+    title = extract_title(body)
+    return _evidence(header(headers, "server"), auth, header(headers, "location"), title, source, "http")
+
+
+def _evidence(
+    server: str | None,
+    auth: tuple[AuthChallenge, ...],
+    location: str | None,
+    title: str | None,
+    source: str,
+    prefix: str,
+) -> list[Evidence]:
     out = []
-    if resp.server:
-        out.append(Evidence(source, f"{prefix}.server", resp.server))
-    for challenge in resp.auth:
+    if server:
+        out.append(Evidence(source, f"{prefix}.server", server))
+    for challenge in auth:
         if challenge.realm is not None:
             raw = f"{challenge.scheme} {challenge.realm}"
             out.append(Evidence(source, f"{prefix}.realm", challenge.realm, raw=raw))
     if prefix == "http":
-        if resp.location:
-            out.append(Evidence(source, "http.location", resp.location))
-        if resp.title:
-            out.append(Evidence(source, "http.title", resp.title))
+        if location:
+            out.append(Evidence(source, "http.location", location))
+        if title:
+            out.append(Evidence(source, "http.title", title))
     return out

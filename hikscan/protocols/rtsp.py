@@ -53,9 +53,7 @@ def parse_rtsp_response(data: bytes | memoryview) -> RtspResponse:
     resp = httpmsg.parse_response(data, protocols=("RTSP",))
     public = resp.header("public")
     methods = tuple(m.strip().upper() for m in public.split(",") if m.strip()) if public else ()
-    cseq_text = (resp.header("cseq") or "").split(" ", 1)[0]
-    if cseq_text and not cseq_text.isdigit():
-        raise MalformedInput(f"RTSP: bad CSeq {cseq_text[:20]!r}")
+    cseq_text = _cseq(resp.headers)
     return RtspResponse(
         status=resp.status,
         reason=resp.reason,
@@ -68,10 +66,29 @@ def parse_rtsp_response(data: bytes | memoryview) -> RtspResponse:
     )
 
 
+def _cseq(headers: tuple[tuple[str, str], ...]) -> str:
+    cseq_text = (httpmsg.header(headers, "cseq") or "").split(" ", 1)[0]
+    if cseq_text and not cseq_text.isdigit():
+        raise MalformedInput(f"RTSP: bad CSeq {cseq_text[:20]!r}")
+    return cseq_text
+
+
 def evidence(resp: RtspResponse, source: str = "rtsp") -> list[Evidence]:
     """`rtsp.server` and one `rtsp.realm` per challenge."""
-    out = [Evidence(source, "rtsp.server", resp.server)] if resp.server else []
-    for c in resp.auth:
+    return _evidence(resp.server, resp.auth, source)
+
+
+def response_evidence(data: bytes | memoryview, source: str = "rtsp") -> list[Evidence]:
+    """evidence(parse_rtsp_response(data)), with the same checks and MalformedInput, without building the
+    response (the passive path reads thousands of RTSP replies and wants only these)."""
+    _status, headers, _body = httpmsg.parse_status_head(data, protocols=("RTSP",))
+    _cseq(headers)
+    return _evidence(httpmsg.header(headers, "server"), httpmsg.parse_challenges(headers), source)
+
+
+def _evidence(server: str | None, auth: tuple[httpmsg.AuthChallenge, ...], source: str) -> list[Evidence]:
+    out = [Evidence(source, "rtsp.server", server)] if server else []
+    for c in auth:
         if c.realm:
             out.append(Evidence(source, "rtsp.realm", c.realm, raw=f"{c.scheme} {c.realm}"))
     return out

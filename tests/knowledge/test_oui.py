@@ -164,3 +164,56 @@ def test_compact_table_answers_as_a_longest_prefix_dict_would() -> None:
     assert (
         duplicated.lookup("a8:bb:cc:00:00:01") == "Second" and duplicated.lookup("00:00:01:00:00:00") == "Low"
     )
+
+
+def test_sectioned_table_answers_every_prefix_as_the_whole_parse() -> None:
+    """The embedded table is parsed one first octet at a time (SectionedTable): for every prefix of every
+    block size, a MAC inside it, its first and last address, and the address after it give what the
+    whole-file parse gives; and the file is in the prefix order the sections' bisection needs."""
+    import random
+
+    from hikscan.knowledge.oui import DATA_FILE, SectionedTable, _read_gz
+
+    text = _read_gz((Path(oui.__file__).parent.parent / "data" / DATA_FILE).read_bytes())
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines == sorted(lines, key=lambda line: line.split("\t")[0])
+    whole = OuiTable.parse(text)
+    sectioned = OuiTable.load()
+    assert isinstance(sectioned, SectionedTable)
+    rng = random.Random(5)
+    checked = 0
+    for bits, block in whole._blocks:
+        host = 48 - bits
+        for prefix in block.prefixes:
+            for value in (
+                prefix << host,
+                (prefix << host) | rng.getrandbits(host),
+                ((prefix + 1) << host) - 1,
+                ((prefix + 1) << host) & (2**48 - 1),
+            ):
+                mac = value.to_bytes(6, "big")
+                assert sectioned.lookup(mac) == whole.lookup(mac), mac.hex()
+                checked += 1
+    assert checked == 4 * len(whole) and len(sectioned) == len(whole)
+    assert sectioned.provenance == whole.provenance and sectioned.info() == whole.info()
+
+
+def test_sectioned_table_out_of_order_is_parsed_whole() -> None:
+    from hikscan.knowledge.oui import SectionedTable
+
+    ordered = b"# source: test\n040000\t24\tFirst\n080000\t24\tSecond\n0C0000\t24\tThird\n"
+    table = SectionedTable(ordered)  # (first octets with the local and group bits clear)
+    assert [table.lookup(f"{p}:00:00:01:02:03") for p in ("04", "08", "0c", "10")] == [
+        "First",
+        "Second",
+        "Third",
+        None,
+    ]
+    assert table.provenance == {"source": "test"}
+    text = "080000\t24\tSecond\n040000\t24\tFirst\n080001\t24\tLate\n0800015\t28\tInside\n"
+    shuffled, whole = SectionedTable(text.encode()), OuiTable.parse(text)
+    for mac in ("08:00:00:00:00:01", "04:00:00:09:09:09", "08:00:01:00:00:01", "08:00:01:50:00:01"):
+        assert shuffled.lookup(mac) == whole.lookup(mac) is not None
+    broken = SectionedTable(b"040000\t20\tWrong bit length\n")
+    with pytest.raises(MalformedInput):
+        broken.lookup("04:00:00:00:00:01")

@@ -391,3 +391,29 @@ def test_rules_for_is_computed_once_and_replace_starts_afresh() -> None:
     quiet = replace(policy, rules={k: r for k, r in policy.rules.items() if r.detector != "beacon"})
     assert quiet.rules_for("beacon") == [] and not quiet.emits("beacon")
     assert policy.emits("beacon")
+
+
+def test_cves_for_answers_from_its_memo_as_it_computed() -> None:
+    """cves_for remembers (vendor, model, firmware) → CVEs per rule set: every rule example, asked for every
+    vendor, answers the same on a fresh rule set, a second time, and on another fresh rule set."""
+    from hikscan.knowledge.cves import rule_applies
+
+    first, second = load_rules(full_check=True), load_rules(full_check=True)  # fresh: empty memos
+    cases = [
+        (vendor, ex.get("model"), ex.get("firmware"))
+        for rule in first.cves
+        for ex in rule.examples
+        for vendor in ("Hikvision", "Dahua", "HiLook", "Axis")
+    ]
+    assert len(cases) > 40
+    expected = [
+        sorted({r.cve for r in first.cves if r.status != "deprecated" and rule_applies(r, *case, first)})
+        for case in cases
+    ]
+    assert [cves_for(*case, first) for case in cases] == expected
+    assert [cves_for(*case, first) for case in cases] == expected  # from the memo
+    assert [cves_for(*case, second) for case in reversed(cases)] == expected[::-1]
+    assert any(expected) and first.memo("cves.cves_for")
+    answer = cves_for(*cases[0], first)
+    answer.append("mutated by a caller")
+    assert cves_for(*cases[0], first) == expected[0]

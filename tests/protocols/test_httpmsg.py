@@ -135,6 +135,15 @@ def test_rtsp_responses() -> None:
         rtsp.parse_rtsp_response(b"RTSP/1.0 200 OK\r\nCSeq: abc\r\n\r\n")
 
 
+def test_rtsp_response_evidence_is_what_the_full_parse_gives() -> None:
+    for reply in (HIK_RTSP, DAHUA_RTSP, HIK_RTSP_OPTIONS):
+        assert rtsp.response_evidence(reply) == rtsp.evidence(rtsp.parse_rtsp_response(reply))
+    assert [e.key for e in rtsp.response_evidence(DAHUA_RTSP)] == ["rtsp.server", "rtsp.realm"]
+    for bad in (HIK_DVR, b"RTSP/1.0 200 OK\r\nCSeq: abc\r\n\r\n", b"RTSP/1.0 200 OK\r\nBad header\r\n\r\n"):
+        with pytest.raises(MalformedInput):
+            rtsp.response_evidence(bad)
+
+
 def test_sdk8000_replies() -> None:
     null_reply = bytes.fromhex("000000100000001e0000001e00000000")
     res = sdk8000.parse_sdk8000(null_reply)

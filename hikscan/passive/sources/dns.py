@@ -16,7 +16,6 @@ from hikscan.errors import MalformedInput
 from hikscan.passive.decode import Packet
 from hikscan.passive.naming import DnsCache, NameBook
 from hikscan.passive.sources.base import UDP, Context, NameFilter, Payload, host_evidence
-from hikscan.protocols import dns
 from hikscan.report.model import Evidence
 
 MAX_FILED = 50_000  # (host, question) pairs already filed as evidence
@@ -47,6 +46,8 @@ class DnsSource:
         if key in self._cache:
             cached: Parsed = self._cache[key]
             return cached
+        from hikscan.protocols import dns  # dnspython (~15 ms to import) once a DNS message is parsed
+
         try:
             message = dns.parse_dns(payload)
             parsed: Parsed = (message.is_response, message.questions, message.answers)

@@ -7,7 +7,6 @@ from hikscan.errors import MalformedInput
 from hikscan.passive.decode import Packet
 from hikscan.passive.sources.base import UDP, Context, Payload
 from hikscan.passive.sources.dns import DnsSource
-from hikscan.protocols import mdns
 
 
 class MdnsSource:
@@ -36,6 +35,8 @@ class MdnsSource:
         if len(self._seen) >= 50_000:
             self._seen.clear()
         self._seen[key] = None
+        from hikscan.protocols import mdns  # dnspython, as for DNS: imported once a message is parsed
+
         try:
             announcement = mdns.parse_mdns(payload)
         except MalformedInput:

@@ -9,6 +9,8 @@ from hikscan.passive.sources.base import TCP, Context, Payload
 from hikscan.protocols import rtsp
 from hikscan.report.model import Evidence
 
+SERVES_LAN = Evidence("capture", "rtsp.serves", "lan")  # frozen: one object serves every reply
+
 
 class RtspSource:
     name = "rtsp"
@@ -23,11 +25,9 @@ class RtspSource:
         if not ctx.worth_parsing(pkt.src, b"", "rtsp") or not ctx.is_internal_packed(pkt.src):
             return
         server = ctx.text(pkt.src)
-        items = []
-        if ctx.is_internal_packed(pkt.dst):
-            items.append(Evidence("capture", "rtsp.serves", "lan"))
+        items = [SERVES_LAN] if ctx.is_internal_packed(pkt.dst) else []
         try:
-            items += rtsp.evidence(rtsp.parse_rtsp_response(payload), source="capture")
+            items += rtsp.response_evidence(payload, source="capture")
         except MalformedInput:
             ctx.bad("rtsp")
         ctx.attribution.add(server, items)

@@ -25,15 +25,17 @@ class HttpRequestSource:
         if not ctx.worth_parsing(pkt.src, pkt.dst, "http-request"):
             return
         try:
-            request = httpmsg.parse_request(payload)
+            _line, headers = httpmsg.parse_request_head(payload)  # parse_request's checks, no request built
         except MalformedInput:
             ctx.bad("http")
             return
         client, server = ctx.text(pkt.src), ctx.text(pkt.dst)
-        if request.host:
-            ctx.names.add_http_host(client, server, request.host)
-        if request.user_agent:
-            host_evidence(ctx, client, [Evidence("capture", "http.user_agent", request.user_agent)])
+        host = httpmsg.header(headers, "host")
+        if host:
+            ctx.names.add_http_host(client, server, host)
+        user_agent = httpmsg.header(headers, "user-agent")
+        if user_agent:
+            host_evidence(ctx, client, [Evidence("capture", "http.user_agent", user_agent)])
 
 
 class HttpResponseSource:
@@ -49,11 +51,11 @@ class HttpResponseSource:
         if not ctx.worth_parsing(pkt.src, b"", "http") or not ctx.is_internal_packed(pkt.src):
             return
         try:
-            response = httpmsg.parse_response(payload)
+            items = httpmsg.response_evidence(payload, source="capture")
         except MalformedInput:
             ctx.bad("http")
             return
-        ctx.attribution.add(ctx.text(pkt.src), httpmsg.evidence(response, source="capture"))
+        ctx.attribution.add(ctx.text(pkt.src), items)
 
 
 REQUEST = HttpRequestSource

@@ -10,9 +10,10 @@ import functools
 import json
 import os
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:  # imported where output is validated (tests): a plain run never needs jsonschema
+    import jsonschema
 
 ENV = "HIKSCAN_VALIDATE_OUTPUT"
 
@@ -21,12 +22,16 @@ ENV = "HIKSCAN_VALIDATE_OUTPUT"
 def report_schema() -> dict[str, Any]:
     text = resources.files(__name__).joinpath("report.schema.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
+    import jsonschema
+
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
 
 
 @functools.lru_cache(maxsize=2)
 def _validator(part: str) -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     schema = report_schema()
     target = schema if part == "document" else {"$ref": f"#/$defs/{part}", "$defs": schema["$defs"]}
     return jsonschema.Draft202012Validator(target)

@@ -1,0 +1,52 @@
+"""Check the bundled rules in full and record their digest in rules/validated.json.
+
+Every file under rules/ goes through the checks any user rule file gets (size, UTF-8, YAML without
+anchors or aliases, the JSON Schema, then the whole rule set built: vendors, ids, regexes, CIDRs). Only
+when all pass is the SHA-256 of the schema and the files written; `hikscan` then loads those exact
+bytes without repeating the alias and schema checks (hikscan/knowledge/rulefiles.py). Run it after
+editing anything in rules/; tests/knowledge/test_rules_stamp.py fails while the
+record is stale.
+
+Usage: python scripts/stamp_rules.py [--check]   (--check: exit 1 if the record is stale, write nothing)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from hikscan.errors import RuleError
+from hikscan.knowledge.rulefiles import STAMP_FILE, bundle_digest, default_files, rules_dir, stamped_digest
+from hikscan.knowledge.rules import load_rules
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only say whether the record is current")
+    args = parser.parse_args(argv)
+    files = default_files()
+    digest = bundle_digest(files)
+    if args.check:
+        current = stamped_digest() == digest
+        print(f"{STAMP_FILE}: {'current' if current else 'stale'} ({digest})")
+        return 0 if current else 1
+    try:
+        rules = load_rules(full_check=True)
+    except RuleError as exc:
+        print(f"stamp_rules: not stamped: {exc}", file=sys.stderr)
+        return 2
+    record = {
+        "sha256": digest,
+        "files": [fname for fname, _ in files],
+        "rules": rules.describe(),
+        "note": "written by scripts/stamp_rules.py once every check passed (hikscan/knowledge/rulefiles.py)",
+    }
+    path = rules_dir() / STAMP_FILE
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"{path}: {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
