@@ -4,7 +4,8 @@
   only a small sort key per record in memory; read back one at a time in key order (ties keep the order
   they were added in, as a stable sort would). Like `sort(1)`, it spills to disk past `memory_bytes`.
 - `SpilledRecords`: a worker process's report records as JSON lines in a named temporary file, which the
-  parent reads back and deletes, instead of every record pickled through the pipe at once.
+  parent reads back (decoded, or as the text alone for writers that only copy it) and deletes, instead of
+  every record pickled through the pipe at once.
 - `RecordBuffer`: records as JSON text in an anonymous temporary file: the devices that the JSON
   document can only write after every finding.
 
@@ -27,6 +28,7 @@ from hikscan.report.output import dumps
 
 T = TypeVar("T")
 MEMORY_BYTES = 4 << 20  # records kept in memory before the spool moves to a file on disk
+TEXT_CHUNK = 1 << 20  # characters of JSON text read back at a time by SpilledRecords.text_chunks
 
 
 class SortedSpool(Generic[T]):
@@ -79,8 +81,11 @@ class Rendered(dict[str, Any]):
     json: str
 
 
-def record_json(record: dict[str, Any]) -> str:
-    """A record's JSON text: the one it was read from, else encoded now."""
+def record_json(record: dict[str, Any] | str) -> str:
+    """A record's JSON text: the text itself (a worker's record passed on undecoded), the one it was read
+    from, else encoded now."""
+    if isinstance(record, str):
+        return record
     return record.json if isinstance(record, Rendered) else dumps(record)
 
 
@@ -93,7 +98,7 @@ class SpilledRecords:
         fd, self.path = tempfile.mkstemp(prefix="hikscan-records-", suffix=".jsonl")
         self.count = 0
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
                 for record in records:
                     out.write((record if isinstance(record, str) else dumps(record)) + "\n")
                     self.count += 1
@@ -106,11 +111,21 @@ class SpilledRecords:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         try:
-            with open(self.path, encoding="utf-8") as lines:
+            with open(self.path, encoding="utf-8", newline="\n") as lines:
                 for line in lines:
                     record = Rendered(json.loads(line))
-                    record.json = line.rstrip("\n")
+                    record.json = line[:-1]
                     yield record
+        finally:
+            self.discard()
+
+    def text_chunks(self) -> Iterator[list[str]]:
+        """The records' JSON text, never decoded, about TEXT_CHUNK characters a list (for writers that only
+        copy it); reading them deletes the file, as iterating does."""
+        try:
+            with open(self.path, encoding="utf-8", newline="\n") as lines:
+                while chunk := lines.readlines(TEXT_CHUNK):
+                    yield [line[:-1] for line in chunk]
         finally:
             self.discard()
 

@@ -124,3 +124,22 @@ def test_records_read_back_keep_their_text(tmp_path: Path, monkeypatch: pytest.M
     assert back == records and all(isinstance(r, Rendered) for r in back)
     assert [record_json(r) for r in back] == [dumps(r) for r in records]
     assert record_json({"plain": True}) == dumps({"plain": True})
+
+
+def test_spilled_records_read_as_text_are_the_text_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """text_chunks() gives each record's JSON text exactly as dumps() wrote it, in order, never decoded;
+    line and paragraph separators inside values (\\u2028, \\u0085: str.splitlines cuts at them) stay whole."""
+    from hikscan.report import spool
+    from hikscan.report.output import dumps
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr(spool, "TEXT_CHUNK", 300)  # several lists, each of whole records
+    odd = "\u8424\u77f3 \u2028 \u2029 \u0085 \x1c \r\n \x1b[31m"
+    records = [{"severity": "high", "rule": f"r{i}", "name": odd * (i % 4)} for i in range(60)]
+    spilled = SpilledRecords(dumps(record) for record in records)
+    chunks = list(spilled.text_chunks())
+    assert len(chunks) > 3 and all(chunks)
+    assert [text for chunk in chunks for text in chunk] == [dumps(record) for record in records]
+    assert list(tmp_path.iterdir()) == []

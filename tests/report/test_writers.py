@@ -15,8 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hikscan.report.output import dumps
 from hikscan.report.schema import validate_document, validate_line
 from hikscan.report.writers import WRITERS
+from hikscan.report.writers.base import TextWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = "[/]\x1b[31m=cmd|' /C calc'!A0\x00\u202e[bold]"
@@ -123,3 +125,32 @@ def test_cli_json_output_is_schema_valid(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     validate_document(doc)
     assert doc["meta"]["rules"]["sha256"] and doc["meta"]["finished"] and doc["meta"]["databases"]
+
+
+def _write_findings(fmt: str, findings: list[dict[str, Any]], as_text: list[list[str]] | None = None) -> str:
+    out = io.StringIO()
+    writer = WRITERS[fmt](out, "analyze")
+    writer.begin(_meta())
+    if as_text is None:
+        for record in findings:
+            writer.finding(record)
+    else:
+        assert isinstance(writer, TextWriter)
+        for texts in as_text:
+            writer.finding_texts(texts)
+    writer.end({"headline": "x", "notes": []}, [{"packets": 1}], _meta())
+    return out.getvalue()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=5), st.integers(min_value=1, max_value=3))
+def test_findings_given_as_text_are_written_as_the_findings_are(texts: list[str], per_list: int) -> None:
+    """What a worker hands over undecoded (json/jsonl only): the same bytes as the records themselves, however
+    the texts are grouped (SpilledRecords.text_chunks gives them a list at a time, an empty one included)."""
+    writers = {fmt for fmt, cls in WRITERS.items() if isinstance(cls(io.StringIO(), "analyze"), TextWriter)}
+    assert writers == {"json", "jsonl"}
+    findings = [_finding(text) for text in texts]
+    lines = [dumps(record) for record in findings]
+    groups = [[]] + [lines[i : i + per_list] for i in range(0, len(lines), per_list)]
+    for fmt in writers:
+        assert _write_findings(fmt, findings, groups) == _write_findings(fmt, findings)

@@ -9,7 +9,7 @@ as they come and keeps only devices (bounded by the host caps) until the end.
 
 from __future__ import annotations
 
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 
 class Writer(Protocol):
@@ -23,6 +23,14 @@ class Writer(Protocol):
     def device(self, record: dict[str, Any]) -> None: ...
     def end_section(self) -> None: ...
     def end(self, summary: dict[str, Any], stats: list[dict[str, Any]], meta: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class TextWriter(Writer, Protocol):
+    """A writer that only copies each finding's JSON text (as report.output.dumps writes it): findings a
+    worker sent as text are handed to it as that text, several at a time, never decoded."""
+
+    def finding_texts(self, texts: list[str]) -> None: ...
 
 
 class KeptRows:

@@ -41,6 +41,11 @@ class JsonWriter:
         self._write(("\n" if self.first else ",\n") + record_json(record))
         self.first = False
 
+    def finding_texts(self, texts: list[str]) -> None:
+        if texts:
+            self._write(("\n" if self.first else ",\n") + ",\n".join(texts))
+            self.first = False
+
     def device(self, record: dict[str, Any]) -> None:
         if self.devices is None:
             self.devices = RecordBuffer()

@@ -18,11 +18,12 @@ class JsonlWriter:
         self.out = out
         self.check = validating()
 
-    def write(self, kind: str, record: dict[str, Any]) -> None:
+    def write(self, kind: str, record: dict[str, Any] | str) -> None:
+        """`record`: a dict, or its JSON text (a worker's record passed on undecoded)."""
         text = record_json(record)  # a record read back from a worker keeps its text: not encoded again
         line = f'{{"type": {dumps(kind)}, {text[1:]}' if len(text) > 2 else dumps({"type": kind})
         if self.check:
-            assert line == dumps({"type": kind, **record})
+            assert line == dumps({"type": kind, **(json.loads(text) if isinstance(record, str) else record)})
             validate_line(json.loads(line))
         self.out.write(line + "\n")
         self.out.flush()
@@ -35,6 +36,10 @@ class JsonlWriter:
 
     def finding(self, record: dict[str, Any]) -> None:
         self.write("finding", record)
+
+    def finding_texts(self, texts: list[str]) -> None:
+        for text in texts:
+            self.write("finding", text)
 
     def device(self, record: dict[str, Any]) -> None:
         self.write("device", record)
