@@ -338,8 +338,8 @@ def emit(writer: FanOut, totals: Totals, result: Result) -> None:
     findings = result.findings
     if writer.text_writers is not None and result.tally is not None and isinstance(findings, SpilledRecords):
         totals.tally.merge(result.tally)
-        for texts in findings.text_chunks():
-            writer.finding_texts(texts)
+        for block in findings.line_blocks():
+            writer.finding_lines(block)
     else:
         for record in findings:
             totals.finding(record)

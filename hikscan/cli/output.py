@@ -9,6 +9,7 @@ OSError from writing it (permissions, a read-only place, a full disk) into Outpu
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import stat
@@ -92,6 +93,24 @@ class _Guarded:
     def write(self, text: str) -> int:
         try:
             return self._handle.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def write_utf8(self, data: bytes) -> None:
+        """Text already encoded as UTF-8 (report.writers.base.write_utf8): to the file's binary buffer when
+        the file encodes UTF-8, without decoding and encoding it again; else decoded and written as text."""
+        try:
+            buffer = getattr(self._handle, "buffer", None)
+            if (
+                buffer is not None
+                and codecs.lookup(getattr(self._handle, "encoding", None) or "ascii").name == "utf-8"
+            ):
+                self._handle.flush()
+                buffer.write(data)
+            else:
+                self._handle.write(data.decode("utf-8"))
         except BrokenPipeError:
             raise
         except OSError as exc:

@@ -72,11 +72,11 @@ class FanOut:
         for w in self.writers:
             w.finding(record)
 
-    def finding_texts(self, texts: list[str]) -> None:
-        """Findings as their JSON text (only when `text_writers` says every writer takes them so)."""
+    def finding_lines(self, block: bytes) -> None:
+        """Findings as a block of JSON lines (only when `text_writers` says every writer takes them so)."""
         assert self.text_writers is not None
         for w in self.text_writers:
-            w.finding_texts(texts)
+            w.finding_lines(block)
 
     def device(self, record: dict[str, Any]) -> None:
         for w in self.writers:

@@ -22,31 +22,49 @@ import pickle
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from hikscan.report.output import dumps
 
 T = TypeVar("T")
 MEMORY_BYTES = 4 << 20  # records kept in memory before the spool moves to a file on disk
-TEXT_CHUNK = 1 << 20  # characters of JSON text read back at a time by SpilledRecords.text_chunks
+TEXT_CHUNK = 1 << 20  # bytes of JSON lines read back at a time by SpilledRecords.line_blocks
 
 
 class SortedSpool(Generic[T]):
-    """Append (key, record); then `in_order()` yields the records sorted by key, one at a time."""
+    """Append (key, record); then `in_order()` yields the records sorted by key, one at a time.
+
+    Records are read back by offset (a slice of the memory buffer, or one pread() of the file), without
+    the seek-and-refill of a buffered file for each one."""
 
     def __init__(self, memory_bytes: int = MEMORY_BYTES) -> None:
-        # closed by in_order() or close(): the spool outlives any one with-block
-        self._file = tempfile.SpooledTemporaryFile(max_size=memory_bytes, prefix="hikscan-spool-")  # noqa: SIM115
+        self._memory_bytes = memory_bytes
+        self._buffer = bytearray()  # the records while they fit in memory_bytes
+        self._file: BinaryIO | None = None  # then an unlinked temporary file; closed by in_order() or close()
         self._keys: list[Any] = []
         self._ends = array("q")
+        self._size = 0
 
     def __len__(self) -> int:
         return len(self._keys)
 
+    @property
+    def on_disk(self) -> bool:
+        return self._file is not None
+
     def add(self, key: Any, record: T) -> None:
-        self._file.write(pickle.dumps(record, pickle.HIGHEST_PROTOCOL))
+        data = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
+        if self._file is None and len(self._buffer) + len(data) > self._memory_bytes:
+            self._file = tempfile.TemporaryFile(prefix="hikscan-spool-")  # noqa: SIM115
+            self._file.write(self._buffer)
+            self._buffer = bytearray()
+        if self._file is None:
+            self._buffer += data
+        else:
+            self._file.write(data)
+        self._size += len(data)
         self._keys.append(key)
-        self._ends.append(self._file.tell())
+        self._ends.append(self._size)
 
     def order(self) -> list[int]:
         """Record numbers by key (stable)."""
@@ -55,22 +73,32 @@ class SortedSpool(Generic[T]):
     def key(self, index: int) -> Any:
         return self._keys[index]
 
-    def read(self, index: int) -> T:
+    def _data(self, index: int) -> bytes | bytearray:
         start = self._ends[index - 1] if index else 0
-        self._file.seek(start)
-        record: T = pickle.loads(self._file.read(self._ends[index] - start))
+        end = self._ends[index]
+        if self._file is None:
+            return self._buffer[start:end]
+        return os.pread(self._file.fileno(), end - start, start)
+
+    def read(self, index: int) -> T:
+        if self._file is not None:
+            self._file.flush()
+        record: T = pickle.loads(self._data(index))
         return record
 
     def in_order(self, indices: Iterable[int]) -> Iterator[T]:
         try:
+            if self._file is not None:
+                self._file.flush()
             for index in indices:
-                yield self.read(index)
+                yield pickle.loads(self._data(index))
         finally:
             self.close()
 
     def close(self) -> None:
-        self._file.close()
-        self._keys, self._ends = [], array("q")
+        if self._file is not None:
+            self._file.close()
+        self._buffer, self._keys, self._ends = bytearray(), [], array("q")
 
 
 class Rendered(dict[str, Any]):
@@ -119,13 +147,14 @@ class SpilledRecords:
         finally:
             self.discard()
 
-    def text_chunks(self) -> Iterator[list[str]]:
-        """The records' JSON text, never decoded, about TEXT_CHUNK characters a list (for writers that only
-        copy it); reading them deletes the file, as iterating does."""
+    def line_blocks(self) -> Iterator[bytes]:
+        """The records as they were written, never decoded: blocks of whole JSON lines (UTF-8, each line
+        ending in a newline) of about TEXT_CHUNK bytes, for writers that only copy them; reading them
+        deletes the file, as iterating does."""
         try:
-            with open(self.path, encoding="utf-8", newline="\n") as lines:
-                while chunk := lines.readlines(TEXT_CHUNK):
-                    yield [line[:-1] for line in chunk]
+            with open(self.path, "rb") as lines:
+                while block := lines.read(TEXT_CHUNK):
+                    yield block + lines.readline() if block[-1:] != b"\n" else block
         finally:
             self.discard()
 

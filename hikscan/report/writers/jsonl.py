@@ -37,8 +37,9 @@ class JsonlWriter:
     def finding(self, record: dict[str, Any]) -> None:
         self.write("finding", record)
 
-    def finding_texts(self, texts: list[str]) -> None:
-        for text in texts:
+    def finding_lines(self, block: bytes) -> None:
+        """A block of findings as JSON lines (TextWriter): each still written and flushed on its own."""
+        for text in block.decode("utf-8").split("\n")[:-1]:
             self.write("finding", text)
 
     def device(self, record: dict[str, Any]) -> None:
