@@ -100,13 +100,10 @@ class _Guarded:
 
     def write_utf8(self, data: bytes) -> None:
         """Text already encoded as UTF-8 (report.writers.base.write_utf8): to the file's binary buffer when
-        the file encodes UTF-8, without decoding and encoding it again; else decoded and written as text."""
+        the file writes UTF-8 with "\n" line ends, without decoding and encoding it again; else as text."""
         try:
-            buffer = getattr(self._handle, "buffer", None)
-            if (
-                buffer is not None
-                and codecs.lookup(getattr(self._handle, "encoding", None) or "ascii").name == "utf-8"
-            ):
+            buffer = self._utf8_buffer()
+            if buffer is not None:
                 self._handle.flush()
                 buffer.write(data)
             else:
@@ -115,6 +112,12 @@ class _Guarded:
             raise
         except OSError as exc:
             raise self._fail(exc) from None
+
+    def _utf8_buffer(self) -> IO[bytes] | None:
+        """The binary file under the text one, when bytes written there read as the text would have."""
+        buffer: IO[bytes] | None = getattr(self._handle, "buffer", None)
+        encoding = getattr(self._handle, "encoding", None) or "ascii"
+        return buffer if os.linesep == "\n" and codecs.lookup(encoding).name == "utf-8" else None
 
     def flush(self) -> None:
         try:

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hikscan.report.output import dumps
+from hikscan.report.schema import ENV as SCHEMA_ENV
 from hikscan.report.schema import validate_document, validate_line
 from hikscan.report.writers import WRITERS
 from hikscan.report.writers.base import TextWriter
@@ -155,7 +156,11 @@ def test_findings_given_as_json_lines_are_written_as_the_findings_are(
     lines = [(dumps(record) + "\n").encode() for record in findings]
     blocks = [b""] + [b"".join(lines[i : i + per_block]) for i in range(0, len(lines), per_block)]
     for fmt in writers:
-        assert _write_findings(fmt, findings, blocks) == _write_findings(fmt, findings)
+        want = _write_findings(fmt, findings)
+        assert _write_findings(fmt, findings, blocks) == want  # validating (tests/conftest.py)
+        with pytest.MonkeyPatch.context() as patch:  # and as users run it: a block at a time
+            patch.delenv(SCHEMA_ENV)
+            assert _write_findings(fmt, findings, blocks) == want
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
