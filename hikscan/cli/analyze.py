@@ -206,15 +206,20 @@ class Result:
 
     def discard(self) -> None:
         """Drop records that will not be written (a worker's spill files are deleted), and let the collector
-        see this traffic set's objects again (AnalyzeRun.analyse froze them), so nothing outlives it."""
+        see this traffic set's objects again (AnalyzeRun.analyse froze them), so nothing outlives it: an
+        engine of this process is collected now, before the next traffic set freezes its garbage with it."""
+        in_process = not isinstance(self.findings, SpilledRecords)
         for records in (self.findings, self.devices):
             if isinstance(records, SpilledRecords):
                 records.discard()
         self.findings = self.devices = ()
         gc.unfreeze()
+        if in_process:
+            gc.collect()
 
 
 _WORKER: AnalyzeRun | None = None
+_WORKER_RAN = False  # this worker process has analysed a traffic set already
 
 
 def _init_worker(request: AnalyzeRequest) -> None:
@@ -228,7 +233,11 @@ def _init_worker(request: AnalyzeRequest) -> None:
 
 
 def _work(paths: list[Path]) -> Result | str:
+    global _WORKER_RAN
     assert _WORKER is not None
+    if _WORKER_RAN:  # the last traffic set's engine goes before this one's objects are frozen with it
+        gc.collect()
+    _WORKER_RAN = True  # the last one's is never collected: the worker exits without tearing down
     try:
         result = _WORKER.analyse(paths, progress_bar=False, as_text=True)
         result.findings = SpilledRecords(result.findings)  # the parent reads them back from files

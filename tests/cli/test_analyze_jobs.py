@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import time
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from hikscan.cli import analyze
 from hikscan.cli.analyze import AnalyzeRequest, run_analyze
 from hikscan.report import spool
 from hikscan.report.schema import ENV as SCHEMA_ENV
@@ -138,3 +140,36 @@ def test_fail_on_gives_the_serial_exit_code_with_two_workers(
             request = AnalyzeRequest(captures=captures, outputs=outputs, jobs=jobs, fail_on=fail_on)
             assert run_analyze(request) == want, (fail_on, jobs)
     assert [record for record in decoded if "rule" in record] == []
+
+
+def test_one_engine_at_a_time_in_the_process_and_in_each_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A traffic set's engine is collected before the next one is made, whether captures run one after
+    another in this process or several in one worker: otherwise the next gc.freeze() (AnalyzeRun.analyse)
+    would freeze its garbage too, and memory would hold every engine so far (serial peak RSS on two 1M-packet
+    captures: 190 MB with, 142 MB without)."""
+    made: list[weakref.ref[object]] = []
+    real = analyze.AnalyzeRun.new_engine
+
+    def tracked(self: analyze.AnalyzeRun) -> analyze.Engine:
+        assert [ref for ref in made if ref() is not None] == []
+        engine = real(self)
+        made.append(weakref.ref(engine))
+        return engine
+
+    monkeypatch.setattr(analyze.AnalyzeRun, "new_engine", tracked)
+    captures = sorted(PCAPS.glob("*.pcap"))[:4]
+    request = AnalyzeRequest(
+        captures=captures, outputs=[("json", tmp_path / "r.json")], fail_on="none", jobs=1
+    )
+    assert run_analyze(request) == 0
+    assert len(made) == len(captures)
+    made.clear()
+    monkeypatch.setattr(analyze, "_WORKER", analyze.AnalyzeRun(request))  # one worker's jobs, run here
+    monkeypatch.setattr(analyze, "_WORKER_RAN", False)
+    for capture in captures:
+        result = analyze._work([capture])
+        assert isinstance(result, analyze.Result)
+        result.discard()
+    assert len(made) == len(captures)
