@@ -28,12 +28,12 @@ from hikscan.passive.baseline import Baseline
 from hikscan.passive.engine import Engine
 from hikscan.passive.locality import parse_local_nets
 from hikscan.report.estate import Estate
-from hikscan.report.fanout import open_writers
+from hikscan.report.fanout import FanOut, open_writers
 from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import SEVERITIES, severity_rank
 from hikscan.report.output import dumps
 from hikscan.report.spool import SpilledRecords
-from hikscan.report.writers import Writer
+from hikscan.report.tally import Facts, FindingTally, counted, finding_facts
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -144,7 +144,8 @@ class AnalyzeRun:
 
     def analyse(self, paths: list[Path], progress_bar: bool | None = None, as_text: bool = False) -> Result:
         """One traffic set → its report records (plain data, so a worker process can send them back);
-        `as_text`: findings as their JSON text (a worker writes them to a file as they are).
+        `as_text`: findings as their JSON text (a worker writes them to a file as they are), counted into
+        `Result.tally` as they are read, so the parent need not decode them to count them.
 
         What lives until the report is written (rules, tables, then flows, contacts and names) is moved out
         of the collector's reach with gc.freeze(): it scanned that whole heap again and again, ~20% of the
@@ -157,8 +158,10 @@ class AnalyzeRun:
             engine.finish()
             extra = {"capture": str(paths[0])} if len(paths) == 1 else {}
             # sets the folded counts extra_stats() reports
-            if as_text:
-                findings: Iterable[Any] = engine.finding_records(lambda f: dumps({**f.to_dict(), **extra}))
+            tally = FindingTally() if as_text else None
+            if tally is not None:
+                texts = engine.finding_records(lambda f: _text_and_facts({**f.to_dict(), **extra}))
+                findings: Iterable[Any] = counted(texts, tally)
             else:
                 findings = engine.finding_records(lambda f: {**f.to_dict(), **extra})
         except BaseException:
@@ -168,6 +171,7 @@ class AnalyzeRun:
             findings=findings,
             devices=({**d.to_dict(), **extra} for d in engine.cctv_device_stream()),
             stats={"captures": [str(p) for p in paths], **read, **engine.extra_stats()},
+            tally=tally,
         )
 
     def _read(self, engine: Engine, paths: list[Path], progress_bar: bool | None) -> dict[str, Any]:
@@ -179,6 +183,10 @@ class AnalyzeRun:
             return ZeekFeed(engine).run(paths, stop=self.stop)
         with _progress_bar(show, label) as progress:
             return engine.run_files(paths, progress=progress, stop=self.stop).to_dict()
+
+
+def _text_and_facts(record: dict[str, Any]) -> tuple[str, Facts]:
+    return dumps(record), finding_facts(record)
 
 
 def is_zeek_group(paths: list[Path]) -> bool:
@@ -204,18 +212,24 @@ class Result:
     findings: Iterable[dict[str, Any]]
     devices: Iterable[dict[str, Any]]
     stats: dict[str, Any]
+    tally: FindingTally | None = None  # the findings' counts, when made as text: complete once they are read
 
     def discard(self) -> None:
         """Drop records that will not be written (a worker's spill files are deleted), and let the collector
-        see this traffic set's objects again (AnalyzeRun.analyse froze them), so nothing outlives it."""
+        see this traffic set's objects again (AnalyzeRun.analyse froze them), so nothing outlives it: an
+        engine of this process is collected now, before the next traffic set freezes its garbage with it."""
+        in_process = not isinstance(self.findings, SpilledRecords)
         for records in (self.findings, self.devices):
             if isinstance(records, SpilledRecords):
                 records.discard()
         self.findings = self.devices = ()
         gc.unfreeze()
+        if in_process:
+            gc.collect()
 
 
 _WORKER: AnalyzeRun | None = None
+_WORKER_RAN = False  # this worker process has analysed a traffic set already
 
 
 def _init_worker(request: AnalyzeRequest) -> None:
@@ -229,7 +243,11 @@ def _init_worker(request: AnalyzeRequest) -> None:
 
 
 def _work(paths: list[Path]) -> Result | str:
+    global _WORKER_RAN
     assert _WORKER is not None
+    if _WORKER_RAN:  # the last traffic set's engine goes before this one's objects are frozen with it
+        gc.collect()
+    _WORKER_RAN = True  # the last one's is never collected: the worker exits without tearing down
     try:
         result = _WORKER.analyse(paths, progress_bar=False, as_text=True)
         result.findings = SpilledRecords(result.findings)  # the parent reads them back from files
@@ -295,21 +313,16 @@ class Totals:
 
     def __init__(self, rules: RuleSet | None = None) -> None:
         self.estate = Estate(rules)
-        self.findings = 0
-        self.by_severity: Counter[str] = Counter()
-        self.by_rule: Counter[str] = Counter()
+        self.tally = FindingTally()  # a worker's own tally is merged in when its records are not decoded
         self.vendors: Counter[str] = Counter()
-        self.countries: Counter[str] = Counter()
         self.devices = 0
-        self.worst = -1
+
+    @property
+    def worst(self) -> int:
+        return self.tally.worst
 
     def finding(self, record: dict[str, Any]) -> None:
-        self.findings += 1
-        self.by_severity[record["severity"]] += 1
-        self.by_rule[record["rule"]] += 1
-        self.worst = max(self.worst, severity_rank(record["severity"]))
-        if not record["device"].get("members"):
-            self.countries[record["remote"].get("country") or "??"] += 1
+        self.tally.add(finding_facts(record))
 
     def device(self, record: dict[str, Any]) -> None:
         self.devices += 1
@@ -318,29 +331,38 @@ class Totals:
             self.vendors[record["vendor"]] += 1
 
     def summary(self, stats: list[dict[str, Any]]) -> dict[str, Any]:
-        sev = ", ".join(f"{self.by_severity[s]} {s}" for s in reversed(SEVERITIES) if self.by_severity[s])
+        tally = self.tally
+        sev = ", ".join(f"{tally.by_severity[s]} {s}" for s in reversed(SEVERITIES) if tally.by_severity[s])
         return {
-            "findings": self.findings,
-            "by_severity": {s: self.by_severity.get(s, 0) for s in reversed(SEVERITIES)},
-            "by_rule": dict(self.by_rule.most_common()),
+            "findings": tally.count,
+            "by_severity": {s: tally.by_severity.get(s, 0) for s in reversed(SEVERITIES)},
+            "by_rule": dict(tally.by_rule.most_common()),
             "cctv_devices": self.devices,
             "devices_by_vendor": dict(self.vendors.most_common()),
-            "remote_countries": dict(self.countries.most_common()),
+            "remote_countries": dict(tally.countries.most_common()),
             "estate": self.estate.summary(),
             "captures": len(stats),
             "packets": sum(s.get("packets", 0) for s in stats),
             "interrupted": any(s.get("interrupted") for s in stats),
-            "headline": f"{self.findings} findings"
+            "headline": f"{tally.count} findings"
             + (f" ({sev})" if sev else "")
             + f" from {len(stats)} capture(s), {sum(s.get('packets', 0) for s in stats)} packets; "
             + f"{self.devices} CCTV devices",
         }
 
 
-def emit(writer: Writer, totals: Totals, result: Result) -> None:
-    for record in result.findings:
-        totals.finding(record)
-        writer.finding(record)
+def emit(writer: FanOut, totals: Totals, result: Result) -> None:
+    """One traffic set's records to the writers. A worker's findings, when every writer only copies their
+    JSON text (json, jsonl), go as that text, never decoded: the worker counted them (Result.tally)."""
+    findings = result.findings
+    if writer.text_writers is not None and result.tally is not None and isinstance(findings, SpilledRecords):
+        totals.tally.merge(result.tally)
+        for block in findings.line_blocks():
+            writer.finding_lines(block)
+    else:
+        for record in findings:
+            totals.finding(record)
+            writer.finding(record)
     for record in result.devices:
         totals.device(record)
         writer.device(record)

@@ -9,6 +9,7 @@ OSError from writing it (permissions, a read-only place, a full disk) into Outpu
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import stat
@@ -96,6 +97,27 @@ class _Guarded:
             raise
         except OSError as exc:
             raise self._fail(exc) from None
+
+    def write_utf8(self, data: bytes) -> None:
+        """Text already encoded as UTF-8 (report.writers.base.write_utf8): to the file's binary buffer when
+        the file writes UTF-8 with "\n" line ends, without decoding and encoding it again; else as text."""
+        try:
+            buffer = self._utf8_buffer()
+            if buffer is not None:
+                self._handle.flush()
+                buffer.write(data)
+            else:
+                self._handle.write(data.decode("utf-8"))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def _utf8_buffer(self) -> IO[bytes] | None:
+        """The binary file under the text one, when bytes written there read as the text would have."""
+        buffer: IO[bytes] | None = getattr(self._handle, "buffer", None)
+        encoding = getattr(self._handle, "encoding", None) or "ascii"
+        return buffer if os.linesep == "\n" and codecs.lookup(encoding).name == "utf-8" else None
 
     def flush(self) -> None:
         try:

@@ -15,6 +15,7 @@ from typing import IO, Any
 from hikscan.cli.output import report_output
 from hikscan.errors import UsageError
 from hikscan.report.writers import WRITERS, Writer
+from hikscan.report.writers.base import TextWriter
 
 Target = tuple[str, Path | None]
 
@@ -55,6 +56,9 @@ class FanOut:
 
     def __init__(self, writers: list[Writer]) -> None:
         self.writers = writers
+        texts = [w for w in writers if isinstance(w, TextWriter)]
+        # every writer only copies findings' JSON text: a worker's findings can reach them undecoded
+        self.text_writers: list[TextWriter] | None = texts if len(texts) == len(writers) else None
 
     def begin(self, meta: dict[str, Any]) -> None:
         for w in self.writers:
@@ -67,6 +71,12 @@ class FanOut:
     def finding(self, record: dict[str, Any]) -> None:
         for w in self.writers:
             w.finding(record)
+
+    def finding_lines(self, block: bytes) -> None:
+        """Findings as a block of JSON lines (only when `text_writers` says every writer takes them so)."""
+        assert self.text_writers is not None
+        for w in self.text_writers:
+            w.finding_lines(block)
 
     def device(self, record: dict[str, Any]) -> None:
         for w in self.writers:

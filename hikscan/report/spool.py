@@ -4,7 +4,8 @@
   only a small sort key per record in memory; read back one at a time in key order (ties keep the order
   they were added in, as a stable sort would). Like `sort(1)`, it spills to disk past `memory_bytes`.
 - `SpilledRecords`: a worker process's report records as JSON lines in a named temporary file, which the
-  parent reads back and deletes, instead of every record pickled through the pipe at once.
+  parent reads back (decoded, or as the text alone for writers that only copy it) and deletes, instead of
+  every record pickled through the pipe at once.
 - `RecordBuffer`: records as JSON text in an anonymous temporary file: the devices that the JSON
   document can only write after every finding.
 
@@ -21,30 +22,49 @@ import pickle
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from hikscan.report.output import dumps
 
 T = TypeVar("T")
 MEMORY_BYTES = 4 << 20  # records kept in memory before the spool moves to a file on disk
+TEXT_CHUNK = 1 << 20  # bytes of JSON lines read back at a time by SpilledRecords.line_blocks
 
 
 class SortedSpool(Generic[T]):
-    """Append (key, record); then `in_order()` yields the records sorted by key, one at a time."""
+    """Append (key, record); then `in_order()` yields the records sorted by key, one at a time.
+
+    Records are read back by offset (a slice of the memory buffer, or one pread() of the file), without
+    the seek-and-refill of a buffered file for each one."""
 
     def __init__(self, memory_bytes: int = MEMORY_BYTES) -> None:
-        # closed by in_order() or close(): the spool outlives any one with-block
-        self._file = tempfile.SpooledTemporaryFile(max_size=memory_bytes, prefix="hikscan-spool-")  # noqa: SIM115
+        self._memory_bytes = memory_bytes
+        self._buffer = bytearray()  # the records while they fit in memory_bytes
+        self._file: BinaryIO | None = None  # then an unlinked temporary file; closed by in_order() or close()
         self._keys: list[Any] = []
         self._ends = array("q")
+        self._size = 0
 
     def __len__(self) -> int:
         return len(self._keys)
 
+    @property
+    def on_disk(self) -> bool:
+        return self._file is not None
+
     def add(self, key: Any, record: T) -> None:
-        self._file.write(pickle.dumps(record, pickle.HIGHEST_PROTOCOL))
+        data = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
+        if self._file is None and len(self._buffer) + len(data) > self._memory_bytes:
+            self._file = tempfile.TemporaryFile(prefix="hikscan-spool-")  # noqa: SIM115
+            self._file.write(self._buffer)
+            self._buffer = bytearray()
+        if self._file is None:
+            self._buffer += data
+        else:
+            self._file.write(data)
+        self._size += len(data)
         self._keys.append(key)
-        self._ends.append(self._file.tell())
+        self._ends.append(self._size)
 
     def order(self) -> list[int]:
         """Record numbers by key (stable)."""
@@ -53,22 +73,32 @@ class SortedSpool(Generic[T]):
     def key(self, index: int) -> Any:
         return self._keys[index]
 
-    def read(self, index: int) -> T:
+    def _data(self, index: int) -> bytes | bytearray:
         start = self._ends[index - 1] if index else 0
-        self._file.seek(start)
-        record: T = pickle.loads(self._file.read(self._ends[index] - start))
+        end = self._ends[index]
+        if self._file is None:
+            return self._buffer[start:end]
+        return os.pread(self._file.fileno(), end - start, start)
+
+    def read(self, index: int) -> T:
+        if self._file is not None:
+            self._file.flush()
+        record: T = pickle.loads(self._data(index))
         return record
 
     def in_order(self, indices: Iterable[int]) -> Iterator[T]:
         try:
+            if self._file is not None:
+                self._file.flush()
             for index in indices:
-                yield self.read(index)
+                yield pickle.loads(self._data(index))
         finally:
             self.close()
 
     def close(self) -> None:
-        self._file.close()
-        self._keys, self._ends = [], array("q")
+        if self._file is not None:
+            self._file.close()
+        self._buffer, self._keys, self._ends = bytearray(), [], array("q")
 
 
 class Rendered(dict[str, Any]):
@@ -79,8 +109,11 @@ class Rendered(dict[str, Any]):
     json: str
 
 
-def record_json(record: dict[str, Any]) -> str:
-    """A record's JSON text: the one it was read from, else encoded now."""
+def record_json(record: dict[str, Any] | str) -> str:
+    """A record's JSON text: the text itself (a worker's record passed on undecoded), the one it was read
+    from, else encoded now."""
+    if isinstance(record, str):
+        return record
     return record.json if isinstance(record, Rendered) else dumps(record)
 
 
@@ -93,7 +126,7 @@ class SpilledRecords:
         fd, self.path = tempfile.mkstemp(prefix="hikscan-records-", suffix=".jsonl")
         self.count = 0
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
                 for record in records:
                     out.write((record if isinstance(record, str) else dumps(record)) + "\n")
                     self.count += 1
@@ -106,11 +139,22 @@ class SpilledRecords:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         try:
-            with open(self.path, encoding="utf-8") as lines:
+            with open(self.path, encoding="utf-8", newline="\n") as lines:
                 for line in lines:
                     record = Rendered(json.loads(line))
-                    record.json = line.rstrip("\n")
+                    record.json = line[:-1]
                     yield record
+        finally:
+            self.discard()
+
+    def line_blocks(self) -> Iterator[bytes]:
+        """The records as they were written, never decoded: blocks of whole JSON lines (UTF-8, each line
+        ending in a newline) of about TEXT_CHUNK bytes, for writers that only copy them; reading them
+        deletes the file, as iterating does."""
+        try:
+            with open(self.path, "rb") as lines:
+                while block := lines.read(TEXT_CHUNK):
+                    yield block + lines.readline() if block[-1:] != b"\n" else block
         finally:
             self.discard()
 

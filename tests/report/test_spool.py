@@ -24,11 +24,17 @@ def test_sorted_spool_reads_back_in_key_order_and_keeps_ties_in_insertion_order(
     spool: SortedSpool[dict[str, object]] = SortedSpool(memory_bytes=64 << 10)
     for key, _name, record in items:
         spool.add(key, record)
-    assert spool._file._rolled  # past 64 KiB it lives in a file on disk, not in memory
-    got = list(spool.in_order(spool.order()))
+    assert spool.on_disk  # past 64 KiB it lives in a file on disk, not in memory
     want = [record for _key, _name, record in sorted(items, key=lambda item: item[0])]  # stable
+    assert [spool.read(i) for i in spool.order()[:50]] == want[:50]  # read() and in_order() alike
+    got = list(spool.in_order(spool.order()))
     assert got == want
-    assert spool._file.closed  # read once: the file is gone
+    assert spool._file is not None and spool._file.closed  # read once: the file is gone
+    small: SortedSpool[dict[str, object]] = SortedSpool()  # the same, all in memory
+    for key, _name, record in items[:300]:
+        small.add(key, record)
+    assert not small.on_disk
+    assert list(small.in_order(small.order())) == [r for _k, _n, r in sorted(items[:300], key=lambda i: i[0])]
 
 
 def test_spilled_records_round_trip_and_delete_their_file(
@@ -124,3 +130,23 @@ def test_records_read_back_keep_their_text(tmp_path: Path, monkeypatch: pytest.M
     assert back == records and all(isinstance(r, Rendered) for r in back)
     assert [record_json(r) for r in back] == [dumps(r) for r in records]
     assert record_json({"plain": True}) == dumps({"plain": True})
+
+
+def test_spilled_records_read_as_lines_are_the_text_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """line_blocks() gives the records' JSON text exactly as dumps() wrote it, in order, in blocks of whole
+    lines, never decoded; line and paragraph separators inside values (\\u2028, \\u0085: str.splitlines
+    cuts at them) stay whole."""
+    from hikscan.report import spool
+    from hikscan.report.output import dumps
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr(spool, "TEXT_CHUNK", 300)  # several blocks, each cut at a line's end
+    odd = "\u8424\u77f3 \u2028 \u2029 \u0085 \x1c \r\n \x1b[31m"
+    records = [{"severity": "high", "rule": f"r{i}", "name": odd * (i % 4)} for i in range(60)]
+    spilled = SpilledRecords(dumps(record) for record in records)
+    blocks = list(spilled.line_blocks())
+    assert len(blocks) > 3 and all(block.endswith(b"\n") for block in blocks)
+    assert b"".join(blocks).decode("utf-8") == "".join(dumps(record) + "\n" for record in records)
+    assert list(tmp_path.iterdir()) == []

@@ -15,8 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hikscan.report.output import dumps
+from hikscan.report.schema import ENV as SCHEMA_ENV
 from hikscan.report.schema import validate_document, validate_line
 from hikscan.report.writers import WRITERS
+from hikscan.report.writers.base import TextWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = "[/]\x1b[31m=cmd|' /C calc'!A0\x00\u202e[bold]"
@@ -123,3 +126,71 @@ def test_cli_json_output_is_schema_valid(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     validate_document(doc)
     assert doc["meta"]["rules"]["sha256"] and doc["meta"]["finished"] and doc["meta"]["databases"]
+
+
+def _write_findings(fmt: str, findings: list[dict[str, Any]], blocks: list[bytes] | None = None) -> str:
+    out = io.StringIO()
+    writer = WRITERS[fmt](out, "analyze")
+    writer.begin(_meta())
+    if blocks is None:
+        for record in findings:
+            writer.finding(record)
+    else:
+        assert isinstance(writer, TextWriter)
+        for block in blocks:
+            writer.finding_lines(block)
+    writer.end({"headline": "x", "notes": []}, [{"packets": 1}], _meta())
+    return out.getvalue()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=5), st.integers(min_value=1, max_value=3))
+def test_findings_given_as_json_lines_are_written_as_the_findings_are(
+    texts: list[str], per_block: int
+) -> None:
+    """What a worker hands over undecoded (json/jsonl only): the same text as the records themselves, however
+    the lines are grouped into blocks (SpilledRecords.line_blocks), an empty block included."""
+    writers = {fmt for fmt, cls in WRITERS.items() if isinstance(cls(io.StringIO(), "analyze"), TextWriter)}
+    assert writers == {"json", "jsonl"}
+    findings = [_finding(text) for text in texts]
+    lines = [(dumps(record) + "\n").encode() for record in findings]
+    blocks = [b""] + [b"".join(lines[i : i + per_block]) for i in range(0, len(lines), per_block)]
+    for fmt in writers:
+        want = _write_findings(fmt, findings)
+        assert _write_findings(fmt, findings, blocks) == want  # validating (tests/conftest.py)
+        with pytest.MonkeyPatch.context() as patch:  # and as users run it: a block at a time
+            patch.delenv(SCHEMA_ENV)
+            assert _write_findings(fmt, findings, blocks) == want
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_json_lines_reach_a_file_as_the_same_text(encoding: str) -> None:
+    """A worker's findings go to a file's buffer as the bytes they are when the file is UTF-8 (cli.output),
+    and are decoded and written as text when it is not: the document is the same either way."""
+    from hikscan.cli.output import _Guarded
+
+    findings = [_finding(text) for text in ("\u8424\u77f3", HOSTILE, "\u2028")]
+    block = "".join(dumps(record) + "\n" for record in findings).encode()
+    raw = io.BytesIO()
+    handle = io.TextIOWrapper(raw, encoding=encoding)
+    out = _Guarded(handle, "test")
+    writer = WRITERS["json"](out, "analyze")  # type: ignore[arg-type]
+    writer.begin(_meta())
+    writer.finding(findings[0])
+    writer.finding_lines(block)  # type: ignore[attr-defined]
+    writer.finding(findings[1])
+    writer.end({"headline": "x", "notes": []}, [{"packets": 1}], _meta())
+    handle.flush()
+    assert raw.getvalue().decode(encoding) == _write_findings("json", [findings[0], *findings, findings[1]])
+
+
+def test_json_lines_to_a_full_disk_are_one_line_exit_2() -> None:
+    """Bytes written past the text layer fail as any write does: OutputError, the one-line exit 2."""
+    from hikscan.cli.output import OutputError, report_output
+
+    block = (dumps(_finding("x")) + "\n").encode() * 200  # past the file's buffer: written at once
+    full = pytest.raises(OutputError, match="cannot write -o /dev/full: No space left on device")
+    with full, report_output(Path("/dev/full"), atomic=False) as out:
+        writer = WRITERS["json"](out, "analyze")
+        writer.begin(_meta())
+        writer.finding_lines(block)  # type: ignore[attr-defined]

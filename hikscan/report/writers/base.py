@@ -9,7 +9,7 @@ as they come and keeps only devices (bounded by the host caps) until the end.
 
 from __future__ import annotations
 
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 
 class Writer(Protocol):
@@ -23,6 +23,25 @@ class Writer(Protocol):
     def device(self, record: dict[str, Any]) -> None: ...
     def end_section(self) -> None: ...
     def end(self, summary: dict[str, Any], stats: list[dict[str, Any]], meta: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class TextWriter(Writer, Protocol):
+    """A writer that only copies each finding's JSON text (as report.output.dumps writes it): a worker's
+    findings are handed to it as they were spilled, a block of JSON lines at a time, never decoded."""
+
+    def finding_lines(self, block: bytes) -> None:
+        """`block`: whole findings, each one JSON text (UTF-8) ending in a newline."""
+
+
+def write_utf8(out: IO[str], data: bytes) -> None:
+    """Text already encoded as UTF-8 to a text output: through the output's own `write_utf8` (cli.output's
+    files: to the file's buffer, not decoded and encoded again), else decoded and written as text."""
+    direct = getattr(out, "write_utf8", None)
+    if direct is not None:
+        direct(data)
+    else:
+        out.write(data.decode("utf-8"))
 
 
 class KeptRows:

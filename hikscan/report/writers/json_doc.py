@@ -13,6 +13,7 @@ from hikscan.report.meta import SCHEMA_VERSION
 from hikscan.report.output import dumps
 from hikscan.report.schema import validate_document, validating
 from hikscan.report.spool import RecordBuffer, record_json
+from hikscan.report.writers.base import write_utf8
 
 
 class JsonWriter:
@@ -40,6 +41,16 @@ class JsonWriter:
     def finding(self, record: dict[str, Any]) -> None:
         self._write(("\n" if self.first else ",\n") + record_json(record))
         self.first = False
+
+    def finding_lines(self, block: bytes) -> None:
+        """A block of findings as JSON lines (TextWriter): the newlines between them become ",\n"."""
+        if not block:
+            return
+        data = (b"\n" if self.first else b",\n") + block[:-1].replace(b"\n", b",\n")
+        self.first = False
+        write_utf8(self.out, data)
+        if self.check is not None:
+            self.check.append(data.decode("utf-8"))
 
     def device(self, record: dict[str, Any]) -> None:
         if self.devices is None:

@@ -8,6 +8,9 @@ from typing import IO, Any
 from hikscan.report.output import dumps
 from hikscan.report.schema import validate_line, validating
 from hikscan.report.spool import record_json
+from hikscan.report.writers.base import write_utf8
+
+TYPED_FINDING = b'{"type": "finding", '  # a finding's line opens so (JsonlWriter.write)
 
 
 class JsonlWriter:
@@ -18,11 +21,12 @@ class JsonlWriter:
         self.out = out
         self.check = validating()
 
-    def write(self, kind: str, record: dict[str, Any]) -> None:
+    def write(self, kind: str, record: dict[str, Any] | str) -> None:
+        """`record`: a dict, or its JSON text (a worker's record passed on undecoded)."""
         text = record_json(record)  # a record read back from a worker keeps its text: not encoded again
         line = f'{{"type": {dumps(kind)}, {text[1:]}' if len(text) > 2 else dumps({"type": kind})
         if self.check:
-            assert line == dumps({"type": kind, **record})
+            assert line == dumps({"type": kind, **(json.loads(text) if isinstance(record, str) else record)})
             validate_line(json.loads(line))
         self.out.write(line + "\n")
         self.out.flush()
@@ -35,6 +39,17 @@ class JsonlWriter:
 
     def finding(self, record: dict[str, Any]) -> None:
         self.write("finding", record)
+
+    def finding_lines(self, block: bytes) -> None:
+        """A block of findings as JSON lines (TextWriter), written at once and flushed: each line gains its
+        "type" as write() gives it (JSON text holds no raw newline, so each object starts a line)."""
+        if self.check or b"\n{}\n" in b"\n" + block:  # checked, or an empty record: one line at a time
+            for text in block.decode("utf-8").split("\n")[:-1]:
+                self.write("finding", text)
+            return
+        if block:
+            write_utf8(self.out, TYPED_FINDING + block[1:].replace(b"\n{", b"\n" + TYPED_FINDING))
+            self.out.flush()
 
     def device(self, record: dict[str, Any]) -> None:
         self.write("device", record)

@@ -1,0 +1,60 @@
+"""What a report's summary counts about its findings (by severity, by rule, by remote country; the worst
+severity), kept apart from the records: a worker process counts its own as it makes them and the parent adds
+the counts up, so a parent that only copies the records' JSON text never decodes them to count them.
+
+Counting A then B, and counting A and B apart then merging B into A, give the same counters with their keys
+in the same order (first seen first), so the summary's `most_common()` lists tie the same way either way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from hikscan.report.model import severity_rank
+
+Facts = tuple[str, str, str | None]  # severity, rule, the remote's country (None: a fleet finding)
+
+
+def finding_facts(record: dict[str, Any]) -> Facts:
+    """What the tally needs from one finding record (a fleet finding, with members, has no one remote)."""
+    country = None if record["device"].get("members") else record["remote"].get("country") or "??"
+    return record["severity"], record["rule"], country
+
+
+class FindingTally:
+    """Findings counted one at a time (`add`), or several tallies added up in order (`merge`)."""
+
+    __slots__ = ("by_rule", "by_severity", "count", "countries", "worst")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_severity: Counter[str] = Counter()
+        self.by_rule: Counter[str] = Counter()
+        self.countries: Counter[str] = Counter()
+        self.worst = -1  # severity rank of the worst finding; -1: none
+
+    def add(self, facts: Facts) -> None:
+        severity, rule, country = facts
+        self.count += 1
+        self.by_severity[severity] += 1
+        self.by_rule[rule] += 1
+        self.worst = max(self.worst, severity_rank(severity))
+        if country is not None:
+            self.countries[country] += 1
+
+    def merge(self, other: FindingTally) -> None:
+        """Count `other`'s findings after these (Counter.update keeps first-seen key order)."""
+        self.count += other.count
+        self.by_severity.update(other.by_severity)
+        self.by_rule.update(other.by_rule)
+        self.countries.update(other.countries)
+        self.worst = max(self.worst, other.worst)
+
+
+def counted(records: Iterable[tuple[str, Facts]], tally: FindingTally) -> Iterator[str]:
+    """Each record's text, its facts added to `tally` as it passes."""
+    for text, facts in records:
+        tally.add(facts)
+        yield text
