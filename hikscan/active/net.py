@@ -36,6 +36,9 @@ class Deadline:
     def __init__(self, seconds: float, stop: threading.Event | None = None) -> None:
         self.at = time.monotonic() + max(0.0, seconds)
         self.stop = stop  # set by a signal handler: the deadline has passed now
+        # work was cut short by this deadline: latched, because the last phase may end just before it
+        # (a rate limiter refuses a send whose slot lies past it, then nothing is left to wait for)
+        self.hit = False
 
     def remaining(self) -> float:
         if self.stop is not None and self.stop.is_set():
@@ -44,7 +47,10 @@ class Deadline:
 
     @property
     def expired(self) -> bool:
-        return self.remaining() <= 0.0
+        if self.remaining() <= 0.0:
+            self.hit = True
+            return True
+        return False
 
     def extend(self, seconds: float) -> None:
         """Move the deadline `seconds` later (the scan gives an opt-in phase its own time)."""
@@ -84,6 +90,7 @@ class RateLimiter:
             tat = max(self._tat, now)
             slot = max(now, tat - (self.burst - 1) * interval)
             if deadline is not None and slot - now > deadline.remaining():
+                deadline.hit = True
                 return False
             self._tat = tat + interval
             self.sent += 1

@@ -328,7 +328,7 @@ def run_scan(
         "sent": ctx.limiter.sent,
         "max_time_s": round(ctx.deadline.at - started, 1),
         "elapsed_s": round(time.monotonic() - started, 3),
-        "deadline_hit": not stopped and ctx.deadline.expired,
+        "deadline_hit": not stopped and (ctx.deadline.expired or ctx.deadline.hit),
         "no_permission": sorted(k.split(".", 1)[1] for k in ctx.stats if k.startswith("no_permission.")),
         **dict(sorted(ctx.stats.items())),
     }

@@ -53,6 +53,18 @@ def test_rate_limiter_refuses_at_once_a_slot_past_the_deadline_and_wakes_on_stop
     assert time.monotonic() - start < 0.6
 
 
+def test_a_deadline_remembers_it_cut_work_short_before_it_passed():
+    """A refused send slot marks the deadline hit although time remains (the scan's stats say so even
+    when the phases left end just before it); a deadline nobody ran into is not hit."""
+    limiter = RateLimiter(1.0)
+    untouched, short = Deadline(5), Deadline(0.3)
+    assert limiter.acquire(untouched) and not untouched.hit
+    assert not limiter.acquire(short)  # the next slot is 1 s away
+    assert short.hit and not short.expired and short.hit
+    passed = Deadline(0)
+    assert passed.expired and passed.hit
+
+
 def test_port_sweep_window_starts_after_the_last_connect_left():
     servers = [socket.socket() for _ in range(4)]
     try:

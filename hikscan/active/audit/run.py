@@ -170,7 +170,7 @@ def run_audit(
             "audited": sum(1 for d in devices if d.audit and d.audit["status"] in ("ok", "partial")),
             "requests": limiter.sent,
             "elapsed_s": round(time.monotonic() - started, 3),
-            "deadline_hit": deadline.expired,
+            "deadline_hit": deadline.expired or deadline.hit,
             "rate": opts.rate,
             "timeout": opts.timeout,
         }
