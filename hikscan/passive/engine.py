@@ -84,7 +84,6 @@ class Engine:
         self._cloud_by_name: dict[str, CloudEndpoint | None] = {}
         self._cloud_by_ip: dict[str, CloudEndpoint | None] = {}
         self._hosts: set[str] | None = None  # hosts with evidence, as of the last findings() call
-        self._last_names: tuple[str, str, tuple[tuple[str, str], ...]] | None = None  # cloud()'s last
         self.baseline = baseline  # earlier reports (--baseline); None: the capture's start is the baseline
         self._novelty: Novelty | None = None
         self.t_first, self.t_last = float("inf"), float("-inf")  # capture time covered by folded flows
@@ -292,7 +291,6 @@ class Engine:
     def cloud(self, contact: Contact) -> CloudMatch:
         """The name to report (the first that is a vendor cloud's, else the strongest) and the cloud."""
         names = tuple(self.names.names_for(contact.host, contact.remote))
-        self._last_names = (contact.host, contact.remote, names)  # _is_new asks again for the same pair
         signature = self.inspector.signature_hits.get((contact.host, contact.remote))
         for name, _source in names:
             cloud = self._cached(self._cloud_by_name, name, self.rules.cloud_for_name)
@@ -399,7 +397,7 @@ class Engine:
         """`finding_stream()`, each finding spooled as `encode(finding)` (the report's plain dict is
         cheaper to spool than the dataclass)."""
         self._devices, self._hosts = {}, None
-        self._novelty = self._last_names = None
+        self._novelty = None
         spool: SortedSpool[T] = SortedSpool()
         novelty = self.novelty()
         for detector in self.detectors:
@@ -421,12 +419,8 @@ class Engine:
         return spool.in_order(kept)
 
     def _is_new(self, finding: Finding, novelty: Novelty) -> bool | None:
-        host, ip, last = finding.device.get("ip") or "", finding.remote.ip, self._last_names
-        if last is not None and last[0] == host and last[1] == ip:
-            names = [name for name, _source in last[2]]
-        else:
-            contact = self.contact_table.get(host, ip)
-            names = self.names_of(contact) if contact is not None else []
+        contact = self.contact_table.get(finding.device.get("ip") or "", finding.remote.ip)
+        names = self.names_of(contact) if contact is not None else []
         if finding.remote.name and not names:
             names = [finding.remote.name]
         return novelty.remote_is_new(finding.remote.ip, names)

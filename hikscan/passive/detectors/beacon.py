@@ -78,24 +78,21 @@ class Beacon:
             self.dropped += events - kept
 
     def _with_open(self, view: EngineView) -> Iterable[tuple[Contact, _Log]]:
-        """The closed flows' logs, plus what the still-open flows add (live monitoring), not kept."""
-        extra: dict[tuple[str, str], tuple[Contact, _Log]] = {}
+        """The closed flows' logs, plus what the still-open flows add (live monitoring), not kept. An open
+        flow's contact is in the table, so every log is reached through view.contacts()."""
+        extra: dict[tuple[str, str], _Log] = {}
         for flow in view.open_flows():
             contact = view.opened_contact(flow)
             if contact is None or not self._counts(flow, view):
                 continue
             key = (contact.host, contact.remote)
             if key not in extra:
-                base = contact.beacon
-                extra[key] = (contact, base.copy() if base is not None else _Log())
-            self._add(extra[key][1], flow, view, False)
+                extra[key] = contact.beacon.copy() if contact.beacon is not None else _Log()
+            self._add(extra[key], flow, view, False)
         for contact in view.contacts():
-            more = extra.pop((contact.host, contact.remote), None)
-            if more is not None:
-                yield more
-            elif contact.beacon is not None:
-                yield contact, contact.beacon
-        yield from extra.values()
+            log = extra.pop((contact.host, contact.remote), None) or contact.beacon
+            if log is not None:
+                yield contact, log
 
     def findings(self, view: EngineView, earlier: list[Finding]) -> Iterator[Finding]:
         policy: Policy = view.policy

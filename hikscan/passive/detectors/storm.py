@@ -58,7 +58,8 @@ class Storm:
             contact.storm.add(flow)
 
     def _by_remote(self, view: EngineView) -> dict[str, dict[str, _Tally]]:
-        """remote → host → tally, the open flows (live monitoring) included without being kept."""
+        """remote → host → tally, the open flows (live monitoring) included without being kept (an open
+        flow's contact is in the table, so every tally is reached through view.contacts())."""
         extra: dict[tuple[str, str], _Tally] = {}
         for flow in view.open_flows():
             contact = view.opened_contact(flow)
@@ -72,8 +73,6 @@ class Storm:
                 out[contact.remote][contact.host] = tally.merged(more) if more is not None else tally
             elif more is not None:
                 out[contact.remote][contact.host] = more
-        for (host, remote), tally in extra.items():
-            out[remote][host] = tally
         return out
 
     def findings(self, view: EngineView, earlier: list[Finding]) -> Iterator[Finding]:
