@@ -2,7 +2,10 @@
 
 A contact is what a finding is about (one device, one remote), so the table is keyed by the pair and
 not by port: a port scan of one server is one contact with its ports counted, not 65,535 records.
-The table is bounded twice, per host and in all; what does not fit is counted, never silently lost.
+The table is bounded twice, per host and in all; what does not fit is counted, never silently lost. Its
+memory is bounded too: past `memory_bytes`, the contacts in memory are written to a private file as
+partials and merged per pair when the table is read (passive.contactstore), so a capture with millions
+of pairs costs disk, not memory, and reports the same.
 
 Flows are folded incrementally: a flow remembers how much of it was already folded, so a live monitor
 can fold the open flows every few seconds and again when they close without counting anything twice.
@@ -11,13 +14,19 @@ can fold the open flows every few seconds and again when they close without coun
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hikscan.passive.contactstore import ContactStore
 
 MAX_CONTACTS = 200_000
 MAX_CONTACTS_PER_HOST = 4_096
 MAX_PORTS = 32  # distinct server ports listed per contact; more are counted in `ports_folded`
 PROTO_NAMES = {6: "tcp", 17: "udp"}
+# What one contact in memory costs with its key and detector state, without beacon marks (which the
+# beacon detector declares with `hold`); tests/passive/test_engine.py measures it.
+CONTACT_BYTES = 1_000
 
 
 class Contact:
@@ -37,10 +46,12 @@ class Contact:
         "ports",
         "ports_folded",
         "remote",
+        "seq",
         "storm",
     )
 
-    def __init__(self, host: str, remote: str, first: float, last: float) -> None:
+    def __init__(self, host: str, remote: str, first: float, last: float, seq: int = 0) -> None:
+        self.seq = seq  # order of the pair's first appearance (the table's iteration order)
         self.host = host
         self.remote = remote
         self.first = first
@@ -93,23 +104,94 @@ class Contact:
 
 
 class ContactTable:
-    """Bounded map (host, remote) → Contact, with per-host and total caps."""
+    """Bounded map (host, remote) → Contact, with per-host and total caps; with `memory_bytes`, contacts
+    past that budget go to a ContactStore and the table reads them back from there."""
 
-    def __init__(self, max_contacts: int = MAX_CONTACTS, per_host: int = MAX_CONTACTS_PER_HOST) -> None:
+    def __init__(
+        self,
+        max_contacts: int = MAX_CONTACTS,
+        per_host: int = MAX_CONTACTS_PER_HOST,
+        memory_bytes: int | None = None,
+        shared: Callable[[], int] | None = None,
+    ) -> None:
         self.max_contacts = max_contacts
         self.per_host = per_host
+        self.memory_bytes = memory_bytes  # None: everything in memory
+        self.shared = shared  # what else the budget holds now, in bytes (the engine's open flows)
         self._contacts: dict[tuple[str, str], Contact] = {}
         self._per_host: dict[str, int] = defaultdict(int)
         self.dropped: dict[str, int] = defaultdict(int)  # host → contacts not kept (caps)
+        self.held = 0  # bytes of detector state on the contacts in memory (see `hold`)
+        self._seq = 0
+        self._store: ContactStore | None = None
+
+    @property
+    def spilled(self) -> bool:
+        return self._store is not None
+
+    def _read(self) -> ContactStore | None:
+        """The store, every partial merged, when the table has spilled; None when all is in memory."""
+        store = self._store
+        if store is not None:
+            if self._contacts:
+                store.write(self._contacts.values())
+                self._contacts.clear()
+                self.held = 0
+            for host, flows in store.merge(self.per_host, self.max_contacts).items():
+                self.dropped[host] += flows
+        return store
 
     def __len__(self) -> int:
-        return len(self._contacts)
+        store = self._read()
+        return len(self._contacts) if store is None else len(store)
 
     def __iter__(self) -> Iterator[Contact]:
-        return iter(self._contacts.values())
+        store = self._read()
+        return iter(self._contacts.values()) if store is None else iter(store)
 
     def get(self, host: str, remote: str) -> Contact | None:
-        return self._contacts.get((host, remote))
+        """The pair's whole contact (a copy when the table has spilled: changes to it are not kept)."""
+        store = self._read()
+        return self._contacts.get((host, remote)) if store is None else store.get(host, remote)
+
+    def host_index(self) -> Callable[[str], list[Contact]]:
+        """host → its contacts, for reading them host by host."""
+        store = self._read()
+        if store is not None:
+            return store.of_host
+        index: dict[str, list[Contact]] = defaultdict(list)
+        for contact in self._contacts.values():
+            index[contact.host].append(contact)
+        return lambda host: index.get(host, [])
+
+    def in_memory(self, host: str, remote: str) -> Contact | None:
+        """The pair's contact in memory, to add to: after a spill, a new partial if none is there (caps
+        are applied when the partials are merged)."""
+        contact = self._contacts.get((host, remote))
+        if contact is None and self._store is not None:
+            contact = self._new(host, remote, float("inf"), float("-inf"))
+        return contact
+
+    def hold(self, nbytes: int) -> None:
+        """Detector state of `nbytes` was added to a contact in memory (counted against memory_bytes)."""
+        self.held += nbytes
+
+    def _new(self, host: str, remote: str, first: float, last: float) -> Contact:
+        limit = self.memory_bytes
+        if limit is not None and len(self._contacts) * CONTACT_BYTES + self.held >= limit - (
+            self.shared() if self.shared is not None else 0
+        ):
+            if self._store is None:
+                from hikscan.passive.contactstore import ContactStore
+
+                self._store = ContactStore()
+            self._store.write(self._contacts.values())
+            self._contacts.clear()
+            self._per_host.clear()
+            self.held = 0
+        self._seq += 1
+        contact = self._contacts[(host, remote)] = Contact(host, remote, first, last, self._seq)
+        return contact
 
     def fold(
         self,
@@ -124,15 +206,15 @@ class ContactTable:
     ) -> Contact | None:
         """Add traffic to the host's contact with remote; `port` (server port, proto) is given once per
         flow, when the flow is first folded, and counts it."""
-        key = (host, remote)
-        contact = self._contacts.get(key)
+        contact = self._contacts.get((host, remote))
         if contact is None:
-            if len(self._contacts) >= self.max_contacts or self._per_host[host] >= self.per_host:
-                if port is not None:
-                    self.dropped[host] += 1
-                return None
-            contact = self._contacts[key] = Contact(host, remote, first, last)
-            self._per_host[host] += 1
+            if self._store is None:
+                if len(self._contacts) >= self.max_contacts or self._per_host[host] >= self.per_host:
+                    if port is not None:
+                        self.dropped[host] += 1
+                    return None
+                self._per_host[host] += 1
+            contact = self._new(host, remote, first, last)
         if first < contact.first:
             contact.first = first
         if last > contact.last:
@@ -163,6 +245,7 @@ class ContactTable:
         target.ports_folded += other.ports_folded
 
     def remove(self, contact: Contact) -> None:
+        """Take a contact out (a table that never spills: `memory_bytes` None)."""
         del self._contacts[(contact.host, contact.remote)]
         self._per_host[contact.host] -= 1
 

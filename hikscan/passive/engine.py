@@ -36,13 +36,20 @@ from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
 from hikscan.passive.roundtrip import RoundTrips
-from hikscan.passive.timeline import by_host, timeline
+from hikscan.passive.timeline import timeline
 from hikscan.report.model import Device, Finding, Remote, device_ref, severity_rank
 from hikscan.report.spool import SortedSpool
 
 # Open flows at once: ~440 bytes each (tests/passive/test_flows.py measures it), so ≤ ~28 MiB. A fuller
 # table closes its longest-idle flows early (folded like any other), as Suricata does past its memcap.
 MAX_FLOWS = 65_536
+# Open flows and contacts in memory together: a contact with its detector state costs ~1 KB
+# (contacts.CONTACT_BYTES), an open flow with its UDP beat log ~600 bytes (FLOW_BYTES). Past the budget the
+# contacts go to a private file on disk (passive.contactstore), merged when the report reads them. While
+# the flow table is full (~38 MiB), ≥ 10 MiB is left for contacts; at the end of a capture, the flows
+# flushed into contacts free their share.
+STATE_MEMORY = 48 * 2**20
+FLOW_BYTES = 600
 T = TypeVar("T")
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
@@ -73,7 +80,9 @@ class Engine:
         self.decoder = Decoder()
         self.flows = FlowTable(MAX_FLOWS, self._close, sketch=self._sketch)
         self.fed = 0  # frames given to feed()
-        self.contact_table = ContactTable()
+        self.contact_table = ContactTable(
+            memory_bytes=STATE_MEMORY, shared=lambda: len(self.flows) * FLOW_BYTES
+        )
         # Flows where neither address is internal by policy (global IPv6 on the LAN, public IPv4 LANs),
         # kept by (client, server) until the MAC they were sent from places their local side.
         self.unplaced = ContactTable()
@@ -154,13 +163,19 @@ class Engine:
         contact = self._fold(flow)
         if contact is not None and flow.packets_c2s and flow.packets_s2c:
             self.contact_table.mark_answered(contact)
-        opened = self.opened_contact(flow, contact)
+        opened = self._opened(flow, contact, self.contact_table.in_memory)
         for detector in self.detectors:
             detector.on_flow(flow, opened, self)
 
-    def opened_contact(self, flow: Flow, folded: Contact | None = None) -> Contact | None:
+    def opened_contact(self, flow: Flow) -> Contact | None:
         """The contact of a flow a local host opened to an external address (None for any other flow,
-        or when the contact tables were full); `folded`: what _fold returned for it, if it did."""
+        or when the contact tables were full), as the report reads it."""
+        return self._opened(flow, None, self.contact_table.get)
+
+    def _opened(
+        self, flow: Flow, folded: Contact | None, lookup: Callable[[str, str], Contact | None]
+    ) -> Contact | None:
+        """opened_contact, given what _fold returned for the flow (if it did) and how to find the pair."""
         text = self.inspector.text
         client = text(flow.client)
         if folded is not None:
@@ -169,7 +184,11 @@ class Engine:
         if not internal(client):
             return None
         server = text(flow.server)
-        return None if internal(server) else self.contact_table.get(client, server)
+        return None if internal(server) else lookup(client, server)
+
+    def hold(self, nbytes: int) -> None:
+        """A detector added `nbytes` of state to a contact (counted against the contacts' memory)."""
+        self.contact_table.hold(nbytes)
 
     def _fold(self, flow: Flow) -> Contact | None:
         packets, nbytes = flow.packets - flow.folded_packets, flow.bytes - flow.folded_bytes
@@ -375,11 +394,13 @@ class Engine:
         """`cctv_devices()` one at a time: a device's timeline is built when it is reached, so only one
         device's timeline is in memory while a report is written."""
         devices = [d for d in self.devices() if self.is_cctv(d)]
-        index = by_host(self.contact_table) if devices else {}
-        novelty = self.novelty() if devices else None
+        if not devices:
+            return
+        contacts_of = self.contact_table.host_index()
+        novelty = self.novelty()
         for device in devices:
-            if device.ip is not None and novelty is not None:
-                entries, _left_out = timeline(index.get(device.ip, []), self.names_of, novelty)
+            if device.ip is not None:
+                entries, _left_out = timeline(contacts_of(device.ip), self.names_of, novelty)
                 device = replace(device, timeline=entries)  # the cached Device does not keep it
             yield device
 
@@ -419,8 +440,8 @@ class Engine:
         return spool.in_order(kept)
 
     def _is_new(self, finding: Finding, novelty: Novelty) -> bool | None:
-        contact = self.contact_table.get(finding.device.get("ip") or "", finding.remote.ip)
-        names = self.names_of(contact) if contact is not None else []
+        ip = finding.device.get("ip")
+        names = [name for name, _source in self.names.names_for(ip, finding.remote.ip)] if ip else []
         if finding.remote.name and not names:
             names = [finding.remote.name]
         return novelty.remote_is_new(finding.remote.ip, names)

@@ -7,8 +7,7 @@ answered), server ports and whether the destination is new since the baseline.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from hikscan.passive.baseline import Novelty
@@ -16,13 +15,6 @@ from hikscan.passive.contacts import Contact
 from hikscan.report.model import iso_time
 
 MAX_TIMELINE = 256  # entries per device (the earliest first contacts); the rest are counted
-
-
-def by_host(contacts: Iterable[Contact]) -> dict[str, list[Contact]]:
-    index: dict[str, list[Contact]] = defaultdict(list)
-    for contact in contacts:
-        index[contact.host].append(contact)
-    return index
 
 
 def timeline(

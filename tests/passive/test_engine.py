@@ -117,37 +117,3 @@ def test_remote_is_enriched_once_and_names_the_contacts_main_port() -> None:
     trips = engine.round_trips
     assert trips._packed == {"203.0.113.9": bytes([203, 0, 113, 9])}
     assert trips.ms("not an address") is None and trips._packed["not an address"] is None
-
-
-def test_a_contact_with_its_behaviour_state_stays_small() -> None:
-    """Per (device, remote) pair the engine keeps one Contact, and the beacon and storm detectors keep
-    their state on it: one key and one dict slot per pair. Measured 909 bytes a pair (three TCP
-    attempts, two answered); with the detectors' own dicts keyed by (host, remote) it was 1,136."""
-    import gc
-    import ipaddress
-    import tracemalloc
-
-    engine = Engine(RULES, GEO, OUI)
-
-    def feed(pairs: int, first_remote: int) -> None:
-        for k in range(pairs):
-            host = (ipaddress.ip_address("10.1.0.0") + k % 200).packed
-            remote = (ipaddress.ip_address("45.0.0.0") + first_remote + k).packed
-            for j in range(3):
-                t = 1_700_000_000.0 + k * 0.01 + j * 60
-                reply = (4, 3000) if j else (0, 0)
-                engine.fold_record(t, t + 0.5, host, 40000 + j, remote, 443, 6, (5, 900), reply)
-
-    feed(2_000, 0)  # the per-host tables and memos exist already
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        feed(20_000, 100_000)
-        gc.collect()
-        per_pair = (tracemalloc.get_traced_memory()[0] - before) / 20_000
-    finally:
-        tracemalloc.stop()
-    contact = engine.contact("10.1.0.5", "45.1.134.165")
-    assert contact is not None and contact.beacon.count == 3 and contact.storm.failed == 1
-    assert per_pair < 1_000, f"{per_pair:.0f} bytes per pair"

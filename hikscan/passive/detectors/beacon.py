@@ -8,89 +8,111 @@ and scores at least `beacon.min_score`, and nothing else explains the destinatio
 not allowed by policy, and (with `beacon.unnamed_only`) no DNS name, SNI or Host for it in the capture.
 Time and name service ports (`beacon.ignore_ports`) are periodic by design and never scored.
 
-Memory: at most `beacon.max_events` attempts per pair and MAX_EVENTS over all pairs (then counted only);
-the log lives on the pair's Contact, so the pairs are bounded by the contact table.
+Memory: at most `beacon.max_events` attempts per pair (then counted only); the log lives on the pair's
+Contact and declares its bytes (`view.hold`), so the contact table moves it to disk with the contact when
+memory is full, and merges a pair's logs in order when the report reads it.
 """
 
 from __future__ import annotations
 
+import struct
 from array import array
 from collections.abc import Iterable, Iterator
 
 from hikscan.knowledge.beaconscore import beacon_score
 from hikscan.knowledge.policy import Policy
 from hikscan.passive.contacts import Contact
+from hikscan.passive.contactstore import register_state, unpacked
 from hikscan.passive.detectors.base import EngineView
 from hikscan.passive.detectors.sides import answered, attempts
 from hikscan.passive.flows import Flow
 from hikscan.report.model import Finding
 
-MAX_EVENTS = 2_000_000  # all pairs together: 16 bytes each
+MARK_BYTES = 16  # one attempt: time and bytes, two doubles
+_HEAD = struct.Struct("<qqq")
 
 
 class _Log:
-    """One pair's attempts, kept on its Contact (`contact.beacon`)."""
+    """One pair's attempts, kept on its Contact (`contact.beacon`): at most `limit` of them logged."""
 
-    __slots__ = ("answered", "count", "marks")
+    __slots__ = ("answered", "count", "limit", "marks")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
         self.marks = array("d")  # time, bytes, time, bytes, …
         self.count = 0  # attempts, logged or not
         self.answered = 0  # flows the remote answered
+        self.limit = limit
 
     def copy(self) -> _Log:
-        out = _Log()
+        out = _Log(self.limit)
         out.marks.extend(self.marks)
         out.count, out.answered = self.count, self.answered
         return out
+
+    def pack(self) -> bytes:
+        return _HEAD.pack(self.count, self.answered, self.limit) + self.marks.tobytes()
+
+    @classmethod
+    def unpack(cls, data: bytes) -> _Log:
+        count, answered, limit = _HEAD.unpack_from(data)
+        out = cls(limit)
+        out.count, out.answered = count, answered
+        out.marks.frombytes(data[_HEAD.size :])
+        return out
+
+    def merged(self, later: _Log) -> _Log:
+        """This log followed by a later one of the same pair, as one log would have logged them."""
+        room = self.limit - len(self.marks) // 2
+        if room > 0:
+            self.marks.extend(later.marks[: 2 * room])
+        self.count += later.count
+        self.answered += later.answered
+        return self
+
+
+register_state("beacon", _Log.unpack)
 
 
 class Beacon:
     name = "beacon"
 
-    def __init__(self) -> None:
-        self.events = 0
-        self.dropped = 0  # attempts not logged (caps)
-
     def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None:
         if contact is not None and self._counts(flow, view):
             if contact.beacon is None:
-                contact.beacon = _Log()
-            self._add(contact.beacon, flow, view, True)
+                contact.beacon = _Log(view.policy.beacon.max_events)
+            kept = self._add(contact.beacon, flow)
+            view.hold(MARK_BYTES * kept)
 
     def _counts(self, flow: Flow, view: EngineView) -> bool:
         policy = view.policy
         return flow.server_port not in policy.beacon.ignore_ports and policy.emits(self.name)
 
-    def _add(self, log: _Log, flow: Flow, view: EngineView, keep: bool) -> None:
-        policy = view.policy
+    def _add(self, log: _Log, flow: Flow) -> int:
+        """Log a closed flow's attempts; returns how many were logged (not past the log's limit)."""
         tried = attempts(flow)
         log.count += max(flow.beats, 1) if flow.proto == 17 else 1  # beyond the flow's logged beats too
         log.answered += answered(flow)
-        room = policy.beacon.max_events - len(log.marks) // 2
-        if keep:
-            room = min(room, MAX_EVENTS - self.events)
         events = len(tried) // 2
-        kept = min(events, max(room, 0))
+        kept = min(events, max(log.limit - len(log.marks) // 2, 0))
         log.marks.extend(tried if kept == events else tried[: 2 * kept])
-        if keep:
-            self.events += kept
-            self.dropped += events - kept
+        return kept
 
     def _with_open(self, view: EngineView) -> Iterable[tuple[Contact, _Log]]:
         """The closed flows' logs, plus what the still-open flows add (live monitoring), not kept. An open
         flow's contact is in the table, so every log is reached through view.contacts()."""
         extra: dict[tuple[str, str], _Log] = {}
+        max_events = view.policy.beacon.max_events
         for flow in view.open_flows():
             contact = view.opened_contact(flow)
             if contact is None or not self._counts(flow, view):
                 continue
             key = (contact.host, contact.remote)
             if key not in extra:
-                extra[key] = contact.beacon.copy() if contact.beacon is not None else _Log()
-            self._add(extra[key], flow, view, False)
+                log = unpacked("beacon", contact.beacon)
+                extra[key] = log.copy() if log is not None else _Log(max_events)
+            self._add(extra[key], flow)
         for contact in view.contacts():
-            log = extra.pop((contact.host, contact.remote), None) or contact.beacon
+            log = extra.pop((contact.host, contact.remote), None) or unpacked("beacon", contact.beacon)
             if log is not None:
                 yield contact, log
 

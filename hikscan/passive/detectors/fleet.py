@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from hikscan.knowledge.policy import PolicyRule
 from hikscan.passive.contacts import Contact
@@ -25,6 +26,24 @@ from hikscan.passive.flows import Flow
 from hikscan.report.model import Device, Finding, iso_time
 
 KINDS = ("ip", "name", "net")
+
+
+class _Reach(NamedTuple):
+    """What the finding needs of one contact (not the contact: a fleet can span many of them)."""
+
+    host: str
+    remote: str
+    first: float
+    last: float
+    attempts: int
+    answered: int
+    packets: int
+    bytes: int
+    flows: int
+
+    @classmethod
+    def of(cls, c: Contact) -> _Reach:
+        return cls(c.host, c.remote, c.first, c.last, c.attempts, c.answered, c.packets, c.bytes, c.flows)
 
 
 class Fleet:
@@ -48,7 +67,7 @@ class Fleet:
             return
         rule, fleet = rules[0], policy.fleet
         # (group, kind, key) → host → that host's contacts with the destination
-        groups: dict[tuple[str, str, str], dict[str, list[Contact]]] = defaultdict(lambda: defaultdict(list))
+        groups: dict[tuple[str, str, str], dict[str, list[_Reach]]] = defaultdict(lambda: defaultdict(list))
         group_of: dict[str, str | None] = {}  # host → its group (one device lookup per host)
         for contact in view.contacts():
             if contact.attempts < fleet.min_attempts:
@@ -69,9 +88,11 @@ class Fleet:
             net = novelty.net(contact.remote)
             if net is not None:
                 keys.append(("net", net))
+            reach = None
             for kind, key in keys:
                 if novelty.is_new(kind, key):
-                    groups[(group, kind, key)][contact.host].append(contact)
+                    reach = reach or _Reach.of(contact)
+                    groups[(group, kind, key)][contact.host].append(reach)
         reported: set[str] = set()
         for kind in KINDS:
             for (group, k, key), members in sorted(groups.items()):
@@ -88,7 +109,7 @@ class Fleet:
         group: str,
         kind: str,
         key: str,
-        members: dict[str, list[Contact]],
+        members: dict[str, list[_Reach]],
         reported: set[str],
         mode: str,
     ) -> Finding | None:
@@ -102,7 +123,10 @@ class Fleet:
         if kind != "ip" and remotes <= reported:
             return None
         reported |= remotes
-        main = max(contacts, key=lambda c: (c.attempts, c.remote))
+        best_reach = max(contacts, key=lambda c: (c.attempts, c.remote))
+        main = view.contact(best_reach.host, best_reach.remote)
+        if main is None:
+            return None
         match = view.cloud(main)
         remote = view.remote(main, match)
         onset = min(onsets.values())

@@ -10,17 +10,19 @@ destination: the device, or — when several devices storm it — all of them as
 
 from __future__ import annotations
 
-from collections import defaultdict
+import struct
 from collections.abc import Iterator
 
 from hikscan.knowledge.policy import storm_rate
 from hikscan.passive.contacts import Contact
+from hikscan.passive.contactstore import register_state, unpacked
 from hikscan.passive.detectors.base import EngineView
 from hikscan.passive.detectors.sides import answered
 from hikscan.passive.flows import Flow
 from hikscan.report.model import Finding, Remote
 
 _INF, _NEG_INF = float("inf"), float("-inf")
+_PACKED = struct.Struct("<qqdd")
 
 
 class _Tally:
@@ -47,6 +49,18 @@ class _Tally:
         out.last_failed = max(self.last_failed, other.last_failed)
         return out
 
+    def pack(self) -> bytes:
+        return _PACKED.pack(self.attempts, self.failed, self.first_failed, self.last_failed)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> _Tally:
+        out = cls()
+        out.attempts, out.failed, out.first_failed, out.last_failed = _PACKED.unpack(data)
+        return out
+
+
+register_state("storm", _Tally.unpack)
+
 
 class Storm:
     name = "storm"
@@ -57,32 +71,43 @@ class Storm:
                 contact.storm = _Tally()
             contact.storm.add(flow)
 
-    def _by_remote(self, view: EngineView) -> dict[str, dict[str, _Tally]]:
-        """remote → host → tally, the open flows (live monitoring) included without being kept (an open
+    def _tallies(self, view: EngineView) -> Iterator[tuple[Contact, _Tally]]:
+        """Each contact's tally, the open flows (live monitoring) included without being kept (an open
         flow's contact is in the table, so every tally is reached through view.contacts())."""
         extra: dict[tuple[str, str], _Tally] = {}
         for flow in view.open_flows():
             contact = view.opened_contact(flow)
             if contact is not None:
                 extra.setdefault((contact.host, contact.remote), _Tally()).add(flow)
-        out: dict[str, dict[str, _Tally]] = defaultdict(dict)
         for contact in view.contacts():
-            tally = contact.storm
-            more = extra.pop((contact.host, contact.remote), None)
+            tally = unpacked("storm", contact.storm)
+            more = extra.get((contact.host, contact.remote)) if extra else None
             if tally is not None:
-                out[contact.remote][contact.host] = tally.merged(more) if more is not None else tally
+                yield contact, tally.merged(more) if more is not None else tally
             elif more is not None:
-                out[contact.remote][contact.host] = more
-        return out
+                yield contact, more
+
+    def _by_remote(self, view: EngineView, min_failed: int) -> dict[str, dict[str, _Tally]]:
+        """remote → host → tally, for the remotes with at least `min_failed` failures in all. Two passes over
+        the contacts: totals per remote, then the hosts of those few remotes (not a tally per pair)."""
+        failed: dict[str, int] = {}
+        for contact, tally in self._tallies(view):
+            failed[contact.remote] = failed.get(contact.remote, 0) + tally.failed
+        stormed: dict[str, dict[str, _Tally]] = {r: {} for r, n in failed.items() if n >= min_failed}
+        del failed
+        if stormed:
+            for contact, tally in self._tallies(view):
+                hosts = stormed.get(contact.remote)
+                if hosts is not None:
+                    hosts[contact.host] = tally
+        return stormed
 
     def findings(self, view: EngineView, earlier: list[Finding]) -> Iterator[Finding]:
         policy = view.policy
         if not policy.rules_for(self.name):
             return
-        for remote_ip, hosts in self._by_remote(view).items():
+        for remote_ip, hosts in self._by_remote(view, policy.storm.min_failed).items():
             failed = sum(t.failed for t in hosts.values())
-            if failed < policy.storm.min_failed:
-                continue
             attempts = sum(t.attempts for t in hosts.values())
             first = min(t.first_failed for t in hosts.values())
             last = max(t.last_failed for t in hosts.values())

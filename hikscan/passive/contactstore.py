@@ -1,0 +1,183 @@
+"""Contacts past the memory budget: partial contacts in a private SQLite file, merged per pair when read.
+
+The contact table keeps a budget of contacts in memory (contacts.ContactTable); past it, every contact in
+memory is written here as a partial — its counts since it was last written — and memory starts afresh. A
+pair that comes back starts a new partial, so writing never reads. Before the table is read (a report),
+the partials are merged per pair: sums, first/last, server ports in order of first use, the detectors'
+state by its own `merged` rule; then the caps the table applies in memory (per host, in all) are applied
+in the same order, the pair's first appearance (`seq`). A spilled table reports what an unbounded one would.
+
+Why SQLite: the standard library's on-disk B-tree and external sort with a bounded page cache. Nothing in
+it comes from outside (the rows are our own), and an empty filename makes a private database that SQLite
+deletes when the connection closes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, Protocol
+
+from hikscan.passive.contacts import Contact
+
+CACHE_KIB = 4096  # SQLite's page cache (the file grows on disk, not in memory)
+STATE_SLOTS = ("beacon", "storm")
+COLUMNS = (
+    "seq INTEGER PRIMARY KEY, host TEXT, remote TEXT, first REAL, last REAL, packets INTEGER, "
+    "bytes INTEGER, flows INTEGER, inbound INTEGER, attempts INTEGER, answered INTEGER, ports BLOB, "
+    "ports_folded INTEGER, beacon BLOB, storm BLOB, parts INTEGER DEFAULT 1"
+)
+INSERT = (
+    "INSERT INTO part (seq, host, remote, first, last, packets, bytes, flows, inbound, attempts, answered, "
+    "ports, ports_folded, beacon, storm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# One row per pair: the counts in SQL; a pair's first row's ports and state (SQLite takes bare columns
+# from a row of the group, the right one when the group has one row; the others are merged in Python).
+SUMMED = (
+    "SELECT MIN(seq), host, remote, MIN(first), MAX(last), SUM(packets), SUM(bytes), SUM(flows), "
+    "SUM(inbound), SUM(attempts), SUM(answered), ports, ports_folded, beacon, storm, COUNT(*) "
+    "FROM part GROUP BY host, remote"
+)
+SPLIT = (
+    "SELECT * FROM (SELECT *, COUNT(*) OVER (PARTITION BY host, remote) AS k FROM part) WHERE k > 1 "
+    "ORDER BY host, remote, seq"
+)
+Row = tuple[Any, ...]
+
+
+class PairState(Protocol):
+    """A detector's state on a Contact (contacts.Contact.beacon, .storm): packed to bytes for the store
+    and merged with a later partial's state of the same pair."""
+
+    def pack(self) -> bytes: ...
+    def merged(self, later: Any) -> Any: ...
+
+
+# slot → the function that unpacks its bytes; the detectors register their state types when imported
+STATE_TYPES: dict[str, Callable[[bytes], Any]] = {}
+
+
+def register_state(slot: str, unpack: Callable[[bytes], Any]) -> None:
+    if slot not in STATE_SLOTS:
+        raise ValueError(f"no Contact slot {slot!r} for detector state")
+    STATE_TYPES[slot] = unpack
+
+
+def row_of(c: Contact) -> Row:
+    ports = array("q", c.ports).tobytes()
+    beacon, storm = c.beacon, c.storm
+    if beacon is not None and type(beacon) is not bytes:
+        beacon = beacon.pack()
+    if storm is not None and type(storm) is not bytes:
+        storm = storm.pack()
+    return (c.seq, c.host, c.remote, c.first, c.last, c.packets, c.bytes, c.flows, c.inbound, c.attempts,
+            c.answered, ports, c.ports_folded, beacon, storm)  # fmt: skip
+
+
+def contact_of(row: Row) -> Contact:
+    """A contact as read back; its detector state stays packed (bytes) until a detector unpacks it
+    (`unpacked`): most readers of a contact never look at it."""
+    c = Contact(row[1], row[2], row[3], row[4], row[0])
+    c.packets, c.bytes, c.flows, c.inbound, c.attempts, c.answered = row[5:11]
+    c.ports, c.ports_folded, c.beacon, c.storm = tuple(array("q", row[11])), row[12], row[13], row[14]
+    return c
+
+
+def unpacked(slot: str, state: Any) -> Any:
+    """A contact's detector state, unpacked if it was read back from the store."""
+    return STATE_TYPES[slot](state) if type(state) is bytes else state
+
+
+def merge_rows(rows: list[Row]) -> Row:
+    """One pair's partials, in order of `seq`, as one row (merge() takes its ports and state; SQL sums
+    the counts the same way)."""
+    if len(rows) == 1:
+        return rows[0]
+    parts = [contact_of(r) for r in rows]
+    out = parts[0]
+    for later in parts[1:]:
+        out.first, out.last = min(out.first, later.first), max(out.last, later.last)
+        out.packets += later.packets
+        out.bytes += later.bytes
+        out.flows += later.flows
+        out.inbound += later.inbound
+        out.attempts += later.attempts
+        out.answered += later.answered
+        p = later.ports
+        for i in range(0, len(p), 3):  # in order of first use, MAX_PORTS listed, as count_port does
+            out.count_port((p[i], p[i + 1]), p[i + 2])
+        out.ports_folded += later.ports_folded
+        for slot in STATE_SLOTS:
+            mine, theirs = getattr(out, slot), getattr(later, slot)
+            if theirs is not None:
+                setattr(
+                    out, slot, theirs if mine is None else unpacked(slot, mine).merged(unpacked(slot, theirs))
+                )
+    return row_of(out)
+
+
+class ContactStore:
+    """Partial contacts on disk (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect("", isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE", f"cache_size=-{CACHE_KIB}"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute(f"CREATE TABLE part ({COLUMNS})")
+        self.merged = True  # every pair has one row (no partial written since the last merge)
+
+    def write(self, contacts: Iterable[Contact]) -> None:
+        self.db.executemany(INSERT, map(row_of, contacts))
+        self.merged = False
+
+    def merge(self, per_host: int, max_contacts: int) -> dict[str, int]:
+        """Merge every pair's partials into one row, then apply the table's caps in order of first
+        appearance. Returns host → flows of the pairs the caps left out."""
+        if self.merged:
+            return {}
+        db = self.db
+        db.execute(f"CREATE TABLE whole ({COLUMNS})")
+        db.execute(f"INSERT INTO whole {SUMMED}")
+        merged = (merge_rows(list(g)) for _k, g in groupby(db.execute(SPLIT), itemgetter(1, 2)))
+        db.executemany(
+            "UPDATE whole SET ports = ?, ports_folded = ?, beacon = ?, storm = ? WHERE seq = ?",
+            (row[11:15] + row[:1] for row in merged),
+        )
+        db.execute("DROP TABLE part")
+        db.execute("ALTER TABLE whole RENAME TO part")
+        dropped: dict[str, int] = {}
+        ranked = "SELECT seq, host, flows, ROW_NUMBER() OVER (PARTITION BY host ORDER BY seq) AS n FROM part"
+        self._drop(f"SELECT seq, host, flows FROM ({ranked}) WHERE n > {int(per_host)}", dropped)
+        cut = db.execute("SELECT seq FROM part ORDER BY seq LIMIT 1 OFFSET ?", (max_contacts,)).fetchone()
+        if cut is not None:
+            self._drop(f"SELECT seq, host, flows FROM part WHERE seq >= {int(cut[0])}", dropped)
+        db.execute("CREATE INDEX IF NOT EXISTS pair ON part (host, remote)")
+        self.merged = True
+        return dropped
+
+    def _drop(self, select: str, dropped: dict[str, int]) -> None:
+        """Delete the rows `select` names (seq, host, flows), counting their flows per host."""
+        for host, flows in self.db.execute(f"SELECT host, SUM(flows) FROM ({select}) GROUP BY host"):
+            dropped[host] = dropped.get(host, 0) + flows
+        self.db.execute(f"DELETE FROM part WHERE seq IN (SELECT seq FROM ({select}))")
+
+    def __len__(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM part").fetchone()[0])
+
+    def __iter__(self) -> Iterator[Contact]:
+        """Every contact in order of first appearance, built as it is reached."""
+        return map(contact_of, self.db.execute("SELECT * FROM part ORDER BY seq"))
+
+    def get(self, host: str, remote: str) -> Contact | None:
+        row = self.db.execute("SELECT * FROM part WHERE host = ? AND remote = ?", (host, remote)).fetchone()
+        return contact_of(row) if row is not None else None
+
+    def of_host(self, host: str) -> list[Contact]:
+        rows = self.db.execute("SELECT * FROM part WHERE host = ? ORDER BY seq", (host,))
+        return [contact_of(r) for r in rows]
+
+    def close(self) -> None:
+        self.db.close()
