@@ -11,6 +11,7 @@ closed, so nothing is counted twice and the final report is the same whichever w
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,6 +55,12 @@ T = TypeVar("T")
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
 ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
+
+
+def _fold_finding(folded: dict[str, tuple[int, Any]], ip: str, key: tuple[int, float, str, int]) -> None:
+    """Count a finding a device's cap left out, remembering the first of them in report order."""
+    count, first = folded.get(ip, (0, key))
+    folded[ip] = (count + 1, min(first, key))
 
 
 class Engine:
@@ -416,28 +423,42 @@ class Engine:
 
     def finding_records(self, encode: Callable[[Finding], T]) -> Iterator[T]:
         """`finding_stream()`, each finding spooled as `encode(finding)` (the report's plain dict is
-        cheaper to spool than the dataclass)."""
+        cheaper to spool than the dataclass). A device's findings past MAX_FINDINGS_PER_DEVICE are folded
+        as they come (a heap of its kept ones, the one the report lists last on top), so only the kept
+        ones' sort keys are in memory and the folded ones are never encoded."""
         self._devices, self._hosts = {}, None
         self._novelty = None
         spool: SortedSpool[T] = SortedSpool()
         novelty = self.novelty()
+        # report order: (-severity rank, first seen, ip), then the order made; per device, its kept ones
+        # as (rank, -first seen, -made, spool index) so that the heap's head is the last in report order
+        kept: dict[str, list[tuple[int, float, int, int]]] = {}
+        folded: dict[str, tuple[int, tuple[int, float, str, int]]] = {}  # ip → (count, its first folded)
+        made = 0
+        ips: dict[str, str] = {}  # one string per device address in the keys
         for detector in self.detectors:
             for finding in detector.findings(self, []):
+                made += 1
+                ip = finding.device.get("ip") or ""
+                ip = ips.setdefault(ip, ip)
+                rank, first = severity_rank(finding.severity), finding.first_seen
+                heap = kept.setdefault(ip, []) if ip else None
+                if heap is not None and len(heap) >= MAX_FINDINGS_PER_DEVICE:
+                    worst = heap[0]
+                    if (rank, -first) <= worst[:2]:  # listed after the device's last kept one: folded
+                        _fold_finding(folded, ip, (-rank, first, ip, made))
+                        continue
+                    heapq.heappop(heap)
+                    spool.discard(worst[3])
+                    _fold_finding(folded, ip, (-worst[0], -worst[1], ip, -worst[2]))
                 if finding.new_destination is None:  # "new since the baseline" is a fact in every finding
                     finding.new_destination = self._is_new(finding, novelty)
-                ip = finding.device.get("ip")
-                spool.add((-severity_rank(finding.severity), finding.first_seen, ip or ""), encode(finding))
-        kept: list[int] = []
-        per_device: dict[Any, int] = defaultdict(int)
-        self.folded_findings = {}
-        for index in spool.order():
-            ip = spool.key(index)[2]
-            per_device[ip] += 1
-            if ip and per_device[ip] > MAX_FINDINGS_PER_DEVICE:
-                self.folded_findings[ip] = self.folded_findings.get(ip, 0) + 1
-                continue
-            kept.append(index)
-        return spool.in_order(kept)
+                if heap is not None:
+                    heapq.heappush(heap, (rank, -first, -made, len(spool)))
+                spool.add((-rank, first, ip), encode(finding))
+        # as the report lists them: devices in the order of their first folded finding
+        self.folded_findings = {ip: n for ip, (n, _k) in sorted(folded.items(), key=lambda kv: kv[1][1])}
+        return spool.in_order(spool.order())
 
     def _is_new(self, finding: Finding, novelty: Novelty) -> bool | None:
         ip = finding.device.get("ip")

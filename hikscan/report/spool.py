@@ -66,9 +66,14 @@ class SortedSpool(Generic[T]):
         self._keys.append(key)
         self._ends.append(self._size)
 
+    def discard(self, index: int) -> None:
+        """Leave a record out of `order()` (its bytes stay where they are until the spool is closed)."""
+        self._keys[index] = None
+
     def order(self) -> list[int]:
-        """Record numbers by key (stable)."""
-        return sorted(range(len(self._keys)), key=self._keys.__getitem__)
+        """Record numbers by key (stable), without the discarded ones."""
+        keys = self._keys
+        return sorted((i for i, key in enumerate(keys) if key is not None), key=keys.__getitem__)
 
     def key(self, index: int) -> Any:
         return self._keys[index]

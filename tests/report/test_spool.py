@@ -101,7 +101,7 @@ def test_the_stream_is_the_sorted_capped_list(engine: Engine, monkeypatch: pytes
     strip = [{k: v for k, v in f.items() if k != "new_destination"} for f in streamed]
     assert len(want) > 100 and want_folded  # the capture really has many findings, and folds some
     assert strip == [{k: v for k, v in f.items() if k != "new_destination"} for f in want]
-    assert folded == want_folded
+    assert list(folded.items()) == list(want_folded.items())  # counted as the report meets them
 
 
 def test_the_stream_holds_one_finding_at_a_time(engine: Engine) -> None:
