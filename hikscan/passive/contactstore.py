@@ -28,23 +28,9 @@ STATE_SLOTS = ("beacon", "storm")
 COLUMNS = (
     "seq INTEGER PRIMARY KEY, host TEXT, remote TEXT, first REAL, last REAL, packets INTEGER, "
     "bytes INTEGER, flows INTEGER, inbound INTEGER, attempts INTEGER, answered INTEGER, ports BLOB, "
-    "ports_folded INTEGER, beacon BLOB, storm BLOB, parts INTEGER DEFAULT 1"
+    "ports_folded INTEGER, beacon BLOB, storm BLOB"
 )
-INSERT = (
-    "INSERT INTO part (seq, host, remote, first, last, packets, bytes, flows, inbound, attempts, answered, "
-    "ports, ports_folded, beacon, storm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# One row per pair: the counts in SQL; a pair's first row's ports and state (SQLite takes bare columns
-# from a row of the group, the right one when the group has one row; the others are merged in Python).
-SUMMED = (
-    "SELECT MIN(seq), host, remote, MIN(first), MAX(last), SUM(packets), SUM(bytes), SUM(flows), "
-    "SUM(inbound), SUM(attempts), SUM(answered), ports, ports_folded, beacon, storm, COUNT(*) "
-    "FROM part GROUP BY host, remote"
-)
-SPLIT = (
-    "SELECT * FROM (SELECT *, COUNT(*) OVER (PARTITION BY host, remote) AS k FROM part) WHERE k > 1 "
-    "ORDER BY host, remote, seq"
-)
+INSERT = "INSERT INTO {} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 Row = tuple[Any, ...]
 
 
@@ -92,31 +78,39 @@ def unpacked(slot: str, state: Any) -> Any:
 
 
 def merge_rows(rows: list[Row]) -> Row:
-    """One pair's partials, in order of `seq`, as one row (merge() takes its ports and state; SQL sums
-    the counts the same way)."""
+    """One pair's partials, in order of `seq`, as one row: counts summed, first/last, server ports in
+    order of first use (Contact.count_port, MAX_PORTS listed), detector state merged by its own rule."""
+    head = rows[0]
     if len(rows) == 1:
-        return rows[0]
-    parts = [contact_of(r) for r in rows]
-    out = parts[0]
-    for later in parts[1:]:
-        out.first, out.last = min(out.first, later.first), max(out.last, later.last)
-        out.packets += later.packets
-        out.bytes += later.bytes
-        out.flows += later.flows
-        out.inbound += later.inbound
-        out.attempts += later.attempts
-        out.answered += later.answered
-        p = later.ports
-        for i in range(0, len(p), 3):  # in order of first use, MAX_PORTS listed, as count_port does
+        return head[:15]
+    out = Contact(head[1], head[2], min(r[3] for r in rows), max(r[4] for r in rows), head[0])
+    out.packets, out.bytes, out.flows, out.inbound, out.attempts, out.answered = (
+        sum(r[i] for r in rows) for i in range(5, 11)
+    )
+    out.ports, out.ports_folded = tuple(array("q", head[11])), head[12]
+    beacon, storm = head[13], head[14]
+    for row in rows[1:]:
+        p = array("q", row[11])
+        for i in range(0, len(p), 3):
             out.count_port((p[i], p[i + 1]), p[i + 2])
-        out.ports_folded += later.ports_folded
-        for slot in STATE_SLOTS:
-            mine, theirs = getattr(out, slot), getattr(later, slot)
-            if theirs is not None:
-                setattr(
-                    out, slot, theirs if mine is None else unpacked(slot, mine).merged(unpacked(slot, theirs))
-                )
+        out.ports_folded += row[12]
+        beacon = _merged("beacon", beacon, row[13])
+        storm = _merged("storm", storm, row[14])
+    out.beacon, out.storm = beacon, storm
     return row_of(out)
+
+
+def _merged_pairs(rows: Iterable[Row], pairs: dict[str, int]) -> Iterator[Row]:
+    """Rows sorted by pair, then seq → one row per pair; counts each host's pairs into `pairs`."""
+    for (host, _remote), group in groupby(rows, itemgetter(1, 2)):
+        pairs[host] = pairs.get(host, 0) + 1
+        yield merge_rows(list(group))
+
+
+def _merged(slot: str, mine: Any, later: Any) -> Any:
+    if mine is None:
+        return later
+    return mine if later is None else unpacked(slot, mine).merged(unpacked(slot, later))
 
 
 class ContactStore:
@@ -130,7 +124,7 @@ class ContactStore:
         self.merged = True  # every pair has one row (no partial written since the last merge)
 
     def write(self, contacts: Iterable[Contact]) -> None:
-        self.db.executemany(INSERT, map(row_of, contacts))
+        self.db.executemany(INSERT.format("part"), map(row_of, contacts))
         self.merged = False
 
     def merge(self, per_host: int, max_contacts: int) -> dict[str, int]:
@@ -140,17 +134,17 @@ class ContactStore:
             return {}
         db = self.db
         db.execute(f"CREATE TABLE whole ({COLUMNS})")
-        db.execute(f"INSERT INTO whole {SUMMED}")
-        merged = (merge_rows(list(g)) for _k, g in groupby(db.execute(SPLIT), itemgetter(1, 2)))
-        db.executemany(
-            "UPDATE whole SET ports = ?, ports_folded = ?, beacon = ?, storm = ? WHERE seq = ?",
-            (row[11:15] + row[:1] for row in merged),
-        )
+        rows = db.execute("SELECT * FROM part ORDER BY host, remote, seq")
+        pairs: dict[str, int] = {}  # host → its pairs
+        db.executemany(INSERT.format("whole"), _merged_pairs(rows, pairs))
         db.execute("DROP TABLE part")
         db.execute("ALTER TABLE whole RENAME TO part")
         dropped: dict[str, int] = {}
-        ranked = "SELECT seq, host, flows, ROW_NUMBER() OVER (PARTITION BY host ORDER BY seq) AS n FROM part"
-        self._drop(f"SELECT seq, host, flows FROM ({ranked}) WHERE n > {int(per_host)}", dropped)
+        if any(n > per_host for n in pairs.values()):
+            ranked = (
+                "SELECT seq, host, flows, ROW_NUMBER() OVER (PARTITION BY host ORDER BY seq) AS n FROM part"
+            )
+            self._drop(f"SELECT seq, host, flows FROM ({ranked}) WHERE n > {int(per_host)}", dropped)
         cut = db.execute("SELECT seq FROM part ORDER BY seq LIMIT 1 OFFSET ?", (max_contacts,)).fetchone()
         if cut is not None:
             self._drop(f"SELECT seq, host, flows FROM part WHERE seq >= {int(cut[0])}", dropped)
