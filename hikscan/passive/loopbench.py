@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal evicted
         evicted += 1
 
-    table = FlowTable(on_evict=count, sketch=local_to_global())
+    from hikscan.passive.engine import MAX_FLOWS  # the engine's bound, so memory compares too
+
+    table = FlowTable(MAX_FLOWS, on_evict=count, sketch=local_to_global())
     stats = run(args, lambda _pkt: None, table)
     table.flush()
     out = stats.to_dict()
