@@ -32,7 +32,7 @@ from hikscan.passive.contacts import Contact, ContactTable
 from hikscan.passive.decode import Decoder, Packet, mac_text
 from hikscan.passive.detectors import build_detectors
 from hikscan.passive.detectors.base import CloudMatch
-from hikscan.passive.flows import Flow, FlowTable, flow_key
+from hikscan.passive.flows import ENGINE_FLOWS, Flow, FlowTable, flow_key
 from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
@@ -41,9 +41,7 @@ from hikscan.passive.timeline import timeline
 from hikscan.report.model import Device, Finding, Remote, device_ref, severity_rank
 from hikscan.report.spool import SortedSpool
 
-# Open flows at once: ~440 bytes each (tests/passive/test_flows.py measures it), so ≤ ~28 MiB. A fuller
-# table closes its longest-idle flows early (folded like any other), as Suricata does past its memcap.
-MAX_FLOWS = 65_536
+MAX_FLOWS = ENGINE_FLOWS  # open flows at once (passive.flows)
 # Open flows and contacts in memory together: a contact with its detector state costs ~1 KB
 # (contacts.CONTACT_BYTES), an open flow with its UDP beat log ~600 bytes (FLOW_BYTES). Past the budget the
 # contacts go to a private file on disk (passive.contactstore), merged when the report reads them. While

@@ -40,6 +40,10 @@ BEAT_LOG = 64  # beats logged per flow (the count goes on); 64 x 16 bytes at mos
 IDLE_TIMEOUT = 300.0  # capture seconds without a packet before a flow is closed (Zeek: TCP 5 min)
 CLOSED_TIMEOUT = 30.0  # the same once a TCP FIN or RST was seen
 SWEEP_EVERY = 30.0  # capture seconds between two scans for idle flows
+# The engine's open flows at once: ~440 bytes each (~600 with a UDP beat log; tests/passive/test_flows.py
+# measures it), so ≤ ~38 MiB. A fuller table closes its longest-idle flows early (folded like any other),
+# as Suricata does past its memcap.
+ENGINE_FLOWS = 65_536
 MAX_SHARED = 65_536  # addresses and MACs shared between flows (FlowTable._share_addresses)
 
 

@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from hikscan.passive.flows import Flow, FlowTable
+from hikscan.passive.flows import ENGINE_FLOWS, Flow, FlowTable
 from hikscan.passive.pipeline import run
 
 
@@ -39,9 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal evicted
         evicted += 1
 
-    from hikscan.passive.engine import MAX_FLOWS  # the engine's bound, so memory compares too
-
-    table = FlowTable(MAX_FLOWS, on_evict=count, sketch=local_to_global())
+    table = FlowTable(ENGINE_FLOWS, on_evict=count, sketch=local_to_global())  # the engine's bound
     stats = run(args, lambda _pkt: None, table)
     table.flush()
     out = stats.to_dict()
