@@ -182,3 +182,22 @@ def test_memory_stays_flat_past_the_budget() -> None:
     assert engine.contact_table.spilled and len(engine.contact_table) == 62_000
     contact = engine.contact("10.1.0.5", "45.1.134.165")
     assert contact is not None and contact.flows == 3 and unpacked("beacon", contact.beacon).count == 3
+
+
+def test_beacon_logs_count_against_the_budget() -> None:
+    """A few pairs with long beacon logs fill the budget as surely as many pairs: 10 pairs of 300 attempts
+    hold ~48 KB of logs (16 bytes an attempt) past a 40 KB budget, though their contacts are charged 10 KB."""
+    engine = _engine(40_000)
+    for k in range(300):
+        for pair in range(10):
+            t = T0 + 60 * k + pair
+            far = bytes([45, 33, 0, pair])
+            engine.fold_record(
+                t, t + 1, bytes([192, 168, 1, 10]), 40_000 + k, far, 443, 6, (3, 300), (2, 120)
+            )
+    table = engine.contact_table
+    assert not table.spilled and table.held == 10 * 300 * 16
+    engine.fold_record(
+        T0, T0 + 1, bytes([192, 168, 1, 10]), 50_000, bytes([45, 33, 1, 1]), 443, 6, (3, 300), (2, 120)
+    )
+    assert table.spilled and table.held <= 16  # what was held went to disk with its contacts
