@@ -24,7 +24,6 @@ class Context(Protocol):
     names: NameBook
     attribution: Attribution
     locality: Locality
-    signature_hits: dict[tuple[str, str], str]
 
     def text(self, packed: bytes) -> str: ...
     def is_internal(self, ip: str) -> bool: ...
