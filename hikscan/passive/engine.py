@@ -433,5 +433,6 @@ class Engine:
             "findings_folded": dict(self.folded_findings),
             "malformed_payloads": dict(self.inspector.malformed),
             "names_dropped": self.names.dropped,
+            "evidence_dropped": self.attribution.dropped,
             "parse_counts_dropped": self.inspector.parse_counts_dropped,
         }

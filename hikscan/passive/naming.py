@@ -237,9 +237,10 @@ class NameBook:
 
 
 #: DNS messages whose parsed answers are remembered (by a digest, not the message).
-MAX_DNS_CACHE = 50_000
-#: Bytes the remembered answers may take; when full the cache starts again empty.
-MAX_DNS_CACHE_BYTES = 32 * 2**20
+MAX_DNS_CACHE = 16_384
+#: Bytes the remembered answers may take; when full the cache starts again empty (a cache: answers are
+#: parsed again, with the same result).
+MAX_DNS_CACHE_BYTES = 4 * 2**20
 #: One message's answers larger than this are parsed again when repeated, never remembered.
 MAX_DNS_ENTRY_BYTES = 64 * 1024
 DNS_ENTRY_COST = 200  # a dict slot, a 16-byte digest key and the parsed tuple

@@ -5,7 +5,8 @@ reads them or they name a vendor cloud (base.NameFilter).
 Every DNS packet is inspected (pipeline.ALWAYS_INSPECT), and most repeat one seen before: the same
 question from the same client, the same answer to it. Such a packet is "settled" once its effects are
 all in place (its question filed for that client; each of its answers in the name tables, which only
-grow), and a settled packet is passed over at the cost of one set look-up. The settled set is emptied
+grow), and a settled packet is passed over at the cost of one digest and one set look-up. The settled set,
+keyed by the two addresses and the 16-byte digest of the message past its id (DnsCache.key), is emptied
 whenever the tables it stands for forget (the parse cache or the filed questions start again), so a
 packet is only ever passed over where inspecting it would have changed nothing.
 """
@@ -18,11 +19,9 @@ from hikscan.passive.naming import DnsCache, NameBook
 from hikscan.passive.sources.base import UDP, Context, NameFilter, Payload, host_evidence
 from hikscan.report.model import Evidence
 
-MAX_FILED = 50_000  # (host, question) pairs already filed as evidence
-MAX_SETTLED = 16_384  # settled packets remembered (sender, receiver, message past its id): ≤ ~12 MB
-SETTLED_BYTES = 512  # longer messages are never remembered as settled (bounds the set's memory)
+MAX_FILED = 16_384  # (host, question) pairs already filed as evidence: ≤ ~3 MiB
+MAX_SETTLED = 16_384  # settled packets remembered (sender, receiver, digest): ≤ ~1.6 MiB
 Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
-Settled = tuple[bytes, bytes, bytes]
 
 
 class DnsSource:
@@ -35,14 +34,16 @@ class DnsSource:
         # Messages repeat byte for byte but for the id: parse each once; and file a host's question once.
         self._cache = DnsCache()  # bounded in entries and bytes (passive.naming)
         self._filed: set[tuple[str, tuple[str, ...]]] = set()
-        self._settled: set[Settled] = set()
+        self._settled: set[bytes] = set()
         self._telling: NameFilter | None = None
 
     def accepts(self, head: bytes) -> bool:
         return True
 
-    def parse(self, ctx: Context, payload: Payload) -> Parsed:
-        key = DnsCache.key(payload)
+    def parse(self, ctx: Context, payload: Payload, key: bytes | None = None) -> Parsed:
+        """The message's (is_response, questions, answers), or None if malformed; `key` its DnsCache.key."""
+        if key is None:
+            key = DnsCache.key(payload)
         if key in self._cache:
             cached: Parsed = self._cache[key]
             return cached
@@ -62,10 +63,11 @@ class DnsSource:
         return parsed
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
-        settled = (pkt.src, pkt.dst, bytes(payload[2:])) if len(payload) <= SETTLED_BYTES else None
-        if settled is not None and settled in self._settled:
+        digest = DnsCache.key(payload)
+        settled = pkt.src + pkt.dst + digest
+        if settled in self._settled:
             return
-        parsed = self.parse(ctx, payload)
+        parsed = self.parse(ctx, payload, digest)
         if parsed is None:
             return
         is_response, questions, answers = parsed
@@ -73,7 +75,7 @@ class DnsSource:
         if is_response:
             for asked, address, _ttl in answers:
                 ctx.names.add_dns_answer(client, asked, address)
-            if settled is not None and _answered(ctx.names, client, answers):
+            if _answered(ctx.names, client, answers):
                 self._settle(settled)
             return  # the question is filed from the query, which the same tap saw
         if questions and (client, questions) not in self._filed:
@@ -86,10 +88,9 @@ class DnsSource:
             telling = [Evidence("capture", "dns.query", q) for q in questions if self._telling(q)]
             if telling:
                 host_evidence(ctx, client, telling)
-        if settled is not None:
-            self._settle(settled)
+        self._settle(settled)
 
-    def _settle(self, settled: Settled) -> None:
+    def _settle(self, settled: bytes) -> None:
         if len(self._settled) >= MAX_SETTLED:
             self._settled.clear()
         self._settled.add(settled)
