@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any, Final, cast
+from typing import Any, Final
 
 MAX_ENTRIES = 500_000  # (client, server) pairs, and servers
 NAMES_PER_KEY = 4
@@ -46,7 +46,7 @@ PARSE_SHIFT = {"tls": 0, "http-request": 4}  # per-pair kinds counted (worth_par
 def _with(cell: Cell | None, field: int, value: object) -> Cell:
     """cell (or the empty one) with one field replaced."""
     base = cell if cell is not None else EMPTY
-    return cast(Cell, (*base[:field], value, *base[field + 1 :]))
+    return (*base[:field], value, *base[field + 1 :])  # type: ignore[return-value]
 
 
 class NameBook:
@@ -109,8 +109,9 @@ class NameBook:
         if not name or len(name) > MAX_NAME:
             self.dropped += 1
             return
-        cell = self.cell(client, server)
-        names = cast(Names, cell[field]) if cell is not None else ()
+        servers = self.pairs.get(client)
+        cell = servers.get(server) if servers is not None else None
+        names: Names = cell[field] if cell is not None else ()  # type: ignore[assignment]
         if name in names or len(names) >= NAMES_PER_KEY:
             return
         cost = self._cost(name)
@@ -202,12 +203,20 @@ class NameBook:
         """True while fewer than `limit` (< 16) payloads of `kind` were parsed for the pair, counting this
         one; past the bytes bound a new pair is always parsed (and counted in `dropped`)."""
         shift = PARSE_SHIFT[kind]
-        cell = self.cell(client, server)
-        parsed = cell[PARSED] if cell is not None else 0
-        seen = (parsed >> shift) & 15
-        if seen >= limit:
+        servers = self.pairs.get(client)
+        cell = servers.get(server) if servers is not None else None
+        if cell is None:
+            self._store(client, server, None, (*EMPTY[:PARSED], 1 << shift))
+            return True
+        parsed = cell[PARSED]
+        if (parsed >> shift) & 15 >= limit:
             return False
-        self._store(client, server, cell, _with(cell, PARSED, parsed + (1 << shift)))
+        new: Cell = (*cell[:PARSED], parsed + (1 << shift))
+        shared = self._cells.get(new)
+        if shared is not None and servers is not None:  # the usual case: no new cell, nothing to count
+            servers[server] = shared
+        else:
+            self._store(client, server, cell, new)
         return True
 
     # -- flat views (tests, benchmarks) --------------------------------------------------------------

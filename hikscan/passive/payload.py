@@ -53,7 +53,8 @@ class Inspector:
         self._text: dict[bytes, str] = {}
         self._internal: dict[str, bool] = {}
         self._internal_packed: dict[bytes, bool] = {}
-        self._parses: dict[bytes, int] = {}  # worth_parsing's per-host counts, by (a, kind) packed
+        self._parses: dict[str, dict[bytes, int]] = {}  # worth_parsing's per-host counts: kind → host → n
+        self._host_counts = 0
         self.parse_counts_dropped = 0
         self.sources: tuple[Source, ...] = tuple(make() for make in SOURCES)
         self.fallback: Source = FALLBACK()
@@ -104,12 +105,17 @@ class Inspector:
         """True for the first PARSES_PER_HOST payloads of `kind` from a (to b, when b is given)."""
         if b:
             return self.names.count_parse(self.text(a), self.text(b), kind, PARSES_PER_HOST)
-        key = bytes((len(a),)) + a + kind.encode()
-        seen = self._parses.get(key, 0)
+        counts = self._parses.get(kind)
+        if counts is None:
+            counts = self._parses[kind] = {}
+        seen = counts.get(a, 0)
         if seen >= PARSES_PER_HOST:
             return False
-        if seen or len(self._parses) < MAX_HOST_COUNTS:
-            self._parses[key] = seen + 1
+        if seen:
+            counts[a] = seen + 1
+        elif self._host_counts < MAX_HOST_COUNTS:
+            counts[a] = 1
+            self._host_counts += 1
         else:
             self.parse_counts_dropped += 1
         return True

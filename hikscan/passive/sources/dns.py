@@ -5,8 +5,8 @@ reads them or they name a vendor cloud (base.NameFilter).
 Every DNS packet is inspected (pipeline.ALWAYS_INSPECT), and most repeat one seen before: the same
 question from the same client, the same answer to it. Such a packet is "settled" once its effects are
 all in place (its question filed for that client; each of its answers in the name tables, which only
-grow), and a settled packet is passed over at the cost of one digest and one set look-up. The settled set,
-keyed by the two addresses and the 16-byte digest of the message past its id (DnsCache.key), is emptied
+grow), and a settled packet is passed over at the cost of one set look-up (its key: the two addresses and
+the message past its id, as one bytes string; bounded in entries and bytes). The settled set is emptied
 whenever the tables it stands for forget (the parse cache or the filed questions start again), so a
 packet is only ever passed over where inspecting it would have changed nothing.
 """
@@ -20,7 +20,10 @@ from hikscan.passive.sources.base import UDP, Context, NameFilter, Payload, host
 from hikscan.report.model import Evidence
 
 MAX_FILED = 16_384  # (host, question) pairs already filed as evidence: ≤ ~3 MiB
-MAX_SETTLED = 16_384  # settled packets remembered (sender, receiver, digest): ≤ ~1.6 MiB
+MAX_SETTLED = 16_384  # settled packets remembered (sender, receiver, message past its id)
+MAX_SETTLED_BYTES = 2 * 2**20  # ... and the bytes their keys may take (a key's length + SETTLED_COST)
+SETTLED_BYTES = 512  # longer messages are never remembered as settled
+SETTLED_COST = 80  # a bytes object past its data, and its set slot
 Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
 
 
@@ -35,6 +38,7 @@ class DnsSource:
         self._cache = DnsCache()  # bounded in entries and bytes (passive.naming)
         self._filed: set[tuple[str, tuple[str, ...]]] = set()
         self._settled: set[bytes] = set()
+        self._settled_bytes = 0
         self._telling: NameFilter | None = None
 
     def accepts(self, head: bytes) -> bool:
@@ -59,15 +63,14 @@ class DnsSource:
         before = len(self._cache)
         self._cache.put(key, parsed, texts)
         if len(self._cache) <= before or key not in self._cache:
-            self._settled.clear()  # the cache started again (or kept nothing): it may parse anew
+            self._forget_settled()  # the cache started again (or kept nothing): it may parse anew
         return parsed
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
-        digest = DnsCache.key(payload)
-        settled = pkt.src + pkt.dst + digest
+        settled = pkt.src + pkt.dst + payload[2:] if len(payload) <= SETTLED_BYTES else None
         if settled in self._settled:
             return
-        parsed = self.parse(ctx, payload, digest)
+        parsed = self.parse(ctx, payload)
         if parsed is None:
             return
         is_response, questions, answers = parsed
@@ -75,25 +78,32 @@ class DnsSource:
         if is_response:
             for asked, address, _ttl in answers:
                 ctx.names.add_dns_answer(client, asked, address)
-            if _answered(ctx.names, client, answers):
+            if settled is not None and _answered(ctx.names, client, answers):
                 self._settle(settled)
             return  # the question is filed from the query, which the same tap saw
         if questions and (client, questions) not in self._filed:
             if len(self._filed) >= MAX_FILED:
                 self._filed.clear()
-                self._settled.clear()
+                self._forget_settled()
             self._filed.add((client, questions))
             if self._telling is None or self._telling.rules is not ctx.rules:
                 self._telling = NameFilter(ctx.rules, "dns.query")
             telling = [Evidence("capture", "dns.query", q) for q in questions if self._telling(q)]
             if telling:
                 host_evidence(ctx, client, telling)
-        self._settle(settled)
+        if settled is not None:
+            self._settle(settled)
 
     def _settle(self, settled: bytes) -> None:
-        if len(self._settled) >= MAX_SETTLED:
-            self._settled.clear()
+        cost = len(settled) + SETTLED_COST
+        if len(self._settled) >= MAX_SETTLED or self._settled_bytes + cost > MAX_SETTLED_BYTES:
+            self._forget_settled()
         self._settled.add(settled)
+        self._settled_bytes += cost
+
+    def _forget_settled(self) -> None:
+        self._settled.clear()
+        self._settled_bytes = 0
 
 
 def _answered(names: NameBook, client: str, answers: tuple[tuple[str, str, int], ...]) -> bool:
