@@ -95,3 +95,26 @@ def test_cloud_signatures_only_towards_external_servers() -> None:
     assert ins.signature_hits == {}
     ins.on_payload(pkt(CAMERA, "47.88.10.20", 17, 40000, 8800, dhget))
     assert list(ins.signature_hits) == [(CAMERA, "47.88.10.20")]
+
+
+def test_rtsp_requests_are_not_malformed_http_nor_spend_the_pairs_http_budget() -> None:
+    """RTSP's OPTIONS starts like an HTTP request; its request line says RTSP/1.0 (real capture: nDPI's
+    rtsp.pcap). It was parsed as HTTP, counted malformed, and used up the pair's HTTP parses."""
+    from hikscan.capture import open_capture
+    from hikscan.passive.decode import Decoder
+
+    path = Path(__file__).resolve().parents[2] / "pcaps" / "real" / "nDPI__rtsp.pcap"
+    decoder = Decoder()
+    with open_capture(path) as reader:
+        options = [
+            p for rec in reader if (p := decoder.decode(rec)) is not None and p.payload[:8] == b"OPTIONS "
+        ]
+    assert options and all(b" RTSP/1.0\r\n" in p.payload.split(b"\n", 1)[0] + b"\n" for p in options)
+    ins = inspector()
+    for p in options * 10:
+        ins.on_payload(p)
+    assert ins.malformed == {}
+    first = options[0]
+    get = b"GET /ISAPI/System/deviceInfo HTTP/1.1\r\nHost: cam.example\r\n\r\n"
+    ins.on_payload(Packet(0.0, None, None, (), 4, first.src, first.dst, 6, first.sport, 80, 0, 100, get, 0))
+    assert ins.names.names_for(ins.text(first.src), ins.text(first.dst)) == [("cam.example", "http-host")]
