@@ -118,3 +118,36 @@ def test_rtsp_requests_are_not_malformed_http_nor_spend_the_pairs_http_budget() 
     get = b"GET /ISAPI/System/deviceInfo HTTP/1.1\r\nHost: cam.example\r\n\r\n"
     ins.on_payload(Packet(0.0, None, None, (), 4, first.src, first.dst, 6, first.sport, 80, 0, 100, get, 0))
     assert ins.names.names_for(ins.text(first.src), ins.text(first.dst)) == [("cam.example", "http-host")]
+
+
+def test_a_camera_server_pair_costs_the_inspector_one_name_cell_slot() -> None:
+    """ClientHellos from 200 cameras to 300 cloud servers (OpenSSL's own bytes): the SNI, the hello count
+    (worth_parsing) and any signature of a pair live in its NameBook cell, so inspection grows by one
+    dict slot a pair — under 64 bytes, where three tables keyed by (client, server) took ~230."""
+    import random
+    import tracemalloc
+
+    from samples import client_hello
+
+    rng = random.Random(3)
+    hellos = [client_hello(name) for name in ("litedev.hik-connect.com", "dev.ezvizlife.com")]
+    cameras = [packed(f"192.168.{i // 250}.{i % 250 + 1}") for i in range(200)]
+    servers = [packed(f"47.88.{i // 256}.{i % 256}") for i in range(300)]
+    ins = inspector()
+    for i, server in enumerate(servers):  # every address seen once first: the address caches are not per pair
+        ins.on_payload(pkt(ins.text(cameras[i % 200]), ins.text(server), 6, 40000, 443, hellos[0]))
+    before_pairs = ins.names.pair_count
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(30_000):
+            src, dst = rng.choice(cameras), rng.choice(servers)
+            ins.on_payload(
+                Packet(0.0, None, None, (), 4, src, dst, 6, 40000, 443, 0, 600, rng.choice(hellos), 0)
+            )
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    pairs = ins.names.pair_count - before_pairs
+    assert pairs > 20_000 and ins.names.dropped == 0
+    assert grown / pairs < 64, f"{grown / pairs:.0f} bytes a pair"
