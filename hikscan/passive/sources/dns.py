@@ -5,10 +5,10 @@ reads them or they name a vendor cloud (base.NameFilter).
 Every DNS packet is inspected (pipeline.ALWAYS_INSPECT), and most repeat one seen before: the same
 question from the same client, the same answer to it. Such a packet is "settled" once its effects are
 all in place (its question filed for that client; each of its answers in the name tables, which only
-grow), and a settled packet is passed over at the cost of one set look-up (its key: the two addresses and
-the message past its id, as one bytes string; bounded in entries and bytes). The settled set is emptied
-whenever the tables it stands for forget (the parse cache or the filed questions start again), so a
-packet is only ever passed over where inspecting it would have changed nothing.
+grow), and a settled packet is passed over at the cost of one set look-up (its key: the address length,
+the two addresses and the message past its id, as one bytes string; bounded in entries and bytes). The
+settled set is emptied whenever the tables it stands for forget (the parse cache or the filed questions
+start again), so a packet is only ever passed over where inspecting it would have changed nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ MAX_SETTLED = 16_384  # settled packets remembered (sender, receiver, message pa
 MAX_SETTLED_BYTES = 2 * 2**20  # ... and the bytes their keys may take (a key's length + SETTLED_COST)
 SETTLED_BYTES = 512  # longer messages are never remembered as settled
 SETTLED_COST = 80  # a bytes object past its data, and its set slot
+# A settled key starts with its address length, so an IPv4 key (8 address bytes) never equals an IPv6 one
+# (32) whose addresses happen to spell the IPv4 pair and the start of the other message.
+FAMILY = {4: b"\x04", 16: b"\x10"}
 Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
 
 
@@ -67,7 +70,7 @@ class DnsSource:
         return parsed
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
-        settled = pkt.src + pkt.dst + payload[2:] if len(payload) <= SETTLED_BYTES else None
+        settled = settled_key(pkt, payload)
         if settled in self._settled:
             return
         parsed = self.parse(ctx, payload)
@@ -104,6 +107,12 @@ class DnsSource:
     def _forget_settled(self) -> None:
         self._settled.clear()
         self._settled_bytes = 0
+
+
+def settled_key(pkt: Packet, payload: Payload) -> bytes | None:
+    """The packet's key in the settled set (None: too long to be remembered)."""
+    src = pkt.src
+    return FAMILY[len(src)] + src + pkt.dst + payload[2:] if len(payload) <= SETTLED_BYTES else None
 
 
 def _answered(names: NameBook, client: str, answers: tuple[tuple[str, str, int], ...]) -> bool:
