@@ -153,14 +153,17 @@ def test_a_camera_server_pair_costs_the_inspector_one_name_cell_slot() -> None:
     assert grown / pairs < 64, f"{grown / pairs:.0f} bytes a pair"
 
 
-def test_an_ipv6_dns_packet_never_shares_a_settled_key_with_an_ipv4_one() -> None:
+def test_an_ipv6_dns_packet_never_passes_as_an_ipv4_one_already_settled() -> None:
     """Settled keys are one bytes string: without the address length first, an IPv6 packet whose 32 address
     bytes spell an IPv4 pair and the first 24 bytes of that packet's message would pass as settled."""
-    from hikscan.passive.sources.dns import settled_key
-
     v4 = pkt(RESOLVER, CAMERA, 17, 53, 40000, answer(1))
     body = v4.payload[2:]
     src6, dst6 = v4.src + v4.dst + body[:8], body[8:24]
     v6 = Packet(0.0, None, None, (), 6, src6, dst6, 17, 53, 40000, 0, 100, b"\x00\x02" + body[24:], 0)
     assert v4.src + v4.dst + v4.payload[2:] == v6.src + v6.dst + v6.payload[2:]  # the trap is real
-    assert settled_key(v4, v4.payload) != settled_key(v6, v6.payload)
+    ins = inspector()
+    ins.on_payload(v4)
+    ins.on_payload(v4)  # settled now
+    assert ins.malformed == {}
+    ins.on_payload(v6)  # the tail of a message is no DNS message: inspected, it is counted malformed
+    assert ins.malformed == {"dns": 1}

@@ -23,11 +23,9 @@ MAX_FILED = 16_384  # (host, question) pairs already filed as evidence: ≤ ~3 M
 MAX_SETTLED = 16_384  # settled packets remembered (sender, receiver, message past its id)
 MAX_SETTLED_BYTES = 2 * 2**20  # ... and the bytes their keys may take (a key's length + SETTLED_COST)
 SETTLED_BYTES = 512  # longer messages are never remembered as settled
-SETTLED_COST = 80  # a bytes object past its data, and its set slot
-# A settled key starts with its address length, so an IPv4 key (8 address bytes) never equals an IPv6 one
-# (32) whose addresses happen to spell the IPv4 pair and the start of the other message.
-FAMILY = {4: b"\x04", 16: b"\x10"}
+SETTLED_COST = 80  # a bytes object past its data, its set slot (and an IPv6 key's tuple)
 Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
+Settled = bytes | tuple[bytes, bytes]
 
 
 class DnsSource:
@@ -40,7 +38,7 @@ class DnsSource:
         # Messages repeat byte for byte but for the id: parse each once; and file a host's question once.
         self._cache = DnsCache()  # bounded in entries and bytes (passive.naming)
         self._filed: set[tuple[str, tuple[str, ...]]] = set()
-        self._settled: set[bytes] = set()
+        self._settled: set[Settled] = set()
         self._settled_bytes = 0
         self._telling: NameFilter | None = None
 
@@ -70,7 +68,12 @@ class DnsSource:
         return parsed
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
-        settled = settled_key(pkt, payload)
+        settled: Settled | None = None
+        if len(payload) <= SETTLED_BYTES:
+            # the addresses and the message past its id, as one bytes string; an IPv6 key is a tuple, so it
+            # never equals an IPv4 key whose message starts with bytes that spell IPv6 addresses
+            src = pkt.src
+            settled = src + pkt.dst + payload[2:] if len(src) == 4 else (src + pkt.dst, bytes(payload[2:]))
         if settled in self._settled:
             return
         parsed = self.parse(ctx, payload)
@@ -97,8 +100,8 @@ class DnsSource:
         if settled is not None:
             self._settle(settled)
 
-    def _settle(self, settled: bytes) -> None:
-        cost = len(settled) + SETTLED_COST
+    def _settle(self, settled: Settled) -> None:
+        cost = (len(settled) if isinstance(settled, bytes) else 32 + len(settled[1])) + SETTLED_COST
         if len(self._settled) >= MAX_SETTLED or self._settled_bytes + cost > MAX_SETTLED_BYTES:
             self._forget_settled()
         self._settled.add(settled)
@@ -107,12 +110,6 @@ class DnsSource:
     def _forget_settled(self) -> None:
         self._settled.clear()
         self._settled_bytes = 0
-
-
-def settled_key(pkt: Packet, payload: Payload) -> bytes | None:
-    """The packet's key in the settled set (None: too long to be remembered)."""
-    src = pkt.src
-    return FAMILY[len(src)] + src + pkt.dst + payload[2:] if len(payload) <= SETTLED_BYTES else None
 
 
 def _answered(names: NameBook, client: str, answers: tuple[tuple[str, str, int], ...]) -> bool:
