@@ -315,7 +315,7 @@ class Engine:
     def cloud(self, contact: Contact) -> CloudMatch:
         """The name to report (the first that is a vendor cloud's, else the strongest) and the cloud."""
         names = tuple(self.names.names_for(contact.host, contact.remote))
-        signature = self.inspector.signature_hits.get((contact.host, contact.remote))
+        signature = self.names.signature(contact.host, contact.remote)
         for name, _source in names:
             cloud = self._cached(self._cloud_by_name, name, self.rules.cloud_for_name)
             if cloud is not None:
@@ -472,4 +472,7 @@ class Engine:
             "contacts_dropped": sum(self.contact_table.dropped.values()),
             "findings_folded": dict(self.folded_findings),
             "malformed_payloads": dict(self.inspector.malformed),
+            "names_dropped": self.names.dropped,
+            "evidence_dropped": self.attribution.dropped,
+            "parse_counts_dropped": self.inspector.parse_counts_dropped,
         }

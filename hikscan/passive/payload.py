@@ -21,12 +21,16 @@ from hikscan.passive.naming import NameBook
 from hikscan.passive.sources import FALLBACK, SOURCES, Source
 
 TCP, UDP = 6, 17
-MAX_SIGNATURE_HITS = 100_000
-MAX_CACHE = 1_000_000
+# Addresses remembered as text and as internal or not (caches: past the bound they are worked out again
+# each time, with the same answer): ~140 bytes an address over the three tables, ≤ ~2.2 MiB.
+MAX_CACHE = 16_384
 # A server's banner does not change between responses, nor a client's Host header between requests:
 # after this many parses per (host, protocol) the rest are skipped. Keeps the hot path fast on
-# captures that are mostly camera streams and NVR polling.
+# captures that are mostly camera streams and NVR polling. Per (client, server) kinds are counted in
+# the pair's NameBook cell; per server host here, for at most MAX_HOST_COUNTS hosts (~100 bytes each);
+# past that a new host is always parsed and counted in `parse_counts_dropped`.
 PARSES_PER_HOST = 8
+MAX_HOST_COUNTS = 16_384
 
 
 class Inspector:
@@ -45,12 +49,13 @@ class Inspector:
         self.policy = rules.policy
         self.locality = Locality(rules.policy, local_nets)
         self._learnt_prefixes = self.locality.prefixes  # the same set, filled as addresses are learnt
-        self.signature_hits: dict[tuple[str, str], str] = {}
         self.malformed: dict[str, int] = {}
         self._text: dict[bytes, str] = {}
         self._internal: dict[str, bool] = {}
         self._internal_packed: dict[bytes, bool] = {}
-        self._parses: dict[bytes, int] = {}  # worth_parsing's counts, by (a, b, kind) packed
+        self._parses: dict[str, dict[bytes, int]] = {}  # worth_parsing's per-host counts: kind → host → n
+        self._host_counts = 0
+        self.parse_counts_dropped = 0
         self.sources: tuple[Source, ...] = tuple(make() for make in SOURCES)
         self.fallback: Source = FALLBACK()
         self._udp_ports: dict[int, Source] = {}
@@ -97,15 +102,28 @@ class Inspector:
             self._internal_packed.clear()
 
     def worth_parsing(self, a: bytes, b: bytes, kind: str) -> bool:
-        # one bytes key (~45 bytes; the lengths first keep (a, b) unambiguous) instead of a tuple holding
-        # two address objects of its own (~140): a capture with 186,000 device-remote pairs holds as many
-        key = bytes((len(a), len(b))) + a + b + kind.encode()
-        seen = self._parses.get(key, 0)
+        """True for the first PARSES_PER_HOST payloads of `kind` from a (to b, when b is given)."""
+        if b:
+            return self.names.count_parse(self.text(a), self.text(b), kind, PARSES_PER_HOST)
+        counts = self._parses.get(kind)
+        if counts is None:
+            counts = self._parses[kind] = {}
+        seen = counts.get(a, 0)
         if seen >= PARSES_PER_HOST:
             return False
-        if seen or len(self._parses) < MAX_CACHE:
-            self._parses[key] = seen + 1
+        if seen:
+            counts[a] = seen + 1
+        elif self._host_counts < MAX_HOST_COUNTS:
+            counts[a] = 1
+            self._host_counts += 1
+        else:
+            self.parse_counts_dropped += 1
         return True
+
+    @property
+    def signature_hits(self) -> dict[tuple[str, str], str]:
+        """(client, server) → the cloud signature their bytes matched (a view of the NameBook cells)."""
+        return self.names.signatures
 
     def bad(self, what: str) -> None:
         self.malformed[what] = self.malformed.get(what, 0) + 1

@@ -95,3 +95,75 @@ def test_cloud_signatures_only_towards_external_servers() -> None:
     assert ins.signature_hits == {}
     ins.on_payload(pkt(CAMERA, "47.88.10.20", 17, 40000, 8800, dhget))
     assert list(ins.signature_hits) == [(CAMERA, "47.88.10.20")]
+
+
+def test_rtsp_requests_are_not_malformed_http_nor_spend_the_pairs_http_budget() -> None:
+    """RTSP's OPTIONS starts like an HTTP request; its request line says RTSP/1.0 (real capture: nDPI's
+    rtsp.pcap). It was parsed as HTTP, counted malformed, and used up the pair's HTTP parses."""
+    from hikscan.capture import open_capture
+    from hikscan.passive.decode import Decoder
+
+    path = Path(__file__).resolve().parents[2] / "pcaps" / "real" / "nDPI__rtsp.pcap"
+    decoder = Decoder()
+    with open_capture(path) as reader:
+        options = [
+            p for rec in reader if (p := decoder.decode(rec)) is not None and p.payload[:8] == b"OPTIONS "
+        ]
+    assert options and all(b" RTSP/1.0\r\n" in p.payload.split(b"\n", 1)[0] + b"\n" for p in options)
+    ins = inspector()
+    for p in options * 10:
+        ins.on_payload(p)
+    assert ins.malformed == {}
+    first = options[0]
+    get = b"GET /ISAPI/System/deviceInfo HTTP/1.1\r\nHost: cam.example\r\n\r\n"
+    ins.on_payload(Packet(0.0, None, None, (), 4, first.src, first.dst, 6, first.sport, 80, 0, 100, get, 0))
+    assert ins.names.names_for(ins.text(first.src), ins.text(first.dst)) == [("cam.example", "http-host")]
+
+
+def test_a_camera_server_pair_costs_the_inspector_one_name_cell_slot() -> None:
+    """ClientHellos from 200 cameras to 300 cloud servers (OpenSSL's own bytes): the SNI, the hello count
+    (worth_parsing) and any signature of a pair live in its NameBook cell, so inspection grows by one
+    dict slot a pair — under 64 bytes, where three tables keyed by (client, server) took ~230."""
+    import random
+    import tracemalloc
+
+    from samples import client_hello
+
+    rng = random.Random(3)
+    hellos = [client_hello(name) for name in ("litedev.hik-connect.com", "dev.ezvizlife.com")]
+    cameras = [packed(f"192.168.{i // 250}.{i % 250 + 1}") for i in range(200)]
+    servers = [packed(f"47.88.{i // 256}.{i % 256}") for i in range(300)]
+    ins = inspector()
+    for i, server in enumerate(servers):  # every address seen once first: the address caches are not per pair
+        ins.on_payload(pkt(ins.text(cameras[i % 200]), ins.text(server), 6, 40000, 443, hellos[0]))
+    before_pairs = ins.names.pair_count
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(30_000):
+            src, dst = rng.choice(cameras), rng.choice(servers)
+            ins.on_payload(
+                Packet(0.0, None, None, (), 4, src, dst, 6, 40000, 443, 0, 600, rng.choice(hellos), 0)
+            )
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    pairs = ins.names.pair_count - before_pairs
+    assert pairs > 20_000 and ins.names.dropped == 0
+    assert grown / pairs < 64, f"{grown / pairs:.0f} bytes a pair"
+
+
+def test_an_ipv6_dns_packet_never_passes_as_an_ipv4_one_already_settled() -> None:
+    """Settled keys are one bytes string: without the address length first, an IPv6 packet whose 32 address
+    bytes spell an IPv4 pair and the first 24 bytes of that packet's message would pass as settled."""
+    v4 = pkt(RESOLVER, CAMERA, 17, 53, 40000, answer(1))
+    body = v4.payload[2:]
+    src6, dst6 = v4.src + v4.dst + body[:8], body[8:24]
+    v6 = Packet(0.0, None, None, (), 6, src6, dst6, 17, 53, 40000, 0, 100, b"\x00\x02" + body[24:], 0)
+    assert v4.src + v4.dst + v4.payload[2:] == v6.src + v6.dst + v6.payload[2:]  # the trap is real
+    ins = inspector()
+    ins.on_payload(v4)
+    ins.on_payload(v4)  # settled now
+    assert ins.malformed == {}
+    ins.on_payload(v6)  # the tail of a message is no DNS message: inspected, it is counted malformed
+    assert ins.malformed == {"dns": 1}

@@ -62,9 +62,7 @@ class RefP2p(p2p_source.P2pSource):
         if items and src_in:
             ctx.attribution.add(src, items)
         if not dst_in:
-            key = (src, ctx.text(pkt.dst))
-            if key not in ctx.signature_hits and len(ctx.signature_hits) < p2p_source.MAX_SIGNATURE_HITS:
-                ctx.signature_hits[key] = hit.signature.id
+            ctx.names.add_signature(src, ctx.text(pkt.dst), hit.signature.id)
 
 
 class RefTls(tls_source.TlsSource):
@@ -327,7 +325,9 @@ def test_a_settled_question_is_filed_again_once_the_filed_questions_start_again(
 
 
 def test_an_answer_the_name_tables_dropped_is_never_settled() -> None:
-    fast, ref = _pair(name_bytes=600)  # room for one (client, server) entry and its server's
+    one = NameBook()
+    one.add_dns_answer(CAMERA, "www.example.com", "8.8.8.8")
+    fast, ref = _pair(name_bytes=one.bytes + 50)  # room for one (client, server) entry and its server's
     first, second = _dns("www.example.com", 1, "8.8.8.8"), _dns("x.io.mi.com", 1, "8.8.8.8")
     for payload in (first, second, second, second):  # the second name does not fit: dropped each time
         p = pkt(RESOLVER, CAMERA, 17, 53, 40000, payload)

@@ -14,6 +14,7 @@ from hikscan.passive.naming import NameBook
 from hikscan.report.model import Evidence
 
 TCP, UDP = 6, 17
+MAX_KEEP = 16_384  # NameFilter decisions remembered
 Payload = bytes | memoryview
 
 
@@ -24,7 +25,6 @@ class Context(Protocol):
     names: NameBook
     attribution: Attribution
     locality: Locality
-    signature_hits: dict[tuple[str, str], str]
 
     def text(self, packed: bytes) -> str: ...
     def is_internal(self, ip: str) -> bool: ...
@@ -50,7 +50,7 @@ class Source(Protocol):
 class NameFilter:
     """Names a host asks for or sends (`dns.query`, `tls.sni`) are kept as its evidence only when a
     fingerprint rule reads them or they name a vendor cloud: a PC's hundreds of ordinary names would
-    otherwise fill its evidence and the report. Decisions are cached per name (bounded)."""
+    otherwise fill its evidence and the report. Decisions are cached per name (MAX_KEEP: ≤ ~2.5 MiB)."""
 
     def __init__(self, rules: RuleSet, key: str) -> None:
         self.rules = rules
@@ -64,7 +64,7 @@ class NameFilter:
             keep = self.rules.cloud_for_name(name) is not None or any(
                 r.status != "deprecated" and r.regex.search(name) for r in self.rule_list
             )
-            if len(self._keep) >= 100_000:
+            if len(self._keep) >= MAX_KEEP:
                 self._keep.clear()
             self._keep[name] = keep
         return keep

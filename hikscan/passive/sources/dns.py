@@ -5,9 +5,10 @@ reads them or they name a vendor cloud (base.NameFilter).
 Every DNS packet is inspected (pipeline.ALWAYS_INSPECT), and most repeat one seen before: the same
 question from the same client, the same answer to it. Such a packet is "settled" once its effects are
 all in place (its question filed for that client; each of its answers in the name tables, which only
-grow), and a settled packet is passed over at the cost of one set look-up. The settled set is emptied
-whenever the tables it stands for forget (the parse cache or the filed questions start again), so a
-packet is only ever passed over where inspecting it would have changed nothing.
+grow), and a settled packet is passed over at the cost of one set look-up (its key: the address length,
+the two addresses and the message past its id, as one bytes string; bounded in entries and bytes). The
+settled set is emptied whenever the tables it stands for forget (the parse cache or the filed questions
+start again), so a packet is only ever passed over where inspecting it would have changed nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from hikscan.passive.naming import DnsCache, NameBook
 from hikscan.passive.sources.base import UDP, Context, NameFilter, Payload, host_evidence
 from hikscan.report.model import Evidence
 
-MAX_FILED = 50_000  # (host, question) pairs already filed as evidence
-MAX_SETTLED = 16_384  # settled packets remembered (sender, receiver, message past its id): ≤ ~12 MB
-SETTLED_BYTES = 512  # longer messages are never remembered as settled (bounds the set's memory)
+MAX_FILED = 16_384  # (host, question) pairs already filed as evidence: ≤ ~3 MiB
+MAX_SETTLED = 16_384  # settled packets remembered (sender, receiver, message past its id)
+MAX_SETTLED_BYTES = 2 * 2**20  # ... and the bytes their keys may take (a key's length + SETTLED_COST)
+SETTLED_BYTES = 512  # longer messages are never remembered as settled
+SETTLED_COST = 80  # a bytes object past its data, its set slot (and an IPv6 key's tuple)
 Parsed = tuple[bool, tuple[str, ...], tuple[tuple[str, str, int], ...]] | None
-Settled = tuple[bytes, bytes, bytes]
+Settled = bytes | tuple[bytes, bytes]
 
 
 class DnsSource:
@@ -36,13 +39,16 @@ class DnsSource:
         self._cache = DnsCache()  # bounded in entries and bytes (passive.naming)
         self._filed: set[tuple[str, tuple[str, ...]]] = set()
         self._settled: set[Settled] = set()
+        self._settled_bytes = 0
         self._telling: NameFilter | None = None
 
     def accepts(self, head: bytes) -> bool:
         return True
 
-    def parse(self, ctx: Context, payload: Payload) -> Parsed:
-        key = DnsCache.key(payload)
+    def parse(self, ctx: Context, payload: Payload, key: bytes | None = None) -> Parsed:
+        """The message's (is_response, questions, answers), or None if malformed; `key` its DnsCache.key."""
+        if key is None:
+            key = DnsCache.key(payload)
         if key in self._cache:
             cached: Parsed = self._cache[key]
             return cached
@@ -58,12 +64,17 @@ class DnsSource:
         before = len(self._cache)
         self._cache.put(key, parsed, texts)
         if len(self._cache) <= before or key not in self._cache:
-            self._settled.clear()  # the cache started again (or kept nothing): it may parse anew
+            self._forget_settled()  # the cache started again (or kept nothing): it may parse anew
         return parsed
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
-        settled = (pkt.src, pkt.dst, bytes(payload[2:])) if len(payload) <= SETTLED_BYTES else None
-        if settled is not None and settled in self._settled:
+        settled: Settled | None = None
+        if len(payload) <= SETTLED_BYTES:
+            # the addresses and the message past its id, as one bytes string; an IPv6 key is a tuple, so it
+            # never equals an IPv4 key whose message starts with bytes that spell IPv6 addresses
+            src = pkt.src
+            settled = src + pkt.dst + payload[2:] if len(src) == 4 else (src + pkt.dst, bytes(payload[2:]))
+        if settled in self._settled:
             return
         parsed = self.parse(ctx, payload)
         if parsed is None:
@@ -79,7 +90,7 @@ class DnsSource:
         if questions and (client, questions) not in self._filed:
             if len(self._filed) >= MAX_FILED:
                 self._filed.clear()
-                self._settled.clear()
+                self._forget_settled()
             self._filed.add((client, questions))
             if self._telling is None or self._telling.rules is not ctx.rules:
                 self._telling = NameFilter(ctx.rules, "dns.query")
@@ -90,9 +101,15 @@ class DnsSource:
             self._settle(settled)
 
     def _settle(self, settled: Settled) -> None:
-        if len(self._settled) >= MAX_SETTLED:
-            self._settled.clear()
+        cost = (len(settled) if isinstance(settled, bytes) else 32 + len(settled[1])) + SETTLED_COST
+        if len(self._settled) >= MAX_SETTLED or self._settled_bytes + cost > MAX_SETTLED_BYTES:
+            self._forget_settled()
         self._settled.add(settled)
+        self._settled_bytes += cost
+
+    def _forget_settled(self) -> None:
+        self._settled.clear()
+        self._settled_bytes = 0
 
 
 def _answered(names: NameBook, client: str, answers: tuple[tuple[str, str, int], ...]) -> bool:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from hikscan.errors import MalformedInput
 from hikscan.passive.decode import Packet
+from hikscan.passive.naming import DnsCache
 from hikscan.passive.sources.base import UDP, Context, Payload
 from hikscan.passive.sources.dns import DnsSource
+
+MAX_SEEN = 16_384  # announcements already filed, by sender and digest (~100 bytes each: ≤ ~1.6 MiB)
 
 
 class MdnsSource:
@@ -17,24 +20,25 @@ class MdnsSource:
 
     def __init__(self) -> None:
         self._names = DnsSource()  # answers name addresses exactly as unicast DNS does
-        self._seen: dict[bytes, None] = {}
+        self._seen: set[bytes] = set()
 
     def accepts(self, head: bytes) -> bool:
         return True
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
-        parsed = self._names.parse(ctx, payload)
+        digest = DnsCache.key(payload)  # the message past its id
+        parsed = self._names.parse(ctx, payload, digest)
         if parsed is not None and parsed[0]:
             for asked, address, _ttl in parsed[2]:
                 ctx.names.add_dns_answer(ctx.text(pkt.dst), asked, address)
         if pkt.sport != 5353 or not ctx.is_internal_packed(pkt.src):
             return  # legacy unicast queries and foreign senders say nothing about a LAN device
-        key = bytes(pkt.src) + bytes(payload[2:])
+        key = pkt.src + digest
         if key in self._seen:
             return
-        if len(self._seen) >= 50_000:
+        if len(self._seen) >= MAX_SEEN:
             self._seen.clear()
-        self._seen[key] = None
+        self._seen.add(key)
         from hikscan.protocols import mdns  # dnspython, as for DNS: imported once a message is parsed
 
         try:

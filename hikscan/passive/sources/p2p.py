@@ -11,7 +11,6 @@ from hikscan.passive.sources.base import Context, Payload
 from hikscan.protocols import p2p
 from hikscan.protocols.p2p import MAX_SCAN
 
-MAX_SIGNATURE_HITS = 100_000
 NO_PORTS: dict[int, p2p.Row] = {}
 EMPTY_ROW: p2p.Row = ((),) * 256
 
@@ -55,9 +54,7 @@ class P2pSource:
         if items and src_in:
             ctx.attribution.add(src, items)
         if not dst_in:
-            key = (src, ctx.text(pkt.dst))
-            if key not in ctx.signature_hits and len(ctx.signature_hits) < MAX_SIGNATURE_HITS:
-                ctx.signature_hits[key] = hit.signature.id
+            ctx.names.add_signature(src, ctx.text(pkt.dst), hit.signature.id)
 
 
 SOURCE = P2pSource

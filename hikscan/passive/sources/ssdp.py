@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from hikscan.errors import MalformedInput
 from hikscan.passive.decode import Packet
 from hikscan.passive.sources.base import UDP, Context, Payload, host_evidence
 from hikscan.protocols import ssdp
+
+MAX_SEEN = 16_384  # announcements already filed, by sender and digest (~100 bytes each: ≤ ~1.6 MiB)
 
 
 class SsdpSource:
@@ -15,7 +19,7 @@ class SsdpSource:
     first_bytes: frozenset[int] = frozenset()
 
     def __init__(self) -> None:
-        self._seen: dict[bytes, None] = {}
+        self._seen: set[bytes] = set()
 
     def accepts(self, head: bytes) -> bool:
         return True
@@ -23,12 +27,12 @@ class SsdpSource:
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
         if not ctx.is_internal_packed(pkt.src):
             return
-        key = bytes(pkt.src) + bytes(payload)
+        key = pkt.src + hashlib.blake2b(payload, digest_size=16).digest()
         if key in self._seen:
             return  # announcements repeat every few minutes, byte for byte
-        if len(self._seen) >= 50_000:
+        if len(self._seen) >= MAX_SEEN:
             self._seen.clear()
-        self._seen[key] = None
+        self._seen.add(key)
         try:
             msg = ssdp.parse_ssdp(payload)
         except MalformedInput:

@@ -22,6 +22,8 @@ class HttpRequestSource:
         return head.startswith(METHODS)
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
+        if payload[0] == 0x4F and _rtsp_request(payload):
+            return  # RTSP's OPTIONS (its request line ends RTSP/1.0): neither HTTP nor malformed
         if not ctx.worth_parsing(pkt.src, pkt.dst, "http-request"):
             return
         try:
@@ -56,6 +58,13 @@ class HttpResponseSource:
             ctx.bad("http")
             return
         ctx.attribution.add(ctx.text(pkt.src), items)
+
+
+def _rtsp_request(payload: Payload) -> bool:
+    """True when the first line (within 2 KiB) names RTSP as its protocol."""
+    head = bytes(payload[:2048])
+    end = head.find(b"\n")
+    return b" RTSP/" in (head if end < 0 else head[:end])
 
 
 REQUEST = HttpRequestSource
