@@ -124,7 +124,10 @@ class ContactStore:
         self.merged = True  # every pair has one row (no partial written since the last merge)
 
     def write(self, contacts: Iterable[Contact]) -> None:
-        self.db.executemany(INSERT.format("part"), map(row_of, contacts))
+        try:
+            self.db.executemany(INSERT.format("part"), map(row_of, contacts))
+        except sqlite3.Error as exc:  # the disk (TMPDIR) is full or failing: the caller's OSError path
+            raise OSError(f"the temporary contact store: {exc}") from exc
         self.merged = False
 
     def merge(self, per_host: int, max_contacts: int) -> dict[str, int]:
@@ -132,6 +135,12 @@ class ContactStore:
         appearance. Returns host → flows of the pairs the caps left out."""
         if self.merged:
             return {}
+        try:
+            return self._merge(per_host, max_contacts)
+        except sqlite3.Error as exc:
+            raise OSError(f"the temporary contact store: {exc}") from exc
+
+    def _merge(self, per_host: int, max_contacts: int) -> dict[str, int]:
         db = self.db
         db.execute(f"CREATE TABLE whole ({COLUMNS})")
         rows = db.execute("SELECT * FROM part ORDER BY host, remote, seq")

@@ -201,3 +201,17 @@ def test_beacon_logs_count_against_the_budget() -> None:
         T0, T0 + 1, bytes([192, 168, 1, 10]), 50_000, bytes([45, 33, 1, 1]), 443, 6, (3, 300), (2, 120)
     )
     assert table.spilled and table.held <= 16  # what was held went to disk with its contacts
+
+
+def test_a_failing_disk_is_an_os_error_not_a_database_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full or failing TMPDIR reaches the CLI's one-line OSError path (analyze: "cannot read: …")."""
+    import sqlite3
+
+    from hikscan.passive.contactstore import ContactStore
+
+    store = ContactStore()
+    store.db.execute("PRAGMA max_page_count = 2")  # the database cannot grow: "database or disk is full"
+    rows = [Contact("192.168.1.10", f"45.33.0.{k}", T0, T0 + 1, k) for k in range(1, 250)]
+    with pytest.raises(OSError, match="temporary contact store: database or disk is full") as caught:
+        store.write(rows)
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
