@@ -419,11 +419,16 @@ class Engine:
         return spool.in_order(kept)
 
     def _is_new(self, finding: Finding, novelty: Novelty) -> bool | None:
+        return novelty.remote_is_new(finding.remote.ip, self._names_reached(finding))
+
+    def _names_reached(self, finding: Finding) -> Iterator[str]:
+        """The names the finding's remote was reached by, looked up only if the novelty test reads them
+        (not without a baseline, nor for a known address)."""
         contact = self.contact_table.get(finding.device.get("ip") or "", finding.remote.ip)
         names = self.names_of(contact) if contact is not None else []
         if finding.remote.name and not names:
             names = [finding.remote.name]
-        return novelty.remote_is_new(finding.remote.ip, names)
+        yield from names
 
     def extra_stats(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from hikscan.report.model import severity_rank
+from hikscan.report.model import Finding, severity_rank
 
 Facts = tuple[str, str, str | None]  # severity, rule, the remote's country (None: a fleet finding)
 
@@ -21,6 +21,12 @@ def finding_facts(record: dict[str, Any]) -> Facts:
     """What the tally needs from one finding record (a fleet finding, with members, has no one remote)."""
     country = None if record["device"].get("members") else record["remote"].get("country") or "??"
     return record["severity"], record["rule"], country
+
+
+def facts_of(finding: Finding) -> Facts:
+    """`finding_facts` of the finding's record, from the Finding itself."""
+    country = None if finding.device.get("members") else finding.remote.country or "??"
+    return finding.severity, finding.rule, country
 
 
 class FindingTally:

@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from hikscan.knowledge.geo import GeoLookup
-from hikscan.knowledge.oui import OuiTable
-from hikscan.knowledge.rules import load_rules
 from hikscan.passive import engine as engine_module
 from hikscan.passive.engine import Engine
 from hikscan.report.model import Finding, severity_rank
@@ -54,29 +51,6 @@ def test_spilled_records_round_trip_and_delete_their_file(
         buffer.add(record)
     assert list(tmp_path.iterdir()) == []
     assert [json.loads(line) for line in buffer.lines()] == records[:3]
-
-
-def many_findings_capture(path: Path) -> None:
-    """Cameras talking to many remotes in high-risk and other countries (the bench's own generator)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "make_bench_pcap", Path(__file__).resolve().parents[2] / "scripts" / "make_bench_pcap.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.write_capture(path, 20_000, 3, "many-findings")
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    path = tmp_path_factory.mktemp("many") / "many.pcap"
-    many_findings_capture(path)
-    eng = Engine(load_rules(), GeoLookup(), OuiTable.load())
-    eng.run_files([path])
-    eng.finish()
-    return eng
 
 
 def test_the_stream_is_the_sorted_capped_list(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
