@@ -156,6 +156,7 @@ class AnalyzeRun:
             read = self._read(engine, paths, progress_bar)
             gc.freeze()
             engine.finish()
+            gc.freeze()  # and what closing the flows left (contacts, names, the detectors' logs)
             extra = {"capture": str(paths[0])} if len(paths) == 1 else {}
             # sets the folded counts extra_stats() reports
             tally = FindingTally() if as_text else None
@@ -206,7 +207,7 @@ def traffic_sets(paths: list[Path], merge: bool) -> list[list[Path]]:
 class Result:
     """One traffic set's report: findings are read once, as they are written (memory stays flat)."""
 
-    findings: Iterable[dict[str, Any]]
+    findings: Iterable[Any]  # records (dicts), or their JSON text when made as text (tally set)
     devices: Iterable[dict[str, Any]]
     stats: dict[str, Any]
     tally: FindingTally | None = None  # the findings' counts, when made as text: complete once they are read
@@ -363,8 +364,8 @@ def emit(writer: FanOut, totals: Totals, result: Result) -> None:
             for block in findings.line_blocks():
                 writer.finding_lines(block)
         else:
-            for text in findings:
-                writer.finding(text)
+            for block in text_blocks(findings):
+                writer.finding_lines(block)
         totals.tally.merge(result.tally)
     else:
         for record in findings:
@@ -373,6 +374,21 @@ def emit(writer: FanOut, totals: Totals, result: Result) -> None:
     for record in result.devices:
         totals.device(record)
         writer.device(record)
+
+
+def text_blocks(texts: Iterable[str], size: int = 1 << 18) -> Iterator[bytes]:
+    """JSON texts (never a raw newline in one) as blocks of JSON lines in UTF-8 of about `size` bytes, as
+    the writers' finding_lines takes them: one write per block instead of several calls per finding."""
+    block: list[str] = []
+    length = 0
+    for text in texts:
+        block.append(text)
+        length += len(text) + 1
+        if length >= size:
+            yield ("\n".join(block) + "\n").encode("utf-8")
+            block, length = [], 0
+    if block:
+        yield ("\n".join(block) + "\n").encode("utf-8")
 
 
 def run_analyze(request: AnalyzeRequest) -> int:
