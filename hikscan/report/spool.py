@@ -28,6 +28,7 @@ from hikscan.report.output import dumps
 
 T = TypeVar("T")
 MEMORY_BYTES = 4 << 20  # records kept in memory before the spool moves to a file on disk
+FILE_BUFFER = 256 << 10  # bytes written to the spool's file at a time (one write per ~250 records)
 TEXT_CHUNK = 1 << 20  # bytes of JSON lines read back at a time by SpilledRecords.line_blocks
 
 
@@ -55,7 +56,7 @@ class SortedSpool(Generic[T]):
     def add(self, key: Any, record: T) -> None:
         data = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
         if self._file is None and len(self._buffer) + len(data) > self._memory_bytes:
-            self._file = tempfile.TemporaryFile(prefix="hikscan-spool-")  # noqa: SIM115
+            self._file = tempfile.TemporaryFile(prefix="hikscan-spool-", buffering=FILE_BUFFER)  # noqa: SIM115
             self._file.write(self._buffer)
             self._buffer = bytearray()
         if self._file is None:
