@@ -68,13 +68,7 @@ class FanOut:
         for w in self.writers:
             w.section(name, stats)
 
-    def finding(self, record: dict[str, Any] | str) -> None:
-        """`record`: a dict, or its JSON text (only when `text_writers` says every writer takes it so)."""
-        if isinstance(record, str):
-            assert self.text_writers is not None
-            for t in self.text_writers:
-                t.finding(record)
-            return
+    def finding(self, record: dict[str, Any]) -> None:
         for w in self.writers:
             w.finding(record)
 

@@ -28,10 +28,7 @@ class Writer(Protocol):
 @runtime_checkable
 class TextWriter(Writer, Protocol):
     """A writer that only copies each finding's JSON text (as report.output.dumps writes it): a worker's
-    findings are handed to it as they were spilled, a block of JSON lines at a time, never decoded; and
-    `finding` takes a finding's JSON text in place of its dict."""
-
-    def finding(self, record: dict[str, Any] | str) -> None: ...
+    findings are handed to it as they were spilled, a block of JSON lines at a time, never decoded."""
 
     def finding_lines(self, block: bytes) -> None:
         """`block`: whole findings, each one JSON text (UTF-8) ending in a newline."""

@@ -38,7 +38,7 @@ class JsonWriter:
     def section(self, name: str, stats: dict[str, Any]) -> None:
         return None
 
-    def finding(self, record: dict[str, Any] | str) -> None:
+    def finding(self, record: dict[str, Any]) -> None:
         self._write(("\n" if self.first else ",\n") + record_json(record))
         self.first = False
 

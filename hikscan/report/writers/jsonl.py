@@ -37,7 +37,7 @@ class JsonlWriter:
     def section(self, name: str, stats: dict[str, Any]) -> None:
         return None
 
-    def finding(self, record: dict[str, Any] | str) -> None:
+    def finding(self, record: dict[str, Any]) -> None:
         self.write("finding", record)
 
     def finding_lines(self, block: bytes) -> None:
