@@ -28,7 +28,7 @@ from hikscan.report.output import dumps
 
 T = TypeVar("T")
 MEMORY_BYTES = 4 << 20  # records kept in memory before the spool moves to a file on disk
-FILE_BUFFER = 256 << 10  # bytes written to the spool's file at a time (one write per ~250 records)
+FILE_BUFFER = 64 << 10  # bytes written to the spool's file at a time (one write per ~60 records)
 TEXT_CHUNK = 1 << 20  # bytes of JSON lines read back at a time by SpilledRecords.line_blocks
 
 
