@@ -21,6 +21,7 @@ from hikscan.report.output import dumps
 
 T = TypeVar("T")
 MAX_MEMO = 4096  # texts kept per memo (heads, devices, evidence lists, remotes) before it starts again empty
+MAX_MEMO_CHARS = 1 << 20  # characters of text in all the memos together (FindingEncoder._remember)
 
 # dumps()'s own encoder (report.output: JSONEncoder(ensure_ascii=False, default=str)), made once instead of
 # per call (most of the cost of encoding a small value), without the check for circular references: a
@@ -80,9 +81,10 @@ def _get(memo: dict[tuple[Any, ...], T], key: tuple[Any, ...]) -> T | None:
 class FindingEncoder:
     """Finding → its report line's JSON text (the record plus `extra` keys, e.g. the capture's name).
 
-    Memos, each keyed by strings only (see _all_text) and bounded by MAX_MEMO: the head by (severity,
-    rule, title), the device by its items, the evidence by its lines, a remote's per-address part by its
-    address, country, org, owner, owner's country and located opinions. Numbers are encoded every time."""
+    Memos, each keyed by strings only (see _all_text), bounded by MAX_MEMO entries each and MAX_MEMO_CHARS
+    in all: the head by (severity, rule, title), the device by its items, the evidence by its lines, a
+    remote's per-address part by its address, country, org, owner, owner's country and located opinions.
+    Numbers are encoded every time."""
 
     def __init__(self, extra: dict[str, Any] | None = None) -> None:
         extra = extra or {}
@@ -93,6 +95,7 @@ class FindingEncoder:
         self._devices: dict[tuple[Any, ...], str] = {}
         self._evidence: dict[tuple[Any, ...], str] = {}
         self._places: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+        self._chars = 0  # in the memos (MAX_MEMO_CHARS)
 
     def __call__(self, finding: Finding) -> str:
         remote = finding.remote
@@ -183,11 +186,19 @@ class FindingEncoder:
             )
         )
 
-    @staticmethod
-    def _remember(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any,
+    def _remember(self, memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any,
                   values: tuple[Any, ...] | None = None) -> Any:  # fmt: skip
-        """`value`, kept under `key` when `values` (the key itself by default) are all text."""
+        """`value`, kept under `key` when `values` (the key itself by default) are all text. The memos hold
+        at most MAX_MEMO_CHARS characters of text in all (counted twice: the key's strings are about as
+        long), then start again empty: a capture where no two findings share their evidence costs a
+        bounded few hundred KiB here, never a copy of the report."""
         if _all_text(key if values is None else values):
+            size = 2 * (len(value) if type(value) is str else sum(map(len, value)))
+            self._chars += size
+            if self._chars > MAX_MEMO_CHARS:
+                for kept in (self._heads, self._devices, self._evidence, self._places):
+                    kept.clear()
+                self._chars = size
             if len(memo) >= MAX_MEMO:
                 memo.clear()
             memo[key] = value

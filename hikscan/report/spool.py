@@ -22,13 +22,12 @@ import pickle
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from hikscan.report.output import dumps
 
 T = TypeVar("T")
 MEMORY_BYTES = 4 << 20  # records kept in memory before the spool moves to a file on disk
-FILE_BUFFER = 64 << 10  # bytes written to the spool's file at a time (one write per ~60 records)
 TEXT_CHUNK = 1 << 20  # bytes of JSON lines read back at a time by SpilledRecords.line_blocks
 
 
@@ -41,7 +40,7 @@ class SortedSpool(Generic[T]):
     def __init__(self, memory_bytes: int = MEMORY_BYTES) -> None:
         self._memory_bytes = memory_bytes
         self._buffer = bytearray()  # the records while they fit in memory_bytes
-        self._file: IO[Any] | None = None  # then an unlinked temporary file; closed by in_order() or close()
+        self._file: BinaryIO | None = None  # then an unlinked temporary file; closed by in_order() or close()
         self._keys: list[Any] = []
         self._ends = array("q")
         self._size = 0
@@ -56,7 +55,7 @@ class SortedSpool(Generic[T]):
     def add(self, key: Any, record: T) -> None:
         data = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
         if self._file is None and len(self._buffer) + len(data) > self._memory_bytes:
-            self._file = tempfile.TemporaryFile("w+b", FILE_BUFFER, prefix="hikscan-spool-")  # noqa: SIM115
+            self._file = tempfile.TemporaryFile(prefix="hikscan-spool-")  # noqa: SIM115
             self._file.write(self._buffer)
             self._buffer = bytearray()
         if self._file is None:

@@ -6,10 +6,12 @@ import json
 import math
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hikscan.passive.engine import Engine
+from hikscan.report import finding_json
 from hikscan.report.finding_json import MAX_MEMO, FindingEncoder
 from hikscan.report.model import Finding, Remote
 from hikscan.report.output import dumps
@@ -106,6 +108,24 @@ def test_the_memos_stay_bounded() -> None:
         assert encode(finding) == _expected(finding, {})
     for memo in (encode._heads, encode._devices, encode._evidence, encode._places):
         assert 0 < len(memo) <= MAX_MEMO
+
+
+def test_the_memos_hold_a_bounded_amount_of_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Findings that share nothing (a distinct long evidence list each) cost a bounded memo, not a copy of
+    the report; the text stays right when the memos start again empty."""
+    monkeypatch.setattr(finding_json, "MAX_MEMO_CHARS", 50_000)
+    encode = FindingEncoder()
+    for i in range(400):
+        finding = Finding(
+            severity="low", rule="r", title="t", device={"ip": "10.0.0.1"},
+            remote=Remote(ip="198.51.100.1", port=80, proto="tcp"), first_seen=0.0, last_seen=0.0,
+            packets=0, bytes=0, evidence=[f"line {i} " + "x" * 500, HOSTILE],
+        )  # fmt: skip
+        assert encode(finding) == _expected(finding, {})
+        memos = (encode._heads, encode._devices, encode._evidence, encode._places)
+        held = sum(len(k) if isinstance(k, str) else 0 for m in memos for v in m.values() for k in
+                   ([v] if isinstance(v, str) else v))  # fmt: skip
+        assert held <= 25_000 and encode._chars <= 50_000
 
 
 def test_every_finding_of_a_many_findings_capture(engine: Engine) -> None:
