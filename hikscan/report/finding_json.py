@@ -119,7 +119,7 @@ class FindingEncoder:
         lines = tuple(evidence)
         evidence_text = _get(self._evidence, lines)
         if evidence_text is None:
-            evidence_text = self._remember(self._evidence, lines, _strings(evidence))
+            evidence_text = self._remember(self._evidence, lines, _strings(lines))  # as list(evidence)
         onset = finding.onset
         return "".join(
             (
@@ -146,7 +146,7 @@ class FindingEncoder:
                 ', "rate_per_hour": ',
                 _value(finding.rate_per_hour),
                 ', "metrics": ',
-                _json(finding.metrics) if finding.metrics else "{}",
+                "{}" if type(finding.metrics) is dict and not finding.metrics else _json(finding.metrics),
                 self._tail,
             )
         )
@@ -181,7 +181,7 @@ class FindingEncoder:
                 place[3],
                 _value(remote.rtt_ms),
                 ', "ports": ',
-                _strings(remote.ports),
+                _strings(remote.ports if type(remote.ports) is tuple else tuple(remote.ports)),
                 "}",
             )
         )

@@ -47,7 +47,8 @@ def findings(draw: st.DrawFn) -> Finding:
         owner_country=draw(st.one_of(st.none(), texts)),
         located=draw(st.one_of(st.lists(pairs, max_size=3).map(tuple), st.just((("DB-IP", 1),)))),
         rtt_ms=draw(st.one_of(st.none(), numbers)),
-        ports=draw(st.one_of(st.lists(texts, max_size=3).map(tuple), st.just((443, "443/tcp")))),
+        ports=draw(st.one_of(st.lists(texts, max_size=3).map(tuple), st.just((443, "443/tcp")),
+                             st.lists(texts, max_size=3))),
     )  # fmt: skip
     device = draw(
         st.one_of(
@@ -59,11 +60,12 @@ def findings(draw: st.DrawFn) -> Finding:
         severity=draw(texts), rule=draw(texts), title=draw(texts), device=device, remote=remote,
         first_seen=draw(st.floats(0, 2**33)), last_seen=draw(st.floats(0, 2**33)),
         packets=draw(st.one_of(st.integers(0, 2**40), numbers)), bytes=draw(st.integers(0, 2**50)),
-        evidence=draw(st.one_of(st.lists(texts, max_size=4), st.lists(values, max_size=3))),
+        evidence=draw(st.one_of(st.lists(texts, max_size=4), st.lists(values, max_size=3),
+                                st.lists(texts, max_size=3).map(tuple))),
         flows=draw(st.integers(0, 9)), new_destination=draw(st.one_of(st.none(), st.booleans())),
         onset=draw(st.one_of(st.none(), st.floats(0, 2**33))),
         rate_per_hour=draw(st.one_of(st.none(), numbers)),
-        metrics=draw(st.dictionaries(texts, values, max_size=3)),
+        metrics=draw(st.one_of(st.dictionaries(texts, values, max_size=3), st.none(), st.just([]))),
     )  # fmt: skip
 
 
