@@ -38,7 +38,7 @@ from hikscan.passive.pipeline import Stats, run, should_inspect
 from hikscan.passive.roundtrip import RoundTrips
 from hikscan.passive.timeline import by_host, timeline
 from hikscan.report.model import Device, Finding, Remote, device_ref, severity_rank
-from hikscan.report.spool import SortedSpool
+from hikscan.report.spool import SortedSpool, SortKeys
 
 # Open flows at once: ~440 bytes each (tests/passive/test_flows.py measures it), so ≤ ~28 MiB. A fuller
 # table closes its longest-idle flows early (folded like any other), as Suricata does past its memcap.
@@ -399,18 +399,19 @@ class Engine:
         self._devices, self._hosts = {}, None
         self._novelty = None
         spool: SortedSpool[T] = SortedSpool()
+        keys = SortKeys()  # most severe first, then by time and device
         novelty = self.novelty()
         for detector in self.detectors:
             for finding in detector.findings(self, []):
                 if finding.new_destination is None:  # "new since the baseline" is a fact in every finding
                     finding.new_destination = self._is_new(finding, novelty)
-                ip = finding.device.get("ip")
-                spool.add((-severity_rank(finding.severity), finding.first_seen, ip or ""), encode(finding))
+                keys.add(-severity_rank(finding.severity), finding.first_seen, finding.device.get("ip") or "")
+                spool.append(encode(finding))
         kept: list[int] = []
         per_device: dict[Any, int] = defaultdict(int)
         self.folded_findings = {}
-        for index in spool.order():
-            ip = spool.key(index)[2]
+        for index in keys.order():
+            ip = keys.tag(index)
             per_device[ip] += 1
             if ip and per_device[ip] > MAX_FINDINGS_PER_DEVICE:
                 self.folded_findings[ip] = self.folded_findings.get(ip, 0) + 1

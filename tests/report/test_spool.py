@@ -124,3 +124,28 @@ def test_spilled_records_read_as_lines_are_the_text_written(
     assert len(blocks) > 3 and all(block.endswith(b"\n") for block in blocks)
     assert b"".join(blocks).decode("utf-8") == "".join(dumps(record) + "\n" for record in records)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sort_keys_order_as_sorted_orders_their_tuples() -> None:
+    """SortKeys (columns) gives the order sorted() gives by (rank, time, tag) tuples, ties by insertion —
+    with many ties in every column, negative and equal times — and holds a fraction of the tuples' bytes."""
+    import sys
+    from array import array
+
+    from hikscan.report.spool import SortKeys
+
+    rng = random.Random(11)
+    tags = ["", "10.0.0.2", "10.0.0.10", "fe80::1", "\u8424"]
+    times = [0.0, -0.0, 1.5, -3.25]
+    rows = [
+        (-rng.randrange(4), rng.choice([*times, 1e9 + rng.random()]), rng.choice(tags)) for _ in range(5000)
+    ]
+    keys = SortKeys()
+    for row in rows:
+        keys.add(*row)
+    assert len(keys) == len(rows)
+    assert keys.order() == sorted(range(len(rows)), key=rows.__getitem__)
+    assert [keys.tag(i) for i in range(3)] == [row[2] for row in rows[:3]]
+    columns = sum(sys.getsizeof(c) for c in (keys._ranks, keys._times, keys._tags))
+    tuples = sys.getsizeof(rows) + sum(sys.getsizeof(r) + sys.getsizeof(r[1]) for r in rows)
+    assert columns * 4 < tuples and isinstance(keys._times, array)
