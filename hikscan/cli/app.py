@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -310,7 +311,19 @@ def cli_command() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning every error into one line on stderr and an exit code."""
+    """Entry point: run the app, turning every error into one line on stderr and an exit code.
+
+    Called without `argv` (the `hikscan` command: the process ends when it returns), it first moves every
+    object out of the collector's reach (gc.freeze): the collection Python runs while it shuts down would
+    only scan what the process is about to drop (~0.2 s after a 1M-packet analysis)."""
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:
+            gc.freeze()
+
+
+def _main(argv: list[str] | None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     command = cli_command()
     try:

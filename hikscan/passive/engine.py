@@ -11,7 +11,6 @@ closed, so nothing is counted twice and the final report is the same whichever w
 
 from __future__ import annotations
 
-import heapq
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,27 +37,19 @@ from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
 from hikscan.passive.roundtrip import RoundTrips
 from hikscan.passive.timeline import timeline
+from hikscan.report.capped import CappedOrder
 from hikscan.report.model import Device, Finding, Remote, device_ref, severity_rank
 from hikscan.report.spool import SortedSpool
 
 MAX_FLOWS = ENGINE_FLOWS  # open flows at once (passive.flows)
-# Open flows and contacts in memory together: a contact with its detector state costs ~1 KB
-# (contacts.CONTACT_BYTES), an open flow with its UDP beat log ~600 bytes (FLOW_BYTES). Past the budget the
-# contacts go to a private file on disk (passive.contactstore), merged when the report reads them. While
-# the flow table is full (~38 MiB), ≥ 10 MiB is left for contacts; at the end of a capture, the flows
-# flushed into contacts free their share.
+# Open flows (~600 bytes each with a UDP beat log) and contacts in memory (contacts.CONTACT_BYTES) share
+# one budget; past it contacts go to disk (passive.contactstore). A full flow table leaves them ≥ 10 MiB.
 STATE_MEMORY = 48 * 2**20
 FLOW_BYTES = 600
 T = TypeVar("T")
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
 ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
-
-
-def _fold_finding(folded: dict[str, tuple[int, Any]], ip: str, key: tuple[int, float, str, int]) -> None:
-    """Count a finding a device's cap left out, remembering the first of them in report order."""
-    count, first = folded.get(ip, (0, key))
-    folded[ip] = (count + 1, min(first, key))
 
 
 class Engine:
@@ -136,18 +127,10 @@ class Engine:
         return internal(flow.client) and not internal(flow.server)
 
     def fold_record(
-        self,
-        first: float,
-        last: float,
-        client: bytes,
-        client_port: int,
-        server: bytes,
-        server_port: int,
-        proto: int,
-        sent: tuple[int, int],
-        received: tuple[int, int],
+        self, first: float, last: float, client: bytes, client_port: int, server: bytes, server_port: int,
+        proto: int, sent: tuple[int, int], received: tuple[int, int],
         macs: tuple[bytes | None, bytes | None] = (None, None),
-    ) -> None:
+    ) -> None:  # fmt: skip
         """A flow that did not come from packets (a Zeek conn.log line): packed addresses, (packets,
         bytes) each way, the client's and server's MACs if known. Folded as a closed flow, the same way
         as one the flow table evicts; no reply packets (`received` 0) is a failed attempt."""
@@ -414,56 +397,42 @@ class Engine:
         return list(self.finding_stream())
 
     def finding_stream(self) -> Iterator[Finding]:
-        """`findings()` one at a time, with memory bounded whatever their number: the detectors run now,
-        each finding is spooled (report.spool) with only its sort key kept, and `folded_findings` is set
-        before this returns; the iterator then reads them back in order."""
+        """`findings()` one at a time, memory bounded: the detectors run now, each finding is spooled
+        (report.spool) and `folded_findings` set before this returns; the iterator reads them back."""
         return self.finding_records(lambda finding: finding)
 
     def finding_records(self, encode: Callable[[Finding], T]) -> Iterator[T]:
         """`finding_stream()`, each finding spooled as `encode(finding)` (the report's plain dict is
-        cheaper to spool than the dataclass). A device's findings past MAX_FINDINGS_PER_DEVICE are folded
-        as they come (a heap of its kept ones, the one the report lists last on top), so only the kept
-        ones' sort keys are in memory and the folded ones are never encoded."""
+        cheaper to spool than the dataclass); a device's findings past MAX_FINDINGS_PER_DEVICE are
+        folded as they are made (report.capped), never encoded."""
         self._devices, self._hosts = {}, None
         self._novelty = None
         spool: SortedSpool[T] = SortedSpool()
+        order = CappedOrder(MAX_FINDINGS_PER_DEVICE)
         novelty = self.novelty()
-        # report order: (-severity rank, first seen, ip), then the order made; per device, its kept ones
-        # as (rank, -first seen, -made, spool index) so that the heap's head is the last in report order
-        kept: dict[str, list[tuple[int, float, int, int]]] = {}
-        folded: dict[str, tuple[int, tuple[int, float, str, int]]] = {}  # ip → (count, its first folded)
-        made = 0
-        ips: dict[str, str] = {}  # one string per device address in the keys
         for detector in self.detectors:
             for finding in detector.findings(self, []):
-                made += 1
-                ip = finding.device.get("ip") or ""
-                ip = ips.setdefault(ip, ip)
-                rank, first = severity_rank(finding.severity), finding.first_seen
-                heap = kept.setdefault(ip, []) if ip else None
-                if heap is not None and len(heap) >= MAX_FINDINGS_PER_DEVICE:
-                    worst = heap[0]
-                    if (rank, -first) <= worst[:2]:  # listed after the device's last kept one: folded
-                        _fold_finding(folded, ip, (-rank, first, ip, made))
-                        continue
-                    heapq.heappop(heap)
-                    spool.discard(worst[3])
-                    _fold_finding(folded, ip, (-worst[0], -worst[1], ip, -worst[2]))
+                if not order.admit(
+                    severity_rank(finding.severity), finding.first_seen, finding.device.get("ip") or ""
+                ):
+                    continue
                 if finding.new_destination is None:  # "new since the baseline" is a fact in every finding
                     finding.new_destination = self._is_new(finding, novelty)
-                if heap is not None:
-                    heapq.heappush(heap, (rank, -first, -made, len(spool)))
-                spool.add((-rank, first, ip), encode(finding))
-        # as the report lists them: devices in the order of their first folded finding
-        self.folded_findings = {ip: n for ip, (n, _k) in sorted(folded.items(), key=lambda kv: kv[1][1])}
-        return spool.in_order(spool.order())
+                spool.append(encode(finding))
+        self.folded_findings = order.folded()
+        return spool.in_order(order.order())
 
     def _is_new(self, finding: Finding, novelty: Novelty) -> bool | None:
+        return novelty.remote_is_new(finding.remote.ip, self._names_reached(finding))
+
+    def _names_reached(self, finding: Finding) -> Iterator[str]:
+        """The names the finding's remote was reached by, looked up only if the novelty test reads them
+        (not without a baseline, nor for a known address)."""
         ip = finding.device.get("ip")
         names = [name for name, _source in self.names.names_for(ip, finding.remote.ip)] if ip else []
         if finding.remote.name and not names:
             names = [finding.remote.name]
-        return novelty.remote_is_new(finding.remote.ip, names)
+        yield from names
 
     def extra_stats(self) -> dict[str, Any]:
         return {

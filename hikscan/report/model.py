@@ -176,10 +176,11 @@ def iso_time(ts: float) -> str:
         if len(_SECONDS) >= 65_536:
             _SECONDS.clear()
         _SECONDS[second] = head
-    return f"{head}.{micros // 1000:03d}Z"
+    return head + _MILLIS[micros // 1000]
 
 
 _SECONDS: dict[int, str] = {}
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))  # ".000Z" … ".999Z"
 
 
 def _slow_iso_time(ts: float) -> str:

@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+# json.dumps(record, ensure_ascii=False, default=str), with its encoder made once instead of per call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=False, default=str)
+
 
 def dumps(record: Any) -> str:
-    return json.dumps(record, ensure_ascii=False, sort_keys=False, default=str)
+    return _ENCODER.encode(record)
 
 
 @contextlib.contextmanager

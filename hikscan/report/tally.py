@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from hikscan.report.model import severity_rank
+from hikscan.report.model import Finding, severity_rank
 
 Facts = tuple[str, str, str | None]  # severity, rule, the remote's country (None: a fleet finding)
 
@@ -21,6 +21,12 @@ def finding_facts(record: dict[str, Any]) -> Facts:
     """What the tally needs from one finding record (a fleet finding, with members, has no one remote)."""
     country = None if record["device"].get("members") else record["remote"].get("country") or "??"
     return record["severity"], record["rule"], country
+
+
+def facts_of(finding: Finding) -> Facts:
+    """`finding_facts` of the finding's record, from the Finding itself."""
+    country = None if finding.device.get("members") else finding.remote.country or "??"
+    return finding.severity, finding.rule, country
 
 
 class FindingTally:
@@ -44,6 +50,17 @@ class FindingTally:
         if country is not None:
             self.countries[country] += 1
 
+    def add_counts(self, counts: dict[Facts, int]) -> None:
+        """`n` findings of each facts, in the order the facts were first seen: the same counters, keys in
+        the same order, as adding the findings one at a time (each key first appears with its facts)."""
+        for (severity, rule, country), n in counts.items():
+            self.count += n
+            self.by_severity[severity] += n
+            self.by_rule[rule] += n
+            self.worst = max(self.worst, severity_rank(severity))
+            if country is not None:
+                self.countries[country] += n
+
     def merge(self, other: FindingTally) -> None:
         """Count `other`'s findings after these (Counter.update keeps first-seen key order)."""
         self.count += other.count
@@ -54,7 +71,12 @@ class FindingTally:
 
 
 def counted(records: Iterable[tuple[str, Facts]], tally: FindingTally) -> Iterator[str]:
-    """Each record's text, its facts added to `tally` as it passes."""
-    for text, facts in records:
-        tally.add(facts)
-        yield text
+    """Each record's text; their facts are added to `tally` when the records are all read (or the reading
+    stops): counted per distinct facts as they pass, one dict update each instead of a tally's four."""
+    counts: dict[Facts, int] = {}
+    try:
+        for text, facts in records:
+            counts[facts] = counts.get(facts, 0) + 1
+            yield text
+    finally:
+        tally.add_counts(counts)

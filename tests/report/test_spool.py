@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from hikscan.knowledge.geo import GeoLookup
-from hikscan.knowledge.oui import OuiTable
-from hikscan.knowledge.rules import load_rules
 from hikscan.passive import engine as engine_module
 from hikscan.passive.engine import Engine
 from hikscan.report.model import Finding, severity_rank
@@ -54,29 +51,6 @@ def test_spilled_records_round_trip_and_delete_their_file(
         buffer.add(record)
     assert list(tmp_path.iterdir()) == []
     assert [json.loads(line) for line in buffer.lines()] == records[:3]
-
-
-def many_findings_capture(path: Path) -> None:
-    """Cameras talking to many remotes in high-risk and other countries (the bench's own generator)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "make_bench_pcap", Path(__file__).resolve().parents[2] / "scripts" / "make_bench_pcap.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.write_capture(path, 20_000, 3, "many-findings")
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    path = tmp_path_factory.mktemp("many") / "many.pcap"
-    many_findings_capture(path)
-    eng = Engine(load_rules(), GeoLookup(), OuiTable.load())
-    eng.run_files([path])
-    eng.finish()
-    return eng
 
 
 def test_the_stream_is_the_sorted_capped_list(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,3 +124,28 @@ def test_spilled_records_read_as_lines_are_the_text_written(
     assert len(blocks) > 3 and all(block.endswith(b"\n") for block in blocks)
     assert b"".join(blocks).decode("utf-8") == "".join(dumps(record) + "\n" for record in records)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sort_keys_order_as_sorted_orders_their_tuples() -> None:
+    """SortKeys (columns) gives the order sorted() gives by (rank, time, tag) tuples, ties by insertion —
+    with many ties in every column, negative and equal times — and holds a fraction of the tuples' bytes."""
+    import sys
+    from array import array
+
+    from hikscan.report.spool import SortKeys
+
+    rng = random.Random(11)
+    tags = ["", "10.0.0.2", "10.0.0.10", "fe80::1", "\u8424"]
+    times = [0.0, -0.0, 1.5, -3.25]
+    rows = [
+        (-rng.randrange(4), rng.choice([*times, 1e9 + rng.random()]), rng.choice(tags)) for _ in range(5000)
+    ]
+    keys = SortKeys()
+    for row in rows:
+        keys.add(*row)
+    assert len(keys) == len(rows)
+    assert keys.order() == sorted(range(len(rows)), key=rows.__getitem__)
+    assert [keys.tag(i) for i in range(3)] == [row[2] for row in rows[:3]]
+    columns = sum(sys.getsizeof(c) for c in (keys._ranks, keys._times, keys._tags))
+    tuples = sys.getsizeof(rows) + sum(sys.getsizeof(r) + sys.getsizeof(r[1]) for r in rows)
+    assert columns * 4 < tuples and isinstance(keys._times, array)

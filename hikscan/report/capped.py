@@ -1,0 +1,58 @@
+"""The report's order of findings, with at most so many per device, decided as the findings are made.
+
+Most severe first, then by first seen, then by device address, ties in the order made. A device's findings
+past the cap are folded (counted) as they come: a heap per device holds its kept findings with the one the
+report would list last on top, so a better finding displaces it. Only the kept findings' sort keys are in
+memory (as columns, report.spool.SortKeys) and the folded ones need never be encoded.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from hikscan.report.spool import SortKeys
+
+Key = tuple[int, float, str, int]  # (-severity rank, first seen, ip, made): the report order
+
+
+class CappedOrder:
+    def __init__(self, per_device: int) -> None:
+        self.per_device = per_device
+        self._keys = SortKeys()
+        # per device: (rank, -first seen, -made, record number), the heap's head last in report order
+        self._kept: dict[str, list[tuple[int, float, int, int]]] = {}
+        self._folded: dict[str, tuple[int, Key]] = {}  # ip → (count, its first folded in report order)
+        self._ips: dict[str, str] = {}  # one string per device address in the keys
+        self._made = 0
+
+    def admit(self, rank: int, first: float, ip: str) -> bool:
+        """A finding (severity rank, first seen, device address or ""): True if it is kept, and then the
+        caller's next record is its; False if the device's cap folds it now."""
+        self._made += 1
+        made = self._made
+        ip = self._ips.setdefault(ip, ip)
+        heap = self._kept.setdefault(ip, []) if ip else None
+        if heap is not None:
+            if len(heap) >= self.per_device:
+                worst = heap[0]
+                if (rank, -first) <= worst[:2]:  # listed after the device's last kept one
+                    self._fold(ip, (-rank, first, ip, made))
+                    return False
+                heapq.heappop(heap)
+                self._keys.discard(worst[3])
+                self._fold(ip, (-worst[0], -worst[1], ip, -worst[2]))
+            heapq.heappush(heap, (rank, -first, -made, len(self._keys)))
+        self._keys.add(-rank, first, ip)
+        return True
+
+    def _fold(self, ip: str, key: Key) -> None:
+        count, first = self._folded.get(ip, (0, key))
+        self._folded[ip] = (count + 1, min(first, key))
+
+    def order(self) -> list[int]:
+        """The kept records' numbers in report order."""
+        return self._keys.order()
+
+    def folded(self) -> dict[str, int]:
+        """Device → findings folded, devices in the order the report meets their first folded one."""
+        return {ip: n for ip, (n, _key) in sorted(self._folded.items(), key=lambda kv: kv[1][1])}
