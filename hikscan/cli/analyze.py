@@ -32,7 +32,7 @@ from hikscan.report.fanout import FanOut, open_writers
 from hikscan.report.finding_json import FindingEncoder
 from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import SEVERITIES, severity_rank
-from hikscan.report.spool import SpilledRecords
+from hikscan.report.spool import SpilledRecords, text_blocks
 from hikscan.report.tally import FindingTally, counted, facts_of, finding_facts
 
 if TYPE_CHECKING:
@@ -374,21 +374,6 @@ def emit(writer: FanOut, totals: Totals, result: Result) -> None:
     for record in result.devices:
         totals.device(record)
         writer.device(record)
-
-
-def text_blocks(texts: Iterable[str], size: int = 1 << 18) -> Iterator[bytes]:
-    """JSON texts (never a raw newline in one) as blocks of JSON lines in UTF-8 of about `size` bytes, as
-    the writers' finding_lines takes them: one write per block instead of several calls per finding."""
-    block: list[str] = []
-    length = 0
-    for text in texts:
-        block.append(text)
-        length += len(text) + 1
-        if length >= size:
-            yield ("\n".join(block) + "\n").encode("utf-8")
-            block, length = [], 0
-    if block:
-        yield ("\n".join(block) + "\n").encode("utf-8")
 
 
 def run_analyze(request: AnalyzeRequest) -> int:

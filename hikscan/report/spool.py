@@ -8,6 +8,7 @@
   every record pickled through the pipe at once.
 - `RecordBuffer`: records as JSON text in an anonymous temporary file: the devices that the JSON
   document can only write after every finding.
+- `text_blocks`: JSON texts as blocks of JSON lines, as the writers' finding_lines takes them.
 
 The files are private (tempfile: mode 0600, unlinked or deleted when read) and hold only what this
 process wrote, so reading them back with pickle trusts nothing from outside.
@@ -229,3 +230,18 @@ class RecordBuffer:
                 yield line.rstrip("\n")
         finally:
             self._file.close()
+
+
+def text_blocks(texts: Iterable[str], size: int = 1 << 18) -> Iterator[bytes]:
+    """JSON texts (never a raw newline in one) as blocks of JSON lines in UTF-8 of about `size` bytes, as
+    the writers' finding_lines takes them: one write per block instead of several calls per finding."""
+    block: list[str] = []
+    length = 0
+    for text in texts:
+        block.append(text)
+        length += len(text) + 1
+        if length >= size:
+            yield ("\n".join(block) + "\n").encode("utf-8")
+            block, length = [], 0
+    if block:
+        yield ("\n".join(block) + "\n").encode("utf-8")
