@@ -5,7 +5,9 @@ memory is written here as a partial — its counts since it was last written —
 pair that comes back starts a new partial, so writing never reads. Before the table is read (a report),
 the partials are merged per pair: sums, first/last, server ports in order of first use, the detectors'
 state by its own `merged` rule; then the caps the table applies in memory (per host, in all) are applied
-in the same order, the pair's first appearance (`seq`). A spilled table reports what an unbounded one would.
+in the same order, the pair's first appearance (`seq`). A spilled table reports what an unbounded one would,
+with one exception: when a single partial alone meets more than MAX_PORTS server ports (a port scan), which
+ports are listed may differ (the flows are all counted, listed or folded). `watch` merges at every report.
 
 Why SQLite: the standard library's on-disk B-tree and external sort with a bounded page cache. Nothing in
 it comes from outside (the rows are our own), and an empty filename makes a private database that SQLite
