@@ -25,7 +25,7 @@ MAX_CONTACTS_PER_HOST = 4_096
 MAX_PORTS = 32  # distinct server ports listed per contact; more are counted in `ports_folded`
 PROTO_NAMES = {6: "tcp", 17: "udp"}
 # What one contact in memory costs with its key and detector state, without beacon marks (which the
-# beacon detector declares with `hold`); tests/passive/test_engine.py measures it.
+# beacon detector declares with `hold`); tests/passive/test_contactstore.py measures it.
 CONTACT_BYTES = 1_000
 
 
@@ -46,12 +46,10 @@ class Contact:
         "ports",
         "ports_folded",
         "remote",
-        "seq",
         "storm",
     )
 
-    def __init__(self, host: str, remote: str, first: float, last: float, seq: int = 0) -> None:
-        self.seq = seq  # order of the pair's first appearance (the table's iteration order)
+    def __init__(self, host: str, remote: str, first: float, last: float) -> None:
         self.host = host
         self.remote = remote
         self.first = first
@@ -122,7 +120,7 @@ class ContactTable:
         self._per_host: dict[str, int] = defaultdict(int)
         self.dropped: dict[str, int] = defaultdict(int)  # host → contacts not kept (caps)
         self.held = 0  # bytes of detector state on the contacts in memory (see `hold`)
-        self._seq = 0
+        self._written = 0  # contacts written to the store (their order numbers, `seq`, follow on)
         self._store: ContactStore | None = None
 
     @property
@@ -133,10 +131,7 @@ class ContactTable:
         """The store, every partial merged, when the table has spilled; None when all is in memory."""
         store = self._store
         if store is not None:
-            if self._contacts:
-                store.write(self._contacts.values())
-                self._contacts.clear()
-                self.held = 0
+            self._spill(store)
             for host, flows in store.merge(self.per_host, self.max_contacts).items():
                 self.dropped[host] += flows
         return store
@@ -185,13 +180,19 @@ class ContactTable:
                 from hikscan.passive.contactstore import ContactStore
 
                 self._store = ContactStore()
-            self._store.write(self._contacts.values())
-            self._contacts.clear()
-            self._per_host.clear()
-            self.held = 0
-        self._seq += 1
-        contact = self._contacts[(host, remote)] = Contact(host, remote, first, last, self._seq)
+            self._spill(self._store)
+        contact = self._contacts[(host, remote)] = Contact(host, remote, first, last)
         return contact
+
+    def _spill(self, store: ContactStore) -> None:
+        """Write the contacts in memory to the store, numbered on in the order they were made (the dict's),
+        and start afresh."""
+        if self._contacts:
+            store.write(self._contacts.values(), self._written + 1)
+            self._written += len(self._contacts)
+            self._contacts.clear()
+        self._per_host.clear()
+        self.held = 0
 
     def fold(
         self,

@@ -54,21 +54,21 @@ def register_state(slot: str, unpack: Callable[[bytes], Any]) -> None:
     STATE_TYPES[slot] = unpack
 
 
-def row_of(c: Contact) -> Row:
+def row_of(c: Contact, seq: int) -> Row:
     ports = array("q", c.ports).tobytes()
     beacon, storm = c.beacon, c.storm
     if beacon is not None and type(beacon) is not bytes:
         beacon = beacon.pack()
     if storm is not None and type(storm) is not bytes:
         storm = storm.pack()
-    return (c.seq, c.host, c.remote, c.first, c.last, c.packets, c.bytes, c.flows, c.inbound, c.attempts,
+    return (seq, c.host, c.remote, c.first, c.last, c.packets, c.bytes, c.flows, c.inbound, c.attempts,
             c.answered, ports, c.ports_folded, beacon, storm)  # fmt: skip
 
 
 def contact_of(row: Row) -> Contact:
     """A contact as read back; its detector state stays packed (bytes) until a detector unpacks it
     (`unpacked`): most readers of a contact never look at it."""
-    c = Contact(row[1], row[2], row[3], row[4], row[0])
+    c = Contact(row[1], row[2], row[3], row[4])
     c.packets, c.bytes, c.flows, c.inbound, c.attempts, c.answered = row[5:11]
     c.ports, c.ports_folded, c.beacon, c.storm = tuple(array("q", row[11])), row[12], row[13], row[14]
     return c
@@ -85,7 +85,7 @@ def merge_rows(rows: list[Row]) -> Row:
     head = rows[0]
     if len(rows) == 1:
         return head[:15]
-    out = Contact(head[1], head[2], min(r[3] for r in rows), max(r[4] for r in rows), head[0])
+    out = Contact(head[1], head[2], min(r[3] for r in rows), max(r[4] for r in rows))
     out.packets, out.bytes, out.flows, out.inbound, out.attempts, out.answered = (
         sum(r[i] for r in rows) for i in range(5, 11)
     )
@@ -99,7 +99,7 @@ def merge_rows(rows: list[Row]) -> Row:
         beacon = _merged("beacon", beacon, row[13])
         storm = _merged("storm", storm, row[14])
     out.beacon, out.storm = beacon, storm
-    return row_of(out)
+    return row_of(out, head[0])
 
 
 def _merged_pairs(rows: Iterable[Row], pairs: dict[str, int]) -> Iterator[Row]:
@@ -125,9 +125,11 @@ class ContactStore:
         self.db.execute(f"CREATE TABLE part ({COLUMNS})")
         self.merged = True  # every pair has one row (no partial written since the last merge)
 
-    def write(self, contacts: Iterable[Contact]) -> None:
+    def write(self, contacts: Iterable[Contact], first_seq: int) -> None:
+        """Contacts as partials, numbered (`seq`) from first_seq in the order given."""
         try:
-            self.db.executemany(INSERT.format("part"), map(row_of, contacts))
+            rows = (row_of(contact, seq) for seq, contact in enumerate(contacts, first_seq))
+            self.db.executemany(INSERT.format("part"), rows)
         except sqlite3.Error as exc:  # the disk (TMPDIR) is full or failing: the caller's OSError path
             raise OSError(f"the temporary contact store: {exc}") from exc
         self.merged = False
@@ -183,6 +185,3 @@ class ContactStore:
     def of_host(self, host: str) -> list[Contact]:
         rows = self.db.execute("SELECT * FROM part WHERE host = ? ORDER BY seq", (host,))
         return [contact_of(r) for r in rows]
-
-    def close(self) -> None:
-        self.db.close()

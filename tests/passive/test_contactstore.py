@@ -211,7 +211,7 @@ def test_a_failing_disk_is_an_os_error_not_a_database_traceback(monkeypatch: pyt
 
     store = ContactStore()
     store.db.execute("PRAGMA max_page_count = 2")  # the database cannot grow: "database or disk is full"
-    rows = [Contact("192.168.1.10", f"45.33.0.{k}", T0, T0 + 1, k) for k in range(1, 250)]
+    rows = [Contact("192.168.1.10", f"45.33.0.{k}", T0, T0 + 1) for k in range(1, 250)]
     with pytest.raises(OSError, match="temporary contact store: database or disk is full") as caught:
-        store.write(rows)
+        store.write(rows, 1)
     assert isinstance(caught.value.__cause__, sqlite3.Error)
