@@ -1,8 +1,8 @@
 """Report records kept out of memory until they are written, so a report's size never sets the peak RSS.
 
-- `SortedSpool`: the engine's findings, pickled into a temporary file as the detectors make them, with
-  only a small sort key per record in memory; read back one at a time in key order (ties keep the order
-  they were added in, as a stable sort would). Like `sort(1)`, it spills to disk past `memory_bytes`.
+- `SortedSpool`: the engine's findings, pickled into a temporary file as the detectors make them and
+  read back one at a time in the order their sort keys give (`SortKeys`, kept as columns; the per-device
+  cap decides which: report.capped). Like `sort(1)`, it spills to disk past `memory_bytes`.
 - `SpilledRecords`: a worker process's report records as JSON lines in a named temporary file, which the
   parent reads back (decoded, or as the text alone for writers that only copy it) and deletes, instead of
   every record pickled through the pipe at once.
@@ -33,7 +33,8 @@ TEXT_CHUNK = 1 << 20  # bytes of JSON lines read back at a time by SpilledRecord
 
 
 class SortedSpool(Generic[T]):
-    """Append (key, record); then `in_order()` yields the records sorted by key, one at a time.
+    """Append records; then `in_order(numbers)` yields them in that order (record numbers count from 0 in
+    the order appended), one at a time.
 
     Records are read back by offset (a slice of the memory buffer, or one pread() of the file), without
     the seek-and-refill of a buffered file for each one."""
@@ -42,7 +43,6 @@ class SortedSpool(Generic[T]):
         self._memory_bytes = memory_bytes
         self._buffer = bytearray()  # the records while they fit in memory_bytes
         self._file: BinaryIO | None = None  # then an unlinked temporary file; closed by in_order() or close()
-        self._keys: list[Any] = []
         self._ends = array("q")
         self._size = 0
 
@@ -53,12 +53,7 @@ class SortedSpool(Generic[T]):
     def on_disk(self) -> bool:
         return self._file is not None
 
-    def add(self, key: Any, record: T) -> None:
-        self._keys.append(key)
-        self.append(record)
-
     def append(self, record: T) -> None:
-        """A record without a key: its number (the count before it) orders it, e.g. by SortKeys."""
         data = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
         if self._file is None and len(self._buffer) + len(data) > self._memory_bytes:
             self._file = tempfile.TemporaryFile(prefix="hikscan-spool-")  # noqa: SIM115
@@ -70,13 +65,6 @@ class SortedSpool(Generic[T]):
             self._file.write(data)
         self._size += len(data)
         self._ends.append(self._size)
-
-    def order(self) -> list[int]:
-        """Record numbers by key (stable)."""
-        return sorted(range(len(self._keys)), key=self._keys.__getitem__)
-
-    def key(self, index: int) -> Any:
-        return self._keys[index]
 
     def _data(self, index: int) -> bytes | bytearray:
         start = self._ends[index - 1] if index else 0
@@ -103,7 +91,7 @@ class SortedSpool(Generic[T]):
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
-        self._buffer, self._keys, self._ends = bytearray(), [], array("q")
+        self._buffer, self._ends = bytearray(), array("q")
 
 
 class SortKeys:
