@@ -31,7 +31,7 @@ from hikscan.passive.contacts import Contact, ContactTable
 from hikscan.passive.decode import Decoder, Packet, mac_text
 from hikscan.passive.detectors import build_detectors
 from hikscan.passive.detectors.base import CloudMatch
-from hikscan.passive.flows import ENGINE_FLOWS, Flow, FlowTable, flow_key
+from hikscan.passive.flows import ENGINE_FLOWS, FLOW_BYTES, Flow, FlowTable, flow_key
 from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
@@ -41,11 +41,9 @@ from hikscan.report.capped import CappedOrder
 from hikscan.report.model import Device, Finding, Remote, device_ref, severity_rank
 from hikscan.report.spool import SortedSpool
 
-MAX_FLOWS = ENGINE_FLOWS  # open flows at once (passive.flows)
-# Open flows (~600 bytes each with a UDP beat log) and contacts in memory (contacts.CONTACT_BYTES) share
-# one budget; past it contacts go to disk (passive.contactstore). A full flow table leaves them ≥ 10 MiB.
+# Open flows (flows.FLOW_BYTES each) and contacts in memory (contacts.CONTACT_BYTES) share one budget;
+# past it contacts go to disk (passive.contactstore). A full flow table leaves them ≥ 10 MiB.
 STATE_MEMORY = 48 * 2**20
-FLOW_BYTES = 600
 T = TypeVar("T")
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
@@ -74,7 +72,7 @@ class Engine:
         self.attribution = Attribution(rules, oui)
         self.inspector = Inspector(rules, self.names, self.attribution, local_nets)
         self.decoder = Decoder()
-        self.flows = FlowTable(MAX_FLOWS, self._close, sketch=self._sketch)
+        self.flows = FlowTable(ENGINE_FLOWS, self._close, sketch=self._sketch)
         self.fed = 0  # frames given to feed()
         self.contact_table = ContactTable(
             memory_bytes=STATE_MEMORY, shared=lambda: len(self.flows) * FLOW_BYTES

@@ -44,6 +44,7 @@ SWEEP_EVERY = 30.0  # capture seconds between two scans for idle flows
 # measures it), so ≤ ~38 MiB. A fuller table closes its longest-idle flows early (folded like any other),
 # as Suricata does past its memcap.
 ENGINE_FLOWS = 65_536
+FLOW_BYTES = 600  # what the engine's memory budget charges an open flow (engine.STATE_MEMORY)
 MAX_SHARED = 65_536  # addresses and MACs shared between flows (FlowTable._share_addresses)
 
 

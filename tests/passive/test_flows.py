@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hikscan.passive.decode import Packet, ip_text
-from hikscan.passive.flows import Flow, FlowTable, flow_key
+from hikscan.passive.flows import ENGINE_FLOWS, Flow, FlowTable, flow_key
 
 CAM_MAC = bytes.fromhex("5850ed010203")
 GW_MAC = bytes.fromhex("00005e0001fe")
@@ -100,12 +100,10 @@ def test_invalid_size_rejected() -> None:
 
 
 def test_a_flow_costs_about_440_bytes_so_the_engine_table_stays_under_its_budget() -> None:
-    """engine.MAX_FLOWS is sized from this figure: flows of 200 hosts with 300 servers (addresses and MACs
+    """flows.ENGINE_FLOWS is sized from this figure: flows of 200 hosts with 300 servers (addresses and MACs
     shared between flows), both directions counted, bytes past the small-int cache."""
     import random
     import tracemalloc
-
-    from hikscan.passive import engine
 
     rng = random.Random(1)
     hosts = [bytes((192, 168, 0, i)) for i in range(1, 201)]
@@ -128,7 +126,7 @@ def test_a_flow_costs_about_440_bytes_so_the_engine_table_stays_under_its_budget
         tracemalloc.stop()
     assert len(table) == 20_000
     assert per_flow < 500, per_flow
-    assert engine.MAX_FLOWS * per_flow < 32 * 2**20
+    assert ENGINE_FLOWS * per_flow < 32 * 2**20
 
 
 def test_eviction_picks_what_heapq_nsmallest_would() -> None:

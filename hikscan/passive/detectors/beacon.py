@@ -61,7 +61,8 @@ class _Log:
         return out
 
     def merged(self, later: _Log) -> _Log:
-        """This log followed by a later one of the same pair, as one log would have logged them."""
+        """This log followed by a later one of the same pair, as one log would have logged them (in
+        place: only the store merges logs, on copies it unpacked)."""
         room = self.limit - len(self.marks) // 2
         if room > 0:
             self.marks.extend(later.marks[: 2 * room])
