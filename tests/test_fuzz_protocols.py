@@ -129,47 +129,47 @@ def _p2p_both_sides(data: bytes) -> list[Evidence]:
 CASES.append(("p2p", lambda b: b, _p2p_both_sides, P2P_SEEDS))
 
 
+def _same_or_both_malformed(full: Callable[[], Any], fast: Callable[[], Any]) -> Any:
+    """The passive path's fast parse against the full one: the same result, or MalformedInput from both
+    (None)."""
+    results = []
+    for parse in (full, fast):
+        try:
+            results.append(parse())
+        except MalformedInput:
+            results.append(None)
+    assert results[1] == results[0]
+    return results[1]
+
+
+def _request_head(data: bytes) -> tuple[Any, ...]:
+    _line, headers = httpmsg.parse_request_head(data)
+    return httpmsg.header(headers, "host"), httpmsg.header(headers, "user-agent"), headers
+
+
+def _request(data: bytes) -> tuple[Any, ...]:
+    request = httpmsg.parse_request(data)
+    return request.host, request.user_agent, request.headers
+
+
 def _rtsp_both_ways(data: bytes) -> list[Evidence]:
-    """rtsp.response_evidence (the passive path's) against evidence(parse_rtsp_response): the same items, or
-    MalformedInput from both."""
-    try:
-        slow: list[Evidence] | None = rtsp.evidence(rtsp.parse_rtsp_response(data), source="capture")
-    except MalformedInput:
-        slow = None
-    try:
-        fast: list[Evidence] | None = rtsp.response_evidence(data, source="capture")
-    except MalformedInput:
-        fast = None
-    assert fast == slow
-    return fast or []
+    """rtsp.response_evidence (the passive path's) against evidence(parse_rtsp_response)."""
+    return (
+        _same_or_both_malformed(
+            lambda: rtsp.evidence(rtsp.parse_rtsp_response(data), source="capture"),
+            lambda: rtsp.response_evidence(data, source="capture"),
+        )
+        or []
+    )
 
 
 def _http_both_ways(data: bytes) -> list[Evidence]:
     """httpmsg.response_evidence and parse_request_head (the passive path's) against the full parses."""
-    try:
-        slow: list[Evidence] | None = httpmsg.evidence(httpmsg.parse_response(data), source="capture")
-    except MalformedInput:
-        slow = None
-    try:
-        fast: list[Evidence] | None = httpmsg.response_evidence(data, source="capture")
-    except MalformedInput:
-        fast = None
-    assert fast == slow
-    try:
-        request = httpmsg.parse_request(data)
-        full: tuple[Any, ...] | None = (request.host, request.user_agent, request.headers)
-    except MalformedInput:
-        full = None
-    try:
-        _line, headers = httpmsg.parse_request_head(data)
-        head: tuple[Any, ...] | None = (
-            httpmsg.header(headers, "host"),
-            httpmsg.header(headers, "user-agent"),
-            headers,
-        )
-    except MalformedInput:
-        head = None
-    assert head == full
+    fast = _same_or_both_malformed(
+        lambda: httpmsg.evidence(httpmsg.parse_response(data), source="capture"),
+        lambda: httpmsg.response_evidence(data, source="capture"),
+    )
+    _same_or_both_malformed(lambda: _request(data), lambda: _request_head(data))
     return fast or []
 
 
