@@ -71,14 +71,20 @@ class Storm:
                 contact.storm = _Tally()
             contact.storm.add(flow)
 
-    def _tallies(self, view: EngineView) -> Iterator[tuple[Contact, _Tally]]:
-        """Each contact's tally, the open flows (live monitoring) included without being kept (an open
-        flow's contact is in the table, so every tally is reached through view.contacts())."""
+    def _open(self, view: EngineView) -> dict[tuple[str, str], _Tally]:
+        """What the still-open flows (live monitoring) add per pair, not kept. An open flow's contact is in
+        the table, so every tally is reached through view.contacts()."""
         extra: dict[tuple[str, str], _Tally] = {}
         for flow in view.open_flows():
             contact = view.opened_contact(flow)
             if contact is not None:
                 extra.setdefault((contact.host, contact.remote), _Tally()).add(flow)
+        return extra
+
+    def _tallies(
+        self, view: EngineView, extra: dict[tuple[str, str], _Tally]
+    ) -> Iterator[tuple[Contact, _Tally]]:
+        """Each contact's tally, with what the open flows add (`_open`)."""
         for contact in view.contacts():
             tally = unpacked("storm", contact.storm)
             more = extra.get((contact.host, contact.remote)) if extra else None
@@ -90,13 +96,14 @@ class Storm:
     def _by_remote(self, view: EngineView, min_failed: int) -> dict[str, dict[str, _Tally]]:
         """remote → host → tally, for the remotes with at least `min_failed` failures in all. Two passes over
         the contacts: totals per remote, then the hosts of those few remotes (not a tally per pair)."""
+        extra = self._open(view)
         failed: dict[str, int] = {}
-        for contact, tally in self._tallies(view):
+        for contact, tally in self._tallies(view, extra):
             failed[contact.remote] = failed.get(contact.remote, 0) + tally.failed
         stormed: dict[str, dict[str, _Tally]] = {r: {} for r, n in failed.items() if n >= min_failed}
         del failed
         if stormed:
-            for contact, tally in self._tallies(view):
+            for contact, tally in self._tallies(view, extra):
                 hosts = stormed.get(contact.remote)
                 if hosts is not None:
                     hosts[contact.host] = tally
