@@ -9,8 +9,8 @@ Phases, all under one overall deadline and one rate limiter (sends per second, s
 3. nmap (only with --nmap): one python-nmap pass over the live targets.
 4. unicast, per target host in a bounded worker pool: a TCP port sweep, then HTTP/HTTPS+ISAPI,
    ONVIF SOAP, RTSP and port 8000 on the open ports. Each host's record is streamed
-   (`on_device`) as soon as its probes finish; multicast-only devices are streamed at the end of
-   phase 1 when they are not targets themselves.
+   (`on_device`, never called by two workers at once) as soon as its probes finish; multicast-only
+   devices are streamed at the end of phase 1 when they are not targets themselves.
 """
 
 from __future__ import annotations
@@ -196,7 +196,8 @@ def run_scan(
         scope=in_networks(nets) if nets else (lambda ip: True),
     )
     fusion = Fusion(identify, cves_for, _oui_lookup())
-    lock = threading.Lock()
+    lock = threading.Lock()  # the fusion and the counters
+    stream_lock = threading.Lock()  # on_device and on_progress: one call at a time, as audit's on_result
     emitted: set[int] = set()
     target_set = set(hosts)
 
@@ -215,11 +216,13 @@ def run_scan(
                 return
             emitted.add(gid)
             dev = fusion.device(gid)
-        on_device(dev)
+        with stream_lock:  # the workers finish hosts at once; a writer is not made for concurrent calls
+            on_device(dev)
 
     def progress(phase: str, done: int, total: int) -> None:
         if on_progress is not None:
-            on_progress(phase, done, total)
+            with stream_lock:
+                on_progress(phase, done, total)
 
     # 1. multicast
     mcast = [registry[n]() for n in sorted(wanted) if registry[n].kind == "multicast"]

@@ -72,3 +72,29 @@ def test_loopback_lab_found_in_full_inside_the_printed_deadline(lab, rate):
         f"{family} of {summary['responding_hosts']} responding hosts (254 addresses probed) are "
         "Hikvision/Dahua family"
     )
+
+
+def test_devices_are_streamed_one_call_at_a_time(lab):
+    """The unicast workers finish their hosts at about the same moment; on_device (the CLI's writer: a
+    temporary file that is not made for concurrent writes) must still be called by one of them at a time.
+    Concurrent calls lost devices and garbled the JSON document (CI: "UnicodeDecodeError", a lab device
+    missing)."""
+    from hikscan.active.scan import run_scan
+
+    inside, overlaps, streamed = [0], [0], []
+    guard = threading.Lock()
+
+    def on_device(device) -> None:
+        with guard:
+            inside[0] += 1
+            overlaps[0] += inside[0] > 1
+        time.sleep(0.05)  # a slow writer: a second caller arriving meanwhile is an overlap
+        streamed.append(device.ip)
+        with guard:
+            inside[0] -= 1
+
+    result = run_scan([p.ip for p in lab], rate=500, timeout=1.0, on_device=on_device)
+    assert overlaps[0] == 0
+    found = {d.ip for d in result.devices}
+    assert {p.ip for p in lab if p.name not in NEGATIVES} <= found
+    assert sorted(streamed) == sorted(found)
