@@ -12,6 +12,7 @@ evidence (`<proto>.malformed`), and a hostile one (XML bomb, oversized, flood) m
 from __future__ import annotations
 
 import ipaddress
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol, runtime_checkable
@@ -22,6 +23,7 @@ from hikscan.report.model import Evidence
 
 Kind = Literal["multicast", "unicast", "segment", "extra"]
 HOSTILE_KEY = "hostile"
+_COUNT_LOCK = threading.Lock()  # ProbeContext.count: the unicast workers count at once
 
 
 @dataclass
@@ -77,7 +79,9 @@ class ProbeContext:
         return tcp_exchange(ip, port, request, self.probe_deadline(), max_bytes, done, tls, self.interface)
 
     def count(self, key: str, n: int = 1) -> None:
-        self.stats[key] = self.stats.get(key, 0) + n
+        """Add n to a stat; safe from the scan's worker threads (a read-then-write would lose counts)."""
+        with _COUNT_LOCK:
+            self.stats[key] = self.stats.get(key, 0) + n
 
 
 @runtime_checkable

@@ -4,6 +4,7 @@ replies complete when their framing says so, and the MAC-clash rule of fusion.""
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 
@@ -160,3 +161,29 @@ def test_nmap_is_killed_at_its_budget_and_leaves_no_ip_less_record():
     assert elapsed < 2.5, elapsed
     assert obs == []
     assert ctx.stats.get("nmap.timed_out") == 1 and ctx.notes
+
+
+def test_stats_counted_from_many_workers_at_once_are_exact():
+    """The unicast workers count into one stats dict (tcp.open, http.requests …): no count may be lost."""
+    ctx = make_ctx()
+    workers, each = 8, 20_000
+    start = threading.Barrier(workers)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(each):
+            ctx.count("http.requests")
+            ctx.count("tcp.open", 2)
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can, to meet the race
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert ctx.stats["http.requests"] == workers * each
+    assert ctx.stats["tcp.open"] == 2 * workers * each
