@@ -54,10 +54,12 @@ fuzz-c: $(STAMP)
 # hikscan analyze vs tshark, tcpdump and Suricata on generated captures: LAN 1M, many-findings 1M/3M/10M, two on two cores.
 # An installed package has its bytecode; an editable one whose shell sets PYTHONDONTWRITEBYTECODE would
 # compile every module on every run (~0.2 s), which no user pays: compile once before timing.
+# The 1M-packet tables are medians of three runs per tool (figures vary ±20% run to run).
 bench: $(STAMP)
 	$(PY) -m compileall -q hikscan
-	$(PY) bench/bench_analyze.py --packets 1000000
-	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --big 3000000 --big 10000000 --two-captures
+	$(PY) bench/bench_analyze.py --packets 1000000 --repeat 3
+	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --repeat 3 \
+		--big 3000000 --big 10000000 --two-captures
 
 # watch's highest zero-drop rate and its kernel drop counter above it: tcpreplay into namespaces (root).
 bench-live: $(STAMP)

@@ -1,7 +1,8 @@
 """Side-by-side speed and memory: hikscan analyze vs tshark, tcpdump and Suricata on the same files.
 
     python bench/bench_analyze.py [--packets 1000000] [--big 3000000 --big 10000000] [--skip-tshark]
-                                  [--profile lan|many-findings] [--two-captures] [--results bench/RESULTS.md]
+                                  [--profile lan|many-findings] [--two-captures] [--repeat N]
+                                  [--results bench/RESULTS.md]
 
 Generates the capture(s) under /tmp with scripts/make_bench_pcap.py when missing. Each tool runs as
 its own subprocess under a small Python wrapper that reports wall time and the child's peak RSS
@@ -9,7 +10,9 @@ its own subprocess under a small Python wrapper that reports wall time and the c
 installed are shown as skipped: tshark (`tshark -q -z conv,ip`), tcpdump (`tcpdump -nn -r`) and Suricata 7
 (`suricata -r FILE -k none`, no rules: flow tracking and EVE). `--big N` (repeatable) runs hikscan and
 tcpdump on larger files to show whether memory stays flat as the file grows; `--two-captures` times two
-captures analysed serially (--jobs 1) and on two cores (--jobs 2).
+captures analysed serially (--jobs 1) and on two cores (--jobs 2). `--repeat N` runs every tool N times on
+the main file, in rounds, and shows medians (the figures vary ±20% run to run, tshark's most). The end
+prints the issue's targets, met or not, for `hikscan analyze -f json`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -93,32 +97,75 @@ def tools(path: Path, skip_tshark: bool, big: bool = False) -> list[tuple[str, l
     ]  # fmt: skip
 
 
-def run_table(path: Path, packets: int, skip_tshark: bool, big: bool = False) -> list[dict[str, object]]:
+def run_table(
+    path: Path, packets: int, skip_tshark: bool, big: bool = False, repeat: int = 1
+) -> list[dict[str, object]]:
+    """One row per tool. With `repeat` > 1 every tool runs that many times, in rounds (each round runs
+    every tool once, so a machine that slows down midway slows every tool alike); a row shows the median
+    time and peak RSS, and the fastest and slowest run."""
     rows: list[dict[str, object]] = []
-    base = suricata = None
-    print(f"\n{path} — {packets:,} packets, {path.stat().st_size / 2**20:.0f} MiB")
+    print(f"\n{path} — {packets:,} packets, {path.stat().st_size / 2**20:.0f} MiB"
+          + (f", median of {repeat} runs" if repeat > 1 else ""))  # fmt: skip
     heads = f"{'seconds':>8} {'packets/s':>11} {'peak RSS MiB':>13} {'vs tshark':>9} {'/ Suricata':>10}"
-    print(f"{'tool':40} {heads}")
+    print(f"{'tool':40} {heads}" + ("  runs (s)" if repeat > 1 else ""))
+    runnable = []
     for name, cmd, why in tools(path, skip_tshark, big):
         if cmd is None:
             print(f"{name:40} skipped: {why}")
+        else:
+            runnable.append((name, cmd))
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in runnable}
+    failed: dict[str, str] = {}
+    for _round in range(repeat):
+        for name, cmd in runnable:
+            if name in failed:
+                continue
+            secs, rss, rc, err = measure(cmd)
+            if rc != 0:
+                failed[name] = f"failed (exit {rc}): {err.strip()}"
+            else:
+                runs[name].append((secs, rss))
+    medians = {name: (statistics.median(s for s, _ in r), statistics.median(m for _, m in r))
+               for name, r in runs.items() if r and name not in failed}  # fmt: skip
+    base = next((m[0] for n, m in medians.items() if n.startswith("tshark")), None)
+    suricata = next((m[0] for n, m in medians.items() if n.startswith("suricata")), None)
+    for name, _cmd in runnable:
+        if name in failed:
+            print(f"{name:40} {failed[name]}")
             continue
-        secs, rss, rc, err = measure(cmd)
-        if rc != 0:
-            print(f"{name:40} failed (exit {rc}): {err.strip()}")
-            continue
-        if name.startswith("tshark"):
-            base = secs
-        if name.startswith("suricata"):
-            suricata = secs
+        secs, rss = medians[name]
         speed = f"{base / secs:.1f}x" if base else "-"
         versus = f"{secs / suricata:.2f}x" if suricata else "-"
-        print(f"{name:40} {secs:8.2f} {packets / secs:11,.0f} {rss:13.0f} {speed:>9} {versus:>10}")
+        spread = "  " + " ".join(f"{s:.2f}" for s, _ in runs[name]) if repeat > 1 else ""
+        print(f"{name:40} {secs:8.2f} {packets / secs:11,.0f} {rss:13.0f} {speed:>9} {versus:>10}{spread}")
         rows.append({"tool": name, "file": str(path), "packets": packets, "seconds": round(secs, 3),
                      "packets_per_second": round(packets / secs), "peak_rss_mib": round(rss, 1),
                      "vs_tshark": round(base / secs, 2) if base else None,
-                     "vs_suricata": round(secs / suricata, 2) if suricata else None})  # fmt: skip
+                     "vs_suricata": round(secs / suricata, 2) if suricata else None,
+                     "runs_seconds": [round(s, 3) for s, _ in runs[name]]})  # fmt: skip
     return rows
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def verdicts(rows: list[dict[str, object]]) -> list[str]:
+    """The speed and memory targets of the issue, against the `hikscan analyze -f json` rows."""
+    out = []
+    for r in rows:
+        if r["tool"] != "hikscan analyze -f json":
+            continue
+        name = f"{Path(str(r['file'])).name}:"
+        rss_mb = float(str(r["peak_rss_mib"])) * 2**20 / 1e6
+        out.append(f"{name} peak RSS {rss_mb:.0f} MB, target <= 100 MB: {_met(rss_mb <= 100)}")
+        if r.get("vs_tshark") is not None:
+            x = float(str(r["vs_tshark"]))
+            out.append(f"{name} {x:.1f}x faster than tshark, target >= 15x: {_met(x >= 15)}")
+        if r.get("vs_suricata") is not None:
+            x = float(str(r["vs_suricata"]))
+            out.append(f"{name} {x:.2f}x Suricata's time, target <= 2x: {_met(x <= 2)}")
+    return out
 
 
 def two_captures(packets: int, profile: str) -> list[dict[str, object]]:
@@ -163,16 +210,24 @@ def main(argv: list[str] | None = None) -> int:
                     help="also measure memory on a file this many packets long (repeatable)")  # fmt: skip
     ap.add_argument("--profile", choices=("lan", "many-findings"), default="lan")
     ap.add_argument("--skip-tshark", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per tool on the main file, shown as medians (big files: once)")  # fmt: skip
     ap.add_argument("--two-captures", action="store_true")
     ap.add_argument("--json", type=Path, help="write the rows here as well")
     ap.add_argument("--results", type=Path, help="append the rows to this Markdown file")
     args = ap.parse_args(argv)
-    rows = run_table(ensure_capture(args.packets, args.profile), args.packets, args.skip_tshark)
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    main_file = ensure_capture(args.packets, args.profile)
+    rows = run_table(main_file, args.packets, args.skip_tshark, repeat=args.repeat)
     for big in args.big:
         print(f"\nmemory flatness, {args.profile} (tshark and Suricata skipped on the big files):")
         rows += run_table(ensure_capture(big, args.profile), big, True, big=True)
     if args.two_captures:
         rows += two_captures(args.packets, args.profile)
+    print("\ntargets (hikscan analyze -f json):")
+    for line in verdicts(rows):
+        print(f"  {line}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     if args.results:

@@ -1,0 +1,59 @@
+"""bench/bench_analyze.py's table: every tool run --repeat times in rounds, medians shown, the issue's
+targets judged on the hikscan rows. Run for real (the tools that are installed) on a small capture of the
+bench's own generator."""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _bench():
+    return _load("bench_analyze", ROOT / "bench" / "bench_analyze.py")
+
+
+def test_repeated_runs_show_medians_and_the_targets_are_judged_on_them(tmp_path: Path, capsys, monkeypatch):
+    bench = _bench()
+    capture = tmp_path / "many.pcap"
+    _load("make_bench_pcap", ROOT / "scripts" / "make_bench_pcap.py").write_capture(
+        capture, 5_000, 3, "many-findings"
+    )
+    every = bench.tools(capture, skip_tshark=True)
+    kept = [t for t in every if t[0] in ("tshark -q -z conv,ip", "hikscan analyze -f json")]
+    monkeypatch.setattr(bench, "tools", lambda *_args: kept)  # the two rows this test reads, not all seven
+    rows = bench.run_table(capture, 5_000, skip_tshark=True, repeat=3)
+    out = capsys.readouterr().out
+    assert "median of 3 runs" in out
+    hikscan = next(r for r in rows if r["tool"] == "hikscan analyze -f json")
+    assert len(hikscan["runs_seconds"]) == 3
+    assert hikscan["seconds"] == round(statistics.median(hikscan["runs_seconds"]), 3)
+    assert hikscan["vs_tshark"] is None and "skipped: not run" in out  # no ratio is made up
+    mb = hikscan["peak_rss_mib"] * 2**20 / 1e6
+    assert bench.verdicts(rows) == [  # no tshark or Suricata row: only the memory target is judged
+        f"many.pcap: peak RSS {mb:.0f} MB, target <= 100 MB: {'met' if mb <= 100 else 'NOT met'}"
+    ]
+
+
+def test_targets_are_met_only_inside_their_bounds():
+    bench = _bench()
+    row = {"tool": "hikscan analyze -f json", "file": "/tmp/x.pcap", "peak_rss_mib": 95.3,
+           "vs_tshark": 15.0, "vs_suricata": 2.0}  # fmt: skip
+    assert bench.verdicts([row]) == [
+        "x.pcap: peak RSS 100 MB, target <= 100 MB: met",  # 95.3 MiB = 99.9 MB
+        "x.pcap: 15.0x faster than tshark, target >= 15x: met",
+        "x.pcap: 2.00x Suricata's time, target <= 2x: met",
+    ]
+    worse = {**row, "peak_rss_mib": 95.4, "vs_tshark": 14.9, "vs_suricata": 2.01}
+    assert [line.endswith("NOT met") for line in bench.verdicts([worse])] == [True, True, True]
+    assert bench.verdicts([{**row, "tool": "tcpdump -nn -r"}]) == []
