@@ -31,6 +31,8 @@ from hikscan.report.model import Evidence
 PROTOS = {"tcp": 6, "udp": 17, "icmp": 1}
 SOURCE = "zeek"
 MAX_REASONS = 100
+MAX_COUNT = 2**48  # packets, bytes or a port in one record: more is no real connection (a flow's counters are
+# 64-bit where the compiled module is built)
 # conn.log states in which the responder sent nothing (Zeek docs, conn.log conn_state)
 NO_REPLY = {"S0", "SH", "OTH"}
 # Names and evidence go in before the flows, as in a capture where the DNS answer precedes the connection.
@@ -55,8 +57,12 @@ def _int(value: Any, default: int | None = None) -> int:
         number = int(float(value))
     except (TypeError, ValueError):
         raise MalformedInput(f"bad number {str(value)[:30]!r}") from None
+    except OverflowError:  # inf
+        raise MalformedInput("number out of range") from None
     if number < 0:
         raise MalformedInput("negative count")
+    if number > MAX_COUNT:
+        raise MalformedInput("number out of range")
     return number
 
 

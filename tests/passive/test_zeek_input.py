@@ -145,11 +145,19 @@ def test_bad_records_are_counted_and_the_rest_analysed(tmp_path: Path) -> None:
         "\t".join([row[0], row[1], "not-an-ip", *row[3:]]),
         "\t".join([*row[:16], "-5", *row[17:]]),
         "\t".join([*row[:6], "sctp", *row[7:]]),
+        "\t".join([*row[:16], "inf", *row[17:]]),  # a count no flow has: once an internal error
+        "\t".join([*row[:16], "1e300", *row[17:]]),
+        "\t".join([*row[:16], "nan", *row[17:]]),
     ]
     (logs / "conn.log").write_text("".join(conn[:9] + hostile + conn[9:]))
     report = analyse(logs, tmp_path / "r.json")
     stats = report["stats"][0]
-    assert stats["bad_records"] == {"conn: bad address": 1, "conn: negative count": 1}
+    assert stats["bad_records"] == {
+        "conn: bad address": 1,
+        "conn: negative count": 1,
+        "conn: number out of range": 2,
+        "conn: bad number": 1,
+    }
     assert stats["ignored_records"] == {"conn: sctp": 1}  # Zeek's unknown transports: not flows hikscan keeps
     assert len(report["findings"]) == 4
 
