@@ -1,4 +1,4 @@
-"""Builds the optional C hot loop, hikscan.passive._fastloop (the project's metadata is in pyproject.toml).
+"""Builds the optional C hot loop and flow layout, hikscan.passive._fastloop (metadata: pyproject.toml).
 
 `optional=True`: where no C compiler or Python headers exist the install goes on without it, and
 hikscan.passive.pipeline uses its pure-Python loop (the same results, slower).

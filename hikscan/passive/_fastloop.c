@@ -8,11 +8,14 @@
  * FlowTable.add(Packet(...)); known flows are counted here, field by field, as the Python loop does,
  * with the same per-direction cache, cleared at the same moments (whenever the table evicted).
  *
+ * The module also gives flows.Flow its layout, FlowFields (the fields as C values; see below), which the
+ * loop reads and writes in place.
+ *
  * Safety: every byte read is at an offset checked against the record's end, which is checked
  * against the buffer's length (the same checks the Python loop makes); nothing is copied into
  * fixed-size buffers except the 13-byte keys built from fixed-size header fields. Flow fields are
- * read and written through the class's member descriptors' offsets only for objects whose type is
- * exactly the Flow class given (else through getattr/setattr).
+ * read and written through the class's member descriptors' offsets (and their C types) only for objects
+ * whose type is exactly the Flow class given (else through getattr/setattr).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -43,6 +46,9 @@ static const char *field_text[NFIELDS] = {
     "client_mac", "server_mac", "tcp_flags", "inspected", "sketched", "client", "client_port",
 };
 static PyObject *field_name[NFIELDS];
+/* How a Flow field is stored: a PyObject* slot (a Python class's __slots__), or a C value of the
+ * FlowFields layout below (a double, a long long, an int or a bool: no Python object per number). */
+enum { K_OBJ, K_DOUBLE, K_LLONG, K_INT, K_BOOL };
 static PyObject *s_beat, *s_warn, *s_base, *s_pos, *s_position, *s_evicted, *s_expire, *s_get;
 
 /* ---- the per-direction cache: (proto, src, dst, sport, dport) as on the wire → (flow, c2s) ---- */
@@ -160,6 +166,8 @@ typedef struct {
     int big, direct, packet_direct, always_is_ports, warned_orig, warned_snap;
     unsigned char always_port[65536 / 8];
     Py_ssize_t off[NFIELDS];
+    unsigned char kind[NFIELDS];
+    PyMemberDef *member[NFIELDS];
     Py_ssize_t packet_off[14]; /* Packet's slots, in the order of Packet.__init__'s arguments */
     long long n, wire, ip, with_payload;
     Cache cache;
@@ -247,11 +255,21 @@ static void dir_key(const unsigned char *p, const Rec *r, unsigned char *key)
     memcpy(key + 9, p + r->l4, 4);
 }
 
+/* Is flow read and written by offset (the Flow class seen by find_offsets, exactly)? */
+static inline int direct_flow(const Loop *L, PyObject *flow)
+{
+    return L->direct && Py_IS_TYPE(flow, (PyTypeObject *)L->flow_cls);
+}
+
+#define FIELD_AT(L, flow, f) ((char *)(flow) + (L)->off[f])
+
 /* A Flow field: new reference, or NULL with an exception set. */
 static PyObject *field_get(Loop *L, PyObject *flow, int f)
 {
-    if (L->direct && Py_IS_TYPE(flow, (PyTypeObject *)L->flow_cls)) {
-        PyObject *v = *(PyObject **)((char *)flow + L->off[f]);
+    if (direct_flow(L, flow)) {
+        if (L->kind[f] != K_OBJ)
+            return PyMember_GetOne((const char *)flow, L->member[f]);
+        PyObject *v = *(PyObject **)FIELD_AT(L, flow, f);
         if (v == NULL) {
             PyErr_SetObject(PyExc_AttributeError, field_name[f]);
             return NULL;
@@ -264,8 +282,10 @@ static PyObject *field_get(Loop *L, PyObject *flow, int f)
 /* Set a Flow field to v (borrowed). */
 static int field_set(Loop *L, PyObject *flow, int f, PyObject *v)
 {
-    if (L->direct && Py_IS_TYPE(flow, (PyTypeObject *)L->flow_cls)) {
-        PyObject **slot = (PyObject **)((char *)flow + L->off[f]);
+    if (direct_flow(L, flow)) {
+        if (L->kind[f] != K_OBJ)
+            return PyMember_SetOne((char *)flow, L->member[f], v);
+        PyObject **slot = (PyObject **)FIELD_AT(L, flow, f);
         PyObject *old = *slot;
         *slot = Py_NewRef(v);
         Py_XDECREF(old);
@@ -274,9 +294,39 @@ static int field_set(Loop *L, PyObject *flow, int f, PyObject *v)
     return PyObject_SetAttr(flow, field_name[f], v);
 }
 
-/* flow.<f> += delta (or |= when `or` is set), with Python int semantics. */
+/* Set a time field to the record's time (a C double in place, where the field is one). */
+static int field_set_ts(Loop *L, PyObject *flow, int f, const Rec *r)
+{
+    if (direct_flow(L, flow) && L->kind[f] == K_DOUBLE) {
+        *(double *)FIELD_AT(L, flow, f) = r->ts;
+        return 0;
+    }
+    return field_set(L, flow, f, r->ts_obj);
+}
+
+/* flow.<f> += delta (or |= when `or` is set; delta >= 0), with Python int semantics. */
 static int field_add(Loop *L, PyObject *flow, int f, long long delta, int or)
 {
+    if (direct_flow(L, flow) && L->kind[f] == K_LLONG) {
+        long long *p = (long long *)FIELD_AT(L, flow, f);
+        if (or) {
+            *p |= delta;
+        } else if (*p > LLONG_MAX - delta) {
+            PyErr_Format(PyExc_OverflowError, "Flow.%U out of range", field_name[f]);
+            return -1;
+        } else {
+            *p += delta;
+        }
+        return 0;
+    }
+    if (direct_flow(L, flow) && L->kind[f] == K_INT) {
+        int *p = (int *)FIELD_AT(L, flow, f);
+        long long x = or ? ((long long)*p | delta) : (long long)*p + delta;
+        if (x >= INT_MIN && x <= INT_MAX) {
+            *p = (int)x;
+            return 0;
+        }
+    }
     PyObject *v = field_get(L, flow, f), *r = NULL;
     if (v == NULL)
         return -1;
@@ -316,9 +366,33 @@ static int field_add(Loop *L, PyObject *flow, int f, long long delta, int or)
     return rc;
 }
 
+/* A whole-number field as a C value: 1 and *out set when it is stored as one, 0 when it is an object. */
+static inline int field_long(const Loop *L, PyObject *flow, int f, long long *out)
+{
+    if (!direct_flow(L, flow))
+        return 0;
+    switch (L->kind[f]) {
+    case K_LLONG:
+        *out = *(long long *)FIELD_AT(L, flow, f);
+        return 1;
+    case K_INT:
+        *out = *(int *)FIELD_AT(L, flow, f);
+        return 1;
+    case K_BOOL:
+        *out = *(char *)FIELD_AT(L, flow, f) != 0;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* `ts <op> flow.<f>`: 1, 0, or -1 on error. */
 static int field_cmp_ts(Loop *L, PyObject *flow, int f, const Rec *r, int op)
 {
+    if (direct_flow(L, flow) && L->kind[f] == K_DOUBLE) {
+        double d = *(double *)FIELD_AT(L, flow, f);
+        return op == Py_GT ? r->ts > d : r->ts < d;
+    }
     PyObject *v = field_get(L, flow, f);
     int res;
     if (v == NULL)
@@ -336,15 +410,15 @@ static int field_cmp_ts(Loop *L, PyObject *flow, int f, const Rec *r, int op)
 /* `flow.<f> is None`: 1, 0, or -1 on error (in direct mode without touching the value). */
 static int field_is_none(Loop *L, PyObject *flow, int f)
 {
-    if (L->direct && Py_IS_TYPE(flow, (PyTypeObject *)L->flow_cls)) {
-        PyObject *v = *(PyObject **)((char *)flow + L->off[f]);
+    if (direct_flow(L, flow) && L->kind[f] == K_OBJ) {
+        PyObject *v = *(PyObject **)FIELD_AT(L, flow, f);
         if (v == NULL) {
             PyErr_SetObject(PyExc_AttributeError, field_name[f]);
             return -1;
         }
         return v == Py_None;
     }
-    PyObject *v = PyObject_GetAttr(flow, field_name[f]);
+    PyObject *v = field_get(L, flow, f);
     if (v == NULL)
         return -1;
     Py_DECREF(v);
@@ -467,30 +541,34 @@ static int count_known(Loop *L, PyObject *flow, int c2s, const Rec *r)
     if (res < 0)
         return -1;
     if (res) {
-        if (field_set(L, flow, F_LAST_SEEN, r->ts_obj) < 0)
+        if (field_set_ts(L, flow, F_LAST_SEEN, r) < 0)
             return -1;
     } else {
         res = field_cmp_ts(L, flow, F_FIRST_SEEN, r, Py_LT);
-        if (res < 0 || (res && field_set(L, flow, F_FIRST_SEEN, r->ts_obj) < 0))
+        if (res < 0 || (res && field_set_ts(L, flow, F_FIRST_SEEN, r) < 0))
             return -1;
     }
     int packets = c2s ? F_PACKETS_C2S : F_PACKETS_S2C, bytes = c2s ? F_BYTES_C2S : F_BYTES_S2C;
     int mac = c2s ? F_CLIENT_MAC : F_SERVER_MAC;
     if (c2s == 2) { /* the UDP timing sketch */
-        PyObject *last = field_get(L, flow, F_C2S_LAST);
-        if (last == NULL)
-            return -1;
-        if (PyFloat_CheckExact(last)) {
-            res = r->ts - PyFloat_AS_DOUBLE(last) >= L->beat_gap;
+        if (direct_flow(L, flow) && L->kind[F_C2S_LAST] == K_DOUBLE) {
+            res = r->ts - *(double *)FIELD_AT(L, flow, F_C2S_LAST) >= L->beat_gap;
         } else {
-            PyObject *gap = PyNumber_Subtract(r->ts_obj, last);
-            res = gap == NULL ? -1 : PyObject_RichCompareBool(gap, L->beat_gap_obj, Py_GE);
-            Py_XDECREF(gap);
+            PyObject *last = field_get(L, flow, F_C2S_LAST);
+            if (last == NULL)
+                return -1;
+            if (PyFloat_CheckExact(last)) {
+                res = r->ts - PyFloat_AS_DOUBLE(last) >= L->beat_gap;
+            } else {
+                PyObject *gap = PyNumber_Subtract(r->ts_obj, last);
+                res = gap == NULL ? -1 : PyObject_RichCompareBool(gap, L->beat_gap_obj, Py_GE);
+                Py_XDECREF(gap);
+            }
+            Py_DECREF(last);
         }
-        Py_DECREF(last);
         if (res < 0 || (res && truth_of_call(PyObject_CallMethodOneArg(flow, s_beat, r->ts_obj)) < 0))
             return -1;
-        if (field_set(L, flow, F_C2S_LAST, r->ts_obj) < 0)
+        if (field_set_ts(L, flow, F_C2S_LAST, r) < 0)
             return -1;
     }
     if (field_add(L, flow, packets, 1, 0) < 0 || field_add(L, flow, bytes, (long long)r->wirelen, 0) < 0)
@@ -514,20 +592,25 @@ static int count_known(Loop *L, PyObject *flow, int c2s, const Rec *r)
  * of a sketched flow; -1 on error. As the Python loop: sport == flow.client_port and src == flow.client. */
 static int direction(Loop *L, PyObject *flow, const Rec *r)
 {
-    PyObject *port = field_get(L, flow, F_CLIENT_PORT);
+    long long value;
     int res;
-    if (port == NULL)
-        return -1;
-    long v = PyLong_CheckExact(port) ? PyLong_AsLong(port) : -1;
-    if (v == -1) { /* not a plain int, an overflow, or -1 itself: compare as Python does */
-        PyErr_Clear();
-        PyObject *o = PyLong_FromLong(r->sport);
-        res = o == NULL ? -1 : PyObject_RichCompareBool(o, port, Py_EQ);
-        Py_XDECREF(o);
+    if (field_long(L, flow, F_CLIENT_PORT, &value)) {
+        res = value == r->sport;
     } else {
-        res = v == r->sport;
+        PyObject *port = field_get(L, flow, F_CLIENT_PORT);
+        if (port == NULL)
+            return -1;
+        long v = PyLong_CheckExact(port) ? PyLong_AsLong(port) : -1;
+        if (v == -1) { /* not a plain int, an overflow, or -1 itself: compare as Python does */
+            PyErr_Clear();
+            PyObject *o = PyLong_FromLong(r->sport);
+            res = o == NULL ? -1 : PyObject_RichCompareBool(o, port, Py_EQ);
+            Py_XDECREF(o);
+        } else {
+            res = v == r->sport;
+        }
+        Py_DECREF(port);
     }
-    Py_DECREF(port);
     if (res <= 0)
         return res;
     PyObject *client = field_get(L, flow, F_CLIENT);
@@ -543,6 +626,8 @@ static int direction(Loop *L, PyObject *flow, const Rec *r)
     Py_DECREF(client);
     if (res <= 0)
         return res;
+    if (field_long(L, flow, F_SKETCHED, &value))
+        return value ? 2 : 1;
     PyObject *sk = field_get(L, flow, F_SKETCHED);
     if (sk == NULL)
         return -1;
@@ -668,17 +753,22 @@ static int fast_path(Loop *L, const Rec *r, const unsigned char *key, Py_hash_t 
         goto done;
     if (r->data < r->stop && L->on_payload != Py_None) {
         int take;
-        PyObject *insp = field_get(L, flow, F_INSPECTED);
-        if (insp == NULL)
-            goto done;
-        long v = PyLong_CheckExact(insp) ? PyLong_AsLong(insp) : -1;
-        if (v == -1) { /* not a plain int, an overflow, or -1 itself: compare as Python does */
-            PyErr_Clear();
-            take = PyObject_RichCompareBool(insp, L->inspect_limit, Py_LT);
+        long long inspected;
+        if (field_long(L, flow, F_INSPECTED, &inspected)) {
+            take = inspected < L->inspect_per_flow;
         } else {
-            take = v < L->inspect_per_flow;
+            PyObject *insp = field_get(L, flow, F_INSPECTED);
+            if (insp == NULL)
+                goto done;
+            long v = PyLong_CheckExact(insp) ? PyLong_AsLong(insp) : -1;
+            if (v == -1) { /* not a plain int, an overflow, or -1 itself: compare as Python does */
+                PyErr_Clear();
+                take = PyObject_RichCompareBool(insp, L->inspect_limit, Py_LT);
+            } else {
+                take = v < L->inspect_per_flow;
+            }
+            Py_DECREF(insp);
         }
-        Py_DECREF(insp);
         if (take == 0)
             take = always_inspected(L, r->sport, r->dport);
         if (take < 0)
@@ -755,8 +845,8 @@ static inline void prefetch_flow(Loop *L, const Peek *k, int fields)
             __builtin_prefetch(f + i);
         return;
     }
-    if (!L->direct || !Py_IS_TYPE(e->flow, (PyTypeObject *)L->flow_cls))
-        return;
+    if (!direct_flow(L, e->flow) || L->kind[F_LAST_SEEN] != K_OBJ)
+        return; /* C values lie in the flow itself, fetched above */
     __builtin_prefetch(*(PyObject *const *)(f + L->off[F_LAST_SEEN]));
     __builtin_prefetch(*(PyObject *const *)(f + L->off[e->c2s ? F_PACKETS_C2S : F_PACKETS_S2C]));
     __builtin_prefetch(*(PyObject *const *)(f + L->off[e->c2s ? F_BYTES_C2S : F_BYTES_S2C]));
@@ -878,7 +968,8 @@ static PyObject *Loop_counts(Loop *L, PyObject *Py_UNUSED(ignored))
     return Py_BuildValue("(LLLL)", L->n, L->wire, L->ip, L->with_payload);
 }
 
-/* The member descriptors of the Flow class: slot offsets for direct access, when all are plain slots. */
+/* The member descriptors of the Flow class: for direct access, each field a writable member of the class
+ * or a base of it: a plain slot (a PyObject*), or a C value of FlowFields. Anything else: getattr/setattr. */
 static int find_offsets(Loop *L)
 {
     L->direct = 0;
@@ -892,11 +983,21 @@ static int find_offsets(Loop *L)
             return 0;
         }
         int ok = Py_IS_TYPE(d, &PyMemberDescr_Type) &&
-                 ((PyDescrObject *)d)->d_type == (PyTypeObject *)L->flow_cls &&
-                 ((PyMemberDescrObject *)d)->d_member->type == Py_T_OBJECT_EX &&
+                 PyType_IsSubtype((PyTypeObject *)L->flow_cls, ((PyDescrObject *)d)->d_type) &&
                  !(((PyMemberDescrObject *)d)->d_member->flags & Py_READONLY);
-        if (ok)
-            L->off[f] = ((PyMemberDescrObject *)d)->d_member->offset;
+        if (ok) {
+            PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+            switch (m->type) {
+            case Py_T_OBJECT_EX: L->kind[f] = K_OBJ; break;
+            case T_DOUBLE: L->kind[f] = K_DOUBLE; break;
+            case T_LONGLONG: L->kind[f] = K_LLONG; break;
+            case T_INT: L->kind[f] = K_INT; break;
+            case T_BOOL: L->kind[f] = K_BOOL; break;
+            default: ok = 0;
+            }
+            L->off[f] = m->offset;
+            L->member[f] = m; /* lives as long as the class, which the Loop holds */
+        }
         Py_DECREF(d);
         if (!ok)
             return 0;
@@ -1142,6 +1243,61 @@ static PyTypeObject LoopType = {
     .tp_members = Loop_members,
 };
 
+/* ---- FlowFields: hikscan.passive.flows.Flow's fields as C values -------------------------------------
+ * The base of the Flow class when this module is built (flows.py adds the methods, __slots__ = ()): the
+ * numbers are doubles and integers in the object, not a Python object each (~180 bytes less a flow: the
+ * table's main cost), and the loop above reads and writes them in place. Members keep Python's
+ * attribute semantics (PyMember_GetOne/SetOne); a counter past 2**63 raises OverflowError. The object
+ * fields hold bytes, tuples, arrays or None: never a reference back to a flow, so no reference cycle
+ * can pass through one and the type needs no garbage-collector support. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *key, *client, *server, *client_mac, *server_mac, *vlans, *beat_log;
+    double first_seen, last_seen, c2s_last, beat0, syn_at, rtt;
+    long long packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, folded_packets, folded_bytes, inspected, beats;
+    int tcp_flags, client_port, server_port, proto, version;
+    char sketched;
+} FlowFields;
+
+#define FF(name, type) {#name, type, offsetof(FlowFields, name), 0, NULL}
+static PyMemberDef FlowFields_members[] = {
+    FF(key, Py_T_OBJECT_EX), FF(client, Py_T_OBJECT_EX), FF(server, Py_T_OBJECT_EX),
+    FF(client_mac, Py_T_OBJECT_EX), FF(server_mac, Py_T_OBJECT_EX), FF(vlans, Py_T_OBJECT_EX),
+    FF(beat_log, Py_T_OBJECT_EX), FF(first_seen, T_DOUBLE), FF(last_seen, T_DOUBLE), FF(c2s_last, T_DOUBLE),
+    FF(beat0, T_DOUBLE), FF(syn_at, T_DOUBLE), FF(rtt, T_DOUBLE), FF(packets_c2s, T_LONGLONG),
+    FF(packets_s2c, T_LONGLONG), FF(bytes_c2s, T_LONGLONG), FF(bytes_s2c, T_LONGLONG),
+    FF(folded_packets, T_LONGLONG), FF(folded_bytes, T_LONGLONG), FF(inspected, T_LONGLONG),
+    FF(beats, T_LONGLONG), FF(tcp_flags, T_INT), FF(client_port, T_INT), FF(server_port, T_INT),
+    FF(proto, T_INT), FF(version, T_INT), FF(sketched, T_BOOL),
+    {NULL, 0, 0, 0, NULL},
+};
+#undef FF
+
+/* A Python subclass's instances go through subtype_dealloc, which calls this and then drops their
+ * reference to the class itself. */
+static void FlowFields_dealloc(FlowFields *self)
+{
+    Py_CLEAR(self->key);
+    Py_CLEAR(self->client);
+    Py_CLEAR(self->server);
+    Py_CLEAR(self->client_mac);
+    Py_CLEAR(self->server_mac);
+    Py_CLEAR(self->vlans);
+    Py_CLEAR(self->beat_log);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject FlowFieldsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "hikscan.passive._fastloop.FlowFields",
+    .tp_basicsize = sizeof(FlowFields),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "The fields of a flow as C values (the base of hikscan.passive.flows.Flow).",
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)FlowFields_dealloc,
+    .tp_members = FlowFields_members,
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "hikscan.passive._fastloop",
     "The pcap/Ethernet hot loop in C (optional; pipeline falls back to Python without it).", -1, NULL,
@@ -1158,12 +1314,13 @@ PyMODINIT_FUNC PyInit__fastloop(void)
         !(s_evicted = PyUnicode_InternFromString("evicted")) ||
         !(s_expire = PyUnicode_InternFromString("expire")) || !(s_get = PyUnicode_InternFromString("get")))
         return NULL;
-    if (PyType_Ready(&LoopType) < 0)
+    if (PyType_Ready(&LoopType) < 0 || PyType_Ready(&FlowFieldsType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    if (PyModule_AddObjectRef(m, "Loop", (PyObject *)&LoopType) < 0) {
+    if (PyModule_AddObjectRef(m, "Loop", (PyObject *)&LoopType) < 0 ||
+        PyModule_AddObjectRef(m, "FlowFields", (PyObject *)&FlowFieldsType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

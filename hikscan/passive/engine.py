@@ -135,7 +135,8 @@ class Engine:
         version = 4 if len(client) == 4 else 6
         first_packet = Packet(first, macs[0], macs[1], (), version, client, server, proto,
                               client_port, server_port, 0, 0, b"")  # fmt: skip
-        flow = Flow(flow_key(client, client_port, server, server_port, proto), first_packet, True)
+        key = flow_key(client, client_port, server, server_port, proto)
+        flow = self.flows.flow_cls(key, first_packet, True)
         flow.last_seen = max(first, last)
         flow.packets_c2s, flow.bytes_c2s = sent
         flow.packets_s2c, flow.bytes_s2c = received

@@ -28,6 +28,7 @@ import struct
 from array import array
 from collections.abc import Callable, Iterator
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from hikscan.passive.decode import Packet
 
@@ -40,46 +41,82 @@ BEAT_LOG = 64  # beats logged per flow (the count goes on); 64 x 16 bytes at mos
 IDLE_TIMEOUT = 300.0  # capture seconds without a packet before a flow is closed (Zeek: TCP 5 min)
 CLOSED_TIMEOUT = 30.0  # the same once a TCP FIN or RST was seen
 SWEEP_EVERY = 30.0  # capture seconds between two scans for idle flows
-# The engine's open flows at once: ~440 bytes each (~600 with a UDP beat log; tests/passive/test_flows.py
-# measures it), so ≤ ~38 MiB. A fuller table closes its longest-idle flows early (folded like any other),
-# as Suricata does past its memcap.
+# The engine's open flows at once: ~300 bytes each where the compiled module is built (FieldsFlow: the
+# numbers C values), ~480 without (SlotFlow), more with a UDP beat log (tests/passive/test_flows.py
+# measures both); the budget charges FLOW_BYTES either way, so ≤ ~38 MiB. A fuller table closes its
+# longest-idle flows early (folded like any other), as Suricata does past its memcap.
 ENGINE_FLOWS = 65_536
-FLOW_BYTES = 600  # what the engine's memory budget charges an open flow (engine.STATE_MEMORY)
+FLOW_BYTES = 600  # what the engine's memory budget charges an open flow (engine.STATE_MEMORY): at most
 MAX_SHARED = 65_536  # addresses and MACs shared between flows (FlowTable._share_addresses)
 
 
-class Flow:
-    """One conversation. Addresses are packed bytes; MACs are 6 bytes or None."""
+FIELDS = (
+    "beat0",
+    "beat_log",
+    "beats",
+    "bytes_c2s",
+    "bytes_s2c",
+    "c2s_last",
+    "client",
+    "client_mac",
+    "client_port",
+    "first_seen",
+    "folded_bytes",
+    "folded_packets",
+    "inspected",
+    "key",
+    "last_seen",
+    "packets_c2s",
+    "packets_s2c",
+    "proto",
+    "rtt",
+    "server",
+    "server_mac",
+    "server_port",
+    "sketched",
+    "syn_at",
+    "tcp_flags",
+    "version",
+    "vlans",
+)
 
-    __slots__ = (
-        "beat0",
-        "beat_log",
-        "beats",
-        "bytes_c2s",
-        "bytes_s2c",
-        "c2s_last",
-        "client",
-        "client_mac",
-        "client_port",
-        "first_seen",
-        "folded_bytes",
-        "folded_packets",
-        "inspected",
-        "key",
-        "last_seen",
-        "packets_c2s",
-        "packets_s2c",
-        "proto",
-        "rtt",
-        "server",
-        "server_mac",
-        "server_port",
-        "sketched",
-        "syn_at",
-        "tcp_flags",
-        "version",
-        "vlans",
-    )
+
+class Flow:
+    """One conversation. Addresses are packed bytes; MACs are 6 bytes or None.
+
+    The methods only: a flow is a `FieldsFlow` (its numbers C values in the object, the compiled module's
+    FlowFields) where hikscan.passive._fastloop was built, else a `SlotFlow` (a slot each). `FLOW_CLASS`
+    is the one the flow table makes; both give the same results (tests/passive/test_fastloop.py)."""
+
+    if not TYPE_CHECKING:
+        __slots__ = ()
+    key: bytes
+    proto: int
+    version: int
+    vlans: tuple[int, ...]
+    client: bytes
+    client_port: int
+    server: bytes
+    server_port: int
+    client_mac: bytes | None
+    server_mac: bytes | None
+    first_seen: float
+    last_seen: float
+    packets_c2s: int
+    packets_s2c: int
+    bytes_c2s: int
+    bytes_s2c: int
+    tcp_flags: int
+    inspected: int
+    folded_packets: int
+    folded_bytes: int
+    beat_log: array[float] | None
+    sketched: bool
+    c2s_last: float
+    beat0: float
+    beats: int
+    syn_at: float
+    rtt: float
 
     def __init__(self, key: bytes, pkt: Packet, client_is_src: bool) -> None:
         self.key = key
@@ -174,6 +211,28 @@ class Flow:
         )
 
 
+class SlotFlow(Flow):
+    """A flow with one slot per field: the layout without the compiled module."""
+
+    __slots__ = FIELDS
+
+
+if TYPE_CHECKING:
+    FLOW_CLASS: type[Flow] = SlotFlow
+else:
+    try:
+        from hikscan.passive._fastloop import FlowFields
+    except ImportError:  # not built: see setup.py
+        FLOW_CLASS = SlotFlow
+    else:
+
+        class FieldsFlow(Flow, FlowFields):
+            """A flow whose numbers are C values in the object (the compiled module's FlowFields)."""
+
+            __slots__ = ()
+
+        FLOW_CLASS = FieldsFlow
+
 _INF = float("inf")
 
 
@@ -205,6 +264,7 @@ class FlowTable:
         closed_timeout: float = CLOSED_TIMEOUT,
         sweep_every: float = SWEEP_EVERY,
         sketch: Callable[[Flow], bool] | None = None,
+        flow_cls: type[Flow] | None = None,
     ) -> None:
         if max_flows < 1:
             raise ValueError("max_flows must be at least 1")
@@ -220,6 +280,7 @@ class FlowTable:
         self._swept_at = -_INF
         # Which UDP flows keep the timing sketch (default all; the engine: local client, external server)
         self.sketch = sketch
+        self.flow_cls = flow_cls or FLOW_CLASS  # the flows it makes (SlotFlow: the layout without C)
         self._flows: dict[bytes, Flow] = {}
         self._shared: dict[bytes, bytes] = {}  # see _share_addresses
 
@@ -247,7 +308,7 @@ class FlowTable:
         if flow is None:
             if len(self._flows) >= self.max_flows:
                 self._evict_oldest()
-            flow = Flow(key, pkt, _client_is_src(pkt))
+            flow = self.flow_cls(key, pkt, _client_is_src(pkt))
             if flow.sketched and self.sketch is not None and not self.sketch(flow):
                 flow.sketched, flow.beats = False, 0
             self._share_addresses(flow)

@@ -378,9 +378,9 @@ def _pcap_ethernet_loop_c(
     if not reader._header_ok:
         return 0, 0, 0, 0
     loop = _fastloop.Loop(
-        reader, dec, flows, on_payload, tick, _hand_over, Packet, Flow, handshake_rtt, reader.ts_div,
-        reader.snaplen or MAX_CAPLEN, MAX_CAPLEN, reader.endian == ">", INSPECT_PER_FLOW, ALWAYS_INSPECT,
-        BEAT_GAP,
+        reader, dec, flows, on_payload, tick, _hand_over, Packet, flows.flow_cls, handshake_rtt,
+        reader.ts_div, reader.snaplen or MAX_CAPLEN, MAX_CAPLEN, reader.endian == ">", INSPECT_PER_FLOW,
+        ALWAYS_INSPECT, BEAT_GAP,
     )  # fmt: skip
     while True:
         reader._pos, stopped = loop.run(reader._buf, reader._pos)

@@ -38,7 +38,7 @@ from hikscan.errors import MalformedInput
 from hikscan.lab import capwrite
 from hikscan.passive import loopbench, pipeline
 from hikscan.passive.decode import Decoder, Packet
-from hikscan.passive.flows import Flow, FlowTable
+from hikscan.passive.flows import FIELDS, FLOW_CLASS, Flow, FlowTable, SlotFlow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,15 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 PACKET_FIELDS = Packet.__slots__
-FLOW_FIELDS = Flow.__slots__
+FLOW_FIELDS = FIELDS
+DIRECT: list[int] = []  # each C loop's `direct` (fields by offset: 1), the latest last
+# The C layout of the module under test (`make fuzz-c`: the sanitizer build's FlowFields, not the one
+# flows.py imported), and the slot layout: every comparison runs both.
+FIELDS_FLOW: type[Flow] = (
+    FLOW_CLASS
+    if FASTLOOP is None or not os.environ.get("HIKSCAN_FASTLOOP_SO")
+    else type("FieldsFlow", (Flow, FASTLOOP.FlowFields), {"__slots__": ()})
+)
 
 
 def _captures() -> list[Path]:
@@ -93,7 +101,13 @@ def _loop(kind: str, direct: bool = True) -> Iterator[None]:
     if kind == "c":
         assert FASTLOOP is not None
         loop_cls = FASTLOOP.Loop
-        pipeline._fastloop = SimpleNamespace(Loop=lambda *a: loop_cls(*a, direct=direct))
+
+        def make(*args: object) -> Any:
+            loop = loop_cls(*args, direct=direct)
+            DIRECT.append(loop.direct)  # not the loop: its cache holds flows
+            return loop
+
+        pipeline._fastloop = SimpleNamespace(Loop=make)
 
         def not_here(*_: object) -> object:
             raise AssertionError("the Python loop ran where the C loop was selected")
@@ -117,8 +131,10 @@ def observe(
     direct: bool = True,
     stop_after: int | None = None,
     payloads: bool = True,
+    flow_cls: type[Flow] | None = None,
 ) -> dict[str, Any]:
-    """Everything one run shows: packets and closed flows in order, stats, table and decoder counters."""
+    """Everything one run shows: packets and closed flows in order, stats, table and decoder counters.
+    `flow_cls`: the flows' layout (default the table's: C values where the module is built)."""
     events: list[tuple[str, tuple[Any, ...]]] = []
 
     def on_payload(pkt: Packet) -> None:
@@ -128,6 +144,8 @@ def observe(
         events.append(("flow", tuple(_value(getattr(flow, f)) for f in FLOW_FIELDS)))
 
     flows = table(on_evict) if table else FlowTable(on_evict=on_evict)
+    if flow_cls is not None:
+        flows.flow_cls = flow_cls
     dec = Decoder()
     stop = threading.Event()
     ticks = [0]
@@ -159,12 +177,15 @@ def observe(
 
 
 def same(paths: list[Path], **kw: Any) -> dict[str, Any]:
-    """Run both loops; assert they agree; return the C loop's observation."""
-    c = observe(paths, "c", **kw)
-    python = observe(paths, "python", **kw)
-    assert c.keys() == python.keys()
-    for key in c:
-        assert c[key] == python[key], f"{key} differs on {[p.name for p in paths]}"
+    """Run both loops, each with both flow layouts (C values, a slot each); assert all four agree; return
+    the C loop's observation with the default layout."""
+    c = observe(paths, "c", flow_cls=FIELDS_FLOW, **kw)
+    for kind in ("python", "c"):
+        for layout in (FIELDS_FLOW, SlotFlow) if kind == "python" else (SlotFlow,):
+            other = observe(paths, kind, flow_cls=layout, **kw)
+            assert c.keys() == other.keys()
+            for key in c:
+                assert c[key] == other[key], f"{key} differs on {[p.name for p in paths]} ({kind}, {layout})"
     return c
 
 
@@ -179,6 +200,16 @@ def _small_table(max_flows: int, **kw: Any) -> Callable[[Callable[[Flow], object
 def test_every_bundled_capture_same_both_ways(path: Path) -> None:
     same([path])
     same([path], table=_small_table(3, evict_batch=2))
+
+
+@pytest.mark.parametrize("layout", [FIELDS_FLOW, SlotFlow], ids=lambda c: c.__name__)
+def test_the_c_loop_reads_and_writes_either_flow_layout_in_place(layout: type[Flow]) -> None:
+    """Both layouts are taken by offset (C values, or slots), not through getattr: the differential
+    tests above then compare the in-place code paths, not only the generic one."""
+    got = observe([ROOT / "pcaps" / "beacon_camera.pcap"], "c", flow_cls=layout)
+    assert got["counters"][2] > 0 and DIRECT[-1] == 1
+    if FASTLOOP is not None and not os.environ.get("HIKSCAN_FASTLOOP_SO"):
+        assert FLOW_CLASS.__mro__[2] is FASTLOOP.FlowFields  # the module built here gives the C layout
 
 
 def test_bundled_captures_in_one_run_small_tables_and_getattr_mode() -> None:
