@@ -102,7 +102,7 @@ def run_table(
 ) -> list[dict[str, object]]:
     """One row per tool. With `repeat` > 1 every tool runs that many times, in rounds (each round runs
     every tool once, so a machine that slows down midway slows every tool alike); a row shows the median
-    time and peak RSS, and the fastest and slowest run."""
+    time and peak RSS, and every run's time."""
     rows: list[dict[str, object]] = []
     print(f"\n{path} — {packets:,} packets, {path.stat().st_size / 2**20:.0f} MiB"
           + (f", median of {repeat} runs" if repeat > 1 else ""))  # fmt: skip

@@ -50,37 +50,6 @@ FLOW_BYTES = 600  # what the engine's memory budget charges an open flow (engine
 MAX_SHARED = 65_536  # addresses and MACs shared between flows (FlowTable._share_addresses)
 
 
-FIELDS = (
-    "beat0",
-    "beat_log",
-    "beats",
-    "bytes_c2s",
-    "bytes_s2c",
-    "c2s_last",
-    "client",
-    "client_mac",
-    "client_port",
-    "first_seen",
-    "folded_bytes",
-    "folded_packets",
-    "inspected",
-    "key",
-    "last_seen",
-    "packets_c2s",
-    "packets_s2c",
-    "proto",
-    "rtt",
-    "server",
-    "server_mac",
-    "server_port",
-    "sketched",
-    "syn_at",
-    "tcp_flags",
-    "version",
-    "vlans",
-)
-
-
 class Flow:
     """One conversation. Addresses are packed bytes; MACs are 6 bytes or None.
 
@@ -209,6 +178,9 @@ class Flow:
             f"proto={self.proto} packets={self.packets_c2s}/{self.packets_s2c} "
             f"bytes={self.bytes_c2s}/{self.bytes_s2c})"
         )
+
+
+FIELDS = tuple(Flow.__annotations__)  # the fields, as Flow declares them (FlowFields in C has the same)
 
 
 class SlotFlow(Flow):

@@ -210,6 +210,8 @@ def test_the_c_loop_reads_and_writes_either_flow_layout_in_place(layout: type[Fl
     assert got["counters"][2] > 0 and DIRECT[-1] == 1
     if FASTLOOP is not None and not os.environ.get("HIKSCAN_FASTLOOP_SO"):
         assert FLOW_CLASS.__mro__[2] is FASTLOOP.FlowFields  # the module built here gives the C layout
+    members = {n for n, v in vars(FASTLOOP.FlowFields).items() if type(v).__name__ == "member_descriptor"}
+    assert members == set(FIELDS)  # the C layout has exactly the fields Flow declares
 
 
 def test_bundled_captures_in_one_run_small_tables_and_getattr_mode() -> None:
