@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import os
 import signal
 import sys
-import typing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -266,29 +266,33 @@ def argv_given(argv: list[str] | None) -> bool:
     return bool(sys.argv[1:] if argv is None else argv)
 
 
-_TYPE_WORDS = {"Path": "PATH", "str": "TEXT", "int": "INTEGER", "float": "NUMBER"}
+# typer 0.28's ParamType names (TyperPath is "file" or "directory" when it allows only one).
+_TYPE_WORDS = {
+    **dict.fromkeys(("path", "file", "directory"), "PATH"),
+    "str": "TEXT",
+    **dict.fromkeys(("int", "int range"), "INTEGER"),
+    **dict.fromkeys(("float", "float range"), "NUMBER"),
+}
 
 
-def _metavar(param: Any) -> str | None:
-    """A help label without Python type names: PATH, TEXT, NUMBER, a|b|c; None leaves typer's."""
-    desc = getattr(param, "type_descriptor", None)
-    if desc is None:
-        return None
+def _metavar(param: Any) -> str:
+    """A help label without Python type names: PATH, TEXT, NUMBER, a|b|c; none for a flag."""
+    kind = param.type  # typer's ParamType; its name is what typer would print, as <name>
     if getattr(param, "is_flag", False):
         return ""
-    if desc.is_choice and desc.choices:
-        return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
-    if desc.is_path:
-        word = "PATH"
-    else:
-        annotation = desc.annotation
-        args = typing.get_args(annotation)
-        inner = args[0] if typing.get_origin(annotation) is list and args else annotation
-        word = _TYPE_WORDS.get(getattr(inner, "__name__", ""), "VALUE")
+    if kind.name == "choice":
+        return "|".join(str(c) for c in kind.choices)
+    word = _TYPE_WORDS.get(kind.name, "VALUE")
     if param.param_type_name == "argument":
-        shown = word + ("..." if param.nargs != 1 else "")
-        param.display_type_rich = lambda ctx: shown  # the type column (typer ignores metavar there)
-        return str(param.name).upper().removesuffix("S")
+        name = str(param.name).upper().removesuffix("S")
+        dots = "..." if param.nargs != 1 else ""
+        # typer fills an argument's type column from its type (STRING is shared: a copy), and its usage
+        # from the metavar without the dots
+        param.type = copy.copy(kind)
+        param.type.get_metavar = lambda param, ctx: word + dots
+        usage = (f"{{{name}}}" if param.required else f"[{name}]") + dots
+        param.get_usage_pieces = lambda ctx: [usage]
+        return name
     return word
 
 
@@ -297,9 +301,7 @@ def _humanise(command: Any) -> Any:
     help_option = command.get_help_option(typer.Context(command)) if command.add_help_option else None
     for param in [*command.params, *([help_option] if help_option is not None else [])]:
         if param.metavar is None:
-            label = _metavar(param)
-            if label is not None:
-                param.metavar = label
+            param.metavar = _metavar(param)
     for sub in getattr(command, "commands", {}).values():
         _humanise(sub)
     return command
