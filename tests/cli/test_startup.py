@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 # What a plain `analyze` of one capture never needs: the JSON Schema checker (stamped bundled rules, no
 # output validation), the progress bar (--progress), the process pool (several captures), dnspython
@@ -58,3 +59,26 @@ def test_the_lazy_writer_registry_names_each_class_by_its_own_name() -> None:
     for fmt in FORMATS:
         assert WRITERS[fmt].name == fmt
     assert "xml" not in WRITERS and len(WRITERS) == len(FORMATS)
+
+
+# Never loaded by a whole `analyze` run: pydantic (~8 MiB of memory; typer 0.29 imports it on every run,
+# so pyproject keeps typer below it).
+NEVER = ("pydantic", "pydantic_core")
+
+RUN = """
+import json, os, sys
+from hikscan.cli.app import main
+code = main(["analyze", {capture!r}, "-f", "json", "-o", os.devnull, "--fail-on", "none"])
+print(json.dumps([code, sorted(m for m in {never!r} if m in sys.modules)]))
+"""
+
+
+def test_an_analysis_does_not_load_pydantic() -> None:
+    capture = str(Path(__file__).resolve().parents[2] / "pcaps" / "incident_fleet_china.pcapng")
+    code, loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", RUN.format(capture=capture, never=NEVER)],
+            check=True, capture_output=True, text=True, timeout=120,
+        ).stdout.strip().splitlines()[-1]
+    )  # fmt: skip
+    assert code == 0 and loaded == []
