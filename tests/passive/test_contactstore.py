@@ -18,6 +18,7 @@ from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import load_rules
 from hikscan.passive.contacts import CONTACT_BYTES, Contact
 from hikscan.passive.contactstore import unpacked
+from hikscan.passive.detectors.storm import Storm
 from hikscan.passive.engine import Engine
 from hikscan.passive.live import Watcher
 
@@ -215,3 +216,25 @@ def test_a_failing_disk_is_an_os_error_not_a_database_traceback(monkeypatch: pyt
     with pytest.raises(OSError, match="temporary contact store: database or disk is full") as caught:
         store.write(rows, 1)
     assert isinstance(caught.value.__cause__, sqlite3.Error)
+
+
+def test_a_storm_read_from_the_store_keeps_a_count_per_failing_host() -> None:
+    """100 destinations each stormed by the same 200 hosts, every contact on disk: while the 20,000 contacts
+    stream past, a storm keeps per failing host only a count (it kept a tally object and the row's own copy
+    of the host's address per pair: ~200 bytes; with a spilled 10M-packet capture, tens of MiB)."""
+    engine = _engine(100_000)
+    for h in range(200):
+        for r in range(100):
+            t = T0 + 10 * r + h / 100
+            host, far = bytes([192, 168, 2, h]), bytes([45, 33, 7, r])
+            engine.fold_record(t, t + 1, host, 40_000 + r, far, 443, 6, (1, 60), (0, 0))
+    assert engine.contact_table.spilled
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        stormed = Storm()._by_remote(engine, 1)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(stormed) == 100 and all(s.failed == 200 and len(s.failing) == 200 for s in stormed.values())
+    assert held < 20_000 * 80, f"{held / 20_000:.0f} bytes a pair"

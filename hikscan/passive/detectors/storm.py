@@ -62,6 +62,25 @@ class _Tally:
 register_state("storm", _Tally.unpack)
 
 
+class _Storm:
+    """One destination's attempts and failures over every local host, and each failing host's failures."""
+
+    __slots__ = ("attempts", "failed", "failing", "first", "last")
+
+    def __init__(self) -> None:
+        self.attempts = self.failed = 0
+        self.first, self.last = _INF, _NEG_INF
+        self.failing: dict[str, int] = {}  # host → failed attempts, for hosts with any
+
+    def add(self, host: str, tally: _Tally) -> None:
+        self.attempts += tally.attempts
+        self.failed += tally.failed
+        self.first = min(self.first, tally.first_failed)
+        self.last = max(self.last, tally.last_failed)
+        if tally.failed:
+            self.failing[host] = tally.failed
+
+
 class Storm:
     name = "storm"
 
@@ -93,38 +112,38 @@ class Storm:
             elif more is not None:
                 yield contact, more
 
-    def _by_remote(self, view: EngineView, min_failed: int) -> dict[str, dict[str, _Tally]]:
-        """remote → host → tally, for the remotes with at least `min_failed` failures in all. Two passes over
-        the contacts: totals per remote, then the hosts of those few remotes (not a tally per pair)."""
+    def _by_remote(self, view: EngineView, min_failed: int) -> dict[str, _Storm]:
+        """remote → its storm, for the remotes with at least `min_failed` failures in all. Two passes over
+        the contacts: totals per remote, then the totals and failing hosts of those few remotes (a count
+        per failing host, not a tally per pair: a storm of many devices on many remotes stays small)."""
         extra = self._open(view)
         failed: dict[str, int] = {}
         for contact, tally in self._tallies(view, extra):
             failed[contact.remote] = failed.get(contact.remote, 0) + tally.failed
-        stormed: dict[str, dict[str, _Tally]] = {r: {} for r, n in failed.items() if n >= min_failed}
+        stormed = {r: _Storm() for r, n in failed.items() if n >= min_failed}
         del failed
         if stormed:
+            hosts: dict[str, str] = {}  # one string per host (each contact read back brings its own)
             for contact, tally in self._tallies(view, extra):
-                hosts = stormed.get(contact.remote)
-                if hosts is not None:
-                    hosts[contact.host] = tally
+                storm = stormed.get(contact.remote)
+                if storm is not None:
+                    storm.add(hosts.setdefault(contact.host, contact.host), tally)
         return stormed
 
     def findings(self, view: EngineView, earlier: list[Finding]) -> Iterator[Finding]:
         policy = view.policy
         if not policy.rules_for(self.name):
             return
-        for remote_ip, hosts in self._by_remote(view, policy.storm.min_failed).items():
-            failed = sum(t.failed for t in hosts.values())
-            attempts = sum(t.attempts for t in hosts.values())
-            first = min(t.first_failed for t in hosts.values())
-            last = max(t.last_failed for t in hosts.values())
-            stormers = sorted(h for h, t in hosts.items() if t.failed)
+        for remote_ip, storm in self._by_remote(view, policy.storm.min_failed).items():
+            failed, attempts, first, last = storm.failed, storm.attempts, storm.first, storm.last
+            failing = storm.failing
+            stormers = sorted(failing)
             devices = {h: view.device(h) for h in stormers}
             cctv = any(view.is_cctv(d) for d in devices.values())
             verdict = policy.storm_alert(cctv, failed, attempts, last - first)
             if verdict is None:
                 continue
-            worst = max(stormers, key=lambda h: (hosts[h].failed, h))
+            worst = max(stormers, key=lambda h: (failing[h], h))
             contact = view.contact(worst, remote_ip)
             if contact is None:
                 continue
@@ -137,7 +156,7 @@ class Storm:
                 f"{failed} of {attempts} attempts unanswered ({failed / attempts:.0%}) between the first and "
                 f"last failure {last - first:.0f} s apart: {rate:.0f} failed attempts per hour",
                 f"{len(stormers)} device(s) failing: "
-                + ", ".join(f"{h} ({hosts[h].failed})" for h in stormers[:20])
+                + ", ".join(f"{h} ({failing[h]})" for h in stormers[:20])
                 + (" …" if len(stormers) > 20 else ""),
             ]
             if match.names:
