@@ -54,6 +54,7 @@ static PyObject *s_beat, *s_warn, *s_base, *s_pos, *s_position, *s_evicted, *s_e
 /* ---- the per-direction cache: (proto, src, dst, sport, dport) as on the wire → (flow, c2s) ---- */
 #define KEYLEN 13
 #define CACHE_MIN 1024
+#define CACHE_MAX (1 << 16) /* slots (1.5 MiB): a cache this size that fills is emptied, not grown */
 
 typedef struct {
     unsigned char key[KEYLEN];
@@ -66,6 +67,8 @@ typedef struct {
     Entry *slots;
     size_t mask; /* capacity - 1; capacity is a power of two */
     size_t count;
+    size_t limit;   /* the most slots (Loop's cache_slots, default CACHE_MAX): full there, it is emptied */
+    size_t emptied; /* times it was emptied for being full */
 } Cache;
 
 static int cache_init(Cache *c, size_t capacity)
@@ -91,27 +94,19 @@ static Entry *cache_slot(const Cache *c, const unsigned char *key, Py_hash_t has
     }
 }
 
-/* Empty the cache. The old entries are released after the cache is consistent again, so that code
- * run by a release (none for Flow) sees an empty cache. */
-static int cache_clear(Cache *c)
+/* Empty the cache, back to CACHE_MIN slots (`keep`: as many slots as now). The old entries are released
+ * after the cache is consistent again, so that code run by a release (none for Flow) sees an empty cache. */
+static int cache_empty(Cache *c, int keep)
 {
     if (c->count == 0)
         return 0;
     Entry *old = c->slots;
     size_t n = c->mask + 1;
-    if (n > CACHE_MIN) {
-        if (cache_init(c, CACHE_MIN) < 0) {
-            c->slots = old; /* keep the old table: still consistent */
-            return -1;
-        }
-    } else {
-        Entry *fresh = PyMem_Calloc(n, sizeof(Entry));
-        if (fresh == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        c->slots = fresh;
-        c->count = 0;
+    size_t least = c->limit < CACHE_MIN ? c->limit : CACHE_MIN;
+    if (cache_init(c, keep ? n : n > least ? least : n) < 0) {
+        c->slots = old; /* keep the old table: still consistent */
+        c->mask = n - 1;
+        return -1;
     }
     for (size_t i = 0; i < n; i++)
         if (old[i].used)
@@ -120,9 +115,18 @@ static int cache_clear(Cache *c)
     return 0;
 }
 
+static int cache_clear(Cache *c)
+{
+    return cache_empty(c, 0);
+}
+
 static int cache_put(Cache *c, const unsigned char *key, Py_hash_t hash, PyObject *flow, int c2s)
 {
-    if ((c->count + 1) * 2 > c->mask + 1) {
+    if ((c->count + 1) * 2 > c->mask + 1 && c->mask + 1 >= c->limit) {
+        if (cache_empty(c, 1) < 0) /* bounded: the flows it names are found again by key */
+            return -1;
+        c->emptied++;
+    } else if ((c->count + 1) * 2 > c->mask + 1) {
         size_t n = c->mask + 1;
         Entry *old = c->slots;
         if (n > ((size_t)PY_SSIZE_T_MAX / sizeof(Entry)) / 2) {
@@ -1085,16 +1089,21 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"reader", "decoder", "flows", "on_payload", "tick", "hand_over", "packet_cls",
                              "flow_cls", "handshake_rtt", "ts_div", "snaplen", "max_caplen", "big_endian",
-                             "inspect_per_flow", "always_inspect", "beat_gap", "direct", NULL};
+                             "inspect_per_flow", "always_inspect", "beat_gap", "direct", "cache_slots", NULL};
     PyObject *reader, *decoder, *flows, *on_payload, *tick, *hand_over, *packet_cls, *flow_cls, *rtt, *always;
     PyObject *limit, *gap;
     double ts_div;
     unsigned long long snaplen, max_caplen;
     int big, direct = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|p", kwlist, &reader, &decoder, &flows,
+    Py_ssize_t cache_slots = CACHE_MAX;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pn", kwlist, &reader, &decoder, &flows,
                                      &on_payload, &tick, &hand_over, &packet_cls, &flow_cls, &rtt, &ts_div,
-                                     &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct))
+                                     &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct, &cache_slots))
         return -1;
+    if (cache_slots < 2 || cache_slots > CACHE_MAX || (cache_slots & (cache_slots - 1)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "cache_slots must be a power of two from 2 to 65536");
+        return -1;
+    }
     if (L->reader != NULL) {
         PyErr_SetString(PyExc_TypeError, "Loop is initialised once");
         return -1;
@@ -1129,7 +1138,9 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
         (L->by_key = PyObject_GetAttrString(flows, "by_key")) == NULL ||
         (L->evicted = PyObject_GetAttr(flows, s_evicted)) == NULL || (L->empty_tuple = PyTuple_New(0)) == NULL)
         return -1;
-    if (cache_init(&L->cache, CACHE_MIN) < 0 || read_always(L) < 0 || find_offsets(L) < 0 ||
+    L->cache.limit = (size_t)cache_slots;
+    if (cache_init(&L->cache, cache_slots < CACHE_MIN ? (size_t)cache_slots : CACHE_MIN) < 0 ||
+        read_always(L) < 0 || find_offsets(L) < 0 ||
         find_packet_layout(L) < 0)
         return -1;
     L->direct &= direct;
@@ -1225,6 +1236,8 @@ static PyMemberDef Loop_members[] = {
     {"direct", T_INT, offsetof(Loop, direct), READONLY, "1: Flow fields by slot offset; 0: getattr/setattr"},
     {"packet_direct", T_INT, offsetof(Loop, packet_direct), READONLY, "1: Packets made by slot offset"},
     {"cached", T_PYSSIZET, offsetof(Loop, cache) + offsetof(Cache, count), READONLY, "directions cached"},
+    {"cache_emptied", T_PYSSIZET, offsetof(Loop, cache) + offsetof(Cache, emptied), READONLY,
+     "times the direction cache was emptied for being full"},
     {NULL, 0, 0, 0, NULL},
 };
 

@@ -67,6 +67,7 @@ FUZZ = settings(
 PACKET_FIELDS = Packet.__slots__
 FLOW_FIELDS = FIELDS
 DIRECT: list[int] = []  # each C loop's `direct` (fields by offset: 1), the latest last
+EMPTIED: list[int] = []  # with `cache_slots`: times each C loop emptied its full direction cache
 # The C layout of the module under test (`make fuzz-c`: the sanitizer build's FlowFields, not the one
 # flows.py imported), and the slot layout: every comparison runs both.
 FIELDS_FLOW: type[Flow] = (
@@ -94,8 +95,9 @@ def _value(v: Any) -> Any:
 
 
 @contextmanager
-def _loop(kind: str, direct: bool = True) -> Iterator[None]:
-    """Select the C loop (`direct=False`: Flow fields by getattr/setattr) or the Python one."""
+def _loop(kind: str, direct: bool = True, cache_slots: int | None = None) -> Iterator[None]:
+    """Select the C loop (`direct=False`: Flow fields by getattr/setattr; `cache_slots`: its direction
+    cache's size) or the Python one."""
     saved = os.environ.get("HIKSCAN_PURE_PYTHON"), pipeline._fastloop, pipeline._pcap_ethernet_loop
     os.environ["HIKSCAN_PURE_PYTHON"] = "1" if kind == "python" else "0"
     if kind == "c":
@@ -103,7 +105,10 @@ def _loop(kind: str, direct: bool = True) -> Iterator[None]:
         loop_cls = FASTLOOP.Loop
 
         def make(*args: object) -> Any:
-            loop = loop_cls(*args, direct=direct)
+            if cache_slots is None:
+                loop = loop_cls(*args, direct=direct)
+            else:
+                loop = _Emptied(loop_cls(*args, direct=direct, cache_slots=cache_slots))
             DIRECT.append(loop.direct)  # not the loop: its cache holds flows
             return loop
 
@@ -123,6 +128,24 @@ def _loop(kind: str, direct: bool = True) -> Iterator[None]:
         pipeline._fastloop, pipeline._pcap_ethernet_loop = saved[1], saved[2]  # type: ignore[assignment]
 
 
+class _Emptied:
+    """A C loop that records how often it emptied its direction cache when its counts are read (last)."""
+
+    def __init__(self, loop: Any) -> None:
+        self.loop, self.direct = loop, loop.direct
+
+    def run(self, buf: bytes, pos: int) -> Any:
+        return self.loop.run(buf, pos)
+
+    @property
+    def n(self) -> int:
+        return int(self.loop.n)
+
+    def counts(self) -> Any:
+        EMPTIED.append(self.loop.cache_emptied)
+        return self.loop.counts()
+
+
 def observe(
     paths: list[Path],
     kind: str,
@@ -132,6 +155,7 @@ def observe(
     stop_after: int | None = None,
     payloads: bool = True,
     flow_cls: type[Flow] | None = None,
+    cache_slots: int | None = None,
 ) -> dict[str, Any]:
     """Everything one run shows: packets and closed flows in order, stats, table and decoder counters.
     `flow_cls`: the flows' layout (default the table's: C values where the module is built)."""
@@ -158,7 +182,7 @@ def observe(
     saved_every = pipeline.PROGRESS_EVERY
     pipeline.PROGRESS_EVERY = 0.0  # every tick reports: the stop lands at a record count, not a time
     try:
-        with _loop(kind, direct):
+        with _loop(kind, direct, cache_slots):
             try:
                 stats = pipeline.run(
                     paths, on_payload if payloads else None, flows, progress=progress, decoder=dec, stop=stop
@@ -251,6 +275,27 @@ def test_benchmark_captures_same_with_eviction_and_expiry(bench_captures: list[P
             [path], table=_small_table(5000, idle_timeout=0.01, closed_timeout=0.005, sweep_every=0.01)
         )
         assert tight["counters"][1] > 100  # expired by the sweeps
+
+
+@pytest.mark.parametrize("slots", [2, 64])
+def test_a_full_direction_cache_is_emptied_and_the_flows_found_again(
+    bench_captures: list[Path], slots: int
+) -> None:
+    """The C loop's direction cache stops growing at `cache_slots` (65,536 by default: 1.5 MiB) and is
+    emptied when full; the flows it named are found by key again, with the same results."""
+    EMPTIED.clear()
+    for path in bench_captures:
+        same([path], table=_small_table(200_000), cache_slots=slots)
+        same([path], table=_small_table(500), cache_slots=slots)
+    assert len(EMPTIED) == 8 and min(EMPTIED) > 10  # 2 captures x 2 tables x 2 layouts: all emptied it often
+
+
+def test_the_direction_cache_size_is_a_power_of_two_up_to_its_default() -> None:
+    assert FASTLOOP is not None
+    args = (None,) * 9 + (1.0, 0, 0, False, 8, None, None)
+    for slots in (0, 1, 3, 100, 2**17):
+        with pytest.raises(ValueError, match="cache_slots"):
+            FASTLOOP.Loop(*args, cache_slots=slots)
 
 
 def test_stop_lands_on_the_same_record(bench_captures: list[Path]) -> None:
