@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hikscan.allocator import return_large_blocks
 from hikscan.capture.inputs import Inputs, expand_inputs
 from hikscan.cli.output import check_output
 from hikscan.errors import MalformedInput, UsageError
@@ -237,6 +238,7 @@ def _init_worker(request: AnalyzeRequest) -> None:
     (results() sets _WORKER before the pool starts), a spawned one loads its own. Ctrl-C is the parent's."""
     global _WORKER
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return_large_blocks()  # a spawned worker's own C allocator (a forked one has the parent's setting)
     if _WORKER is None or _WORKER.request != request:
         _WORKER = AnalyzeRun(request)
     _WORKER.stop = threading.Event()  # the parent's stop is set by the parent's signal handler only

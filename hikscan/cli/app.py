@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from hikscan import __version__
+from hikscan.allocator import return_large_blocks
 from hikscan.cli import estate_cmds
 from hikscan.cli.options import (
     AsnDb,
@@ -327,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
+    return_large_blocks()
     command = cli_command()
     try:
         code = command.main(args=argv, prog_name="hikscan", standalone_mode=False)
