@@ -34,6 +34,7 @@ COLUMNS = (
 )
 INSERT = "INSERT INTO {} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 Row = tuple[Any, ...]
+PAIR_ORDER = "host, remote, seq"
 
 
 class PairState(Protocol):
@@ -102,10 +103,9 @@ def merge_rows(rows: list[Row]) -> Row:
     return row_of(out, head[0])
 
 
-def _merged_pairs(rows: Iterable[Row], pairs: dict[str, int]) -> Iterator[Row]:
-    """Rows sorted by pair, then seq → one row per pair; counts each host's pairs into `pairs`."""
-    for (host, _remote), group in groupby(rows, itemgetter(1, 2)):
-        pairs[host] = pairs.get(host, 0) + 1
+def _merged_pairs(rows: Iterable[Row]) -> Iterator[Row]:
+    """Rows sorted by pair, then seq → one row per pair, numbered as its first partial."""
+    for _pair, group in groupby(rows, itemgetter(1, 2)):
         yield merge_rows(list(group))
 
 
@@ -145,15 +145,21 @@ class ContactStore:
             raise OSError(f"the temporary contact store: {exc}") from exc
 
     def _merge(self, per_host: int, max_contacts: int) -> dict[str, int]:
+        """Only the pairs with several partials are read and rewritten (most pairs have one, in a capture
+        that spilled once): each becomes one row under its first partial's number. The merged rows stream
+        through a second table, never held in memory (a capture that spilled often merges most pairs)."""
         db = self.db
+        db.execute(f"CREATE INDEX IF NOT EXISTS pair ON part ({PAIR_ORDER})")
+        several = "SELECT host, remote FROM part GROUP BY host, remote HAVING COUNT(*) > 1"
+        rows = db.execute(f"SELECT * FROM part WHERE (host, remote) IN ({several}) ORDER BY {PAIR_ORDER}")
         db.execute(f"CREATE TABLE whole ({COLUMNS})")
-        rows = db.execute("SELECT * FROM part ORDER BY host, remote, seq")
-        pairs: dict[str, int] = {}  # host → its pairs
-        db.executemany(INSERT.format("whole"), _merged_pairs(rows, pairs))
-        db.execute("DROP TABLE part")
-        db.execute("ALTER TABLE whole RENAME TO part")
+        db.executemany(INSERT.format("whole"), _merged_pairs(rows))
+        db.execute("DELETE FROM part WHERE (host, remote) IN (SELECT host, remote FROM whole)")
+        db.execute("INSERT INTO part SELECT * FROM whole")
+        db.execute("DROP TABLE whole")
         dropped: dict[str, int] = {}
-        if any(n > per_host for n in pairs.values()):
+        most = db.execute("SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM part GROUP BY host)").fetchone()[0]
+        if most is not None and most > per_host:
             ranked = (
                 "SELECT seq, host, flows, ROW_NUMBER() OVER (PARTITION BY host ORDER BY seq) AS n FROM part"
             )
@@ -161,7 +167,6 @@ class ContactStore:
         cut = db.execute("SELECT seq FROM part ORDER BY seq LIMIT 1 OFFSET ?", (max_contacts,)).fetchone()
         if cut is not None:
             self._drop(f"SELECT seq, host, flows FROM part WHERE seq >= {int(cut[0])}", dropped)
-        db.execute("CREATE INDEX IF NOT EXISTS pair ON part (host, remote)")
         self.merged = True
         return dropped
 
