@@ -116,6 +116,7 @@ class ContactTable:
         self.per_host = per_host
         self.memory_bytes = memory_bytes  # None: everything in memory
         self.shared = shared  # what else the budget holds now, in bytes (the engine's open flows)
+        self._shared_most = 0  # the most `shared` held yet (see _others)
         self._contacts: dict[tuple[str, str], Contact] = {}
         self._per_host: dict[str, int] = defaultdict(int)
         self.dropped: dict[str, int] = defaultdict(int)  # host → contacts not kept (caps)
@@ -126,6 +127,11 @@ class ContactTable:
     @property
     def spilled(self) -> bool:
         return self._store is not None
+
+    @property
+    def written(self) -> int:
+        """Contacts written to the store so far (0: the table never spilled, even if it was taken back)."""
+        return self._written
 
     def _read(self) -> ContactStore | None:
         """The store, every partial merged, when the table has spilled; None when all is in memory."""
@@ -167,15 +173,42 @@ class ContactTable:
             contact = self._new(host, remote, float("inf"), float("-inf"))
         return contact
 
+    def take_back(self) -> bool:
+        """Read a spilled table back into memory if all of it now fits the budget (`memory_bytes` less what
+        `shared` holds now: nothing, once every flow has closed), so that the report reads contacts from
+        memory, not the store. They come back merged and capped, in the store's order (first appearance),
+        their detector state packed until a detector reads it. True if it did."""
+        self._shared_most = 0
+        store = self._read()
+        if store is None or self.memory_bytes is None:
+            return False
+        held = store.state_bytes()
+        room = self.memory_bytes - self._others()
+        if len(store) * CONTACT_BYTES + held > room:
+            return False
+        for contact in store:
+            self._contacts[(contact.host, contact.remote)] = contact
+            self._per_host[contact.host] += 1
+        self.held = held
+        self._store = None
+        store.close()
+        return True
+
     def hold(self, nbytes: int) -> None:
         """Detector state of `nbytes` was added to a contact in memory (counted against memory_bytes)."""
         self.held += nbytes
 
+    def _others(self) -> int:
+        """What `shared` holds, at the most it has held (until `take_back`): memory the others freed is not
+        free while what is left of them lives (Python's allocator frees a pool only when all in it is gone),
+        so the contacts made as flows close, above all when every flow closes at the end, cannot use it."""
+        if self.shared is not None:
+            self._shared_most = max(self._shared_most, self.shared())
+        return self._shared_most
+
     def _new(self, host: str, remote: str, first: float, last: float) -> Contact:
         limit = self.memory_bytes
-        if limit is not None and len(self._contacts) * CONTACT_BYTES + self.held >= limit - (
-            self.shared() if self.shared is not None else 0
-        ):
+        if limit is not None and len(self._contacts) * CONTACT_BYTES + self.held >= limit - self._others():
             if self._store is None:
                 from hikscan.passive.contactstore import ContactStore
 

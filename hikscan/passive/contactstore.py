@@ -179,6 +179,15 @@ class ContactStore:
     def __len__(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM part").fetchone()[0])
 
+    def state_bytes(self) -> int:
+        """The detectors' state in all rows, packed (what it holds in memory is about as much)."""
+        total = "SELECT COALESCE(SUM(LENGTH(beacon)), 0) + COALESCE(SUM(LENGTH(storm)), 0) FROM part"
+        return int(self.db.execute(total).fetchone()[0])
+
+    def close(self) -> None:
+        """Delete the store (its file goes with the connection)."""
+        self.db.close()
+
     def __iter__(self) -> Iterator[Contact]:
         """Every contact in order of first appearance, built as it is reached."""
         return map(contact_of, self.db.execute("SELECT * FROM part ORDER BY seq"))

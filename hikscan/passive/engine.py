@@ -243,9 +243,11 @@ class Engine:
         self._place_unplaced()
 
     def finish(self) -> None:
-        """Close every flow (the end of the input)."""
+        """Close every flow (the end of the input); then, no flow holding memory, a spilled table of contacts
+        comes back into memory if it fits the whole budget (the report reads it faster)."""
         self.flows.flush()
         self._place_unplaced()
+        self.contact_table.take_back()
 
     # -- the view detectors use (detectors.base.EngineView) -----------------------------------------
     def contacts(self) -> Iterable[Contact]:

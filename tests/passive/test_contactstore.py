@@ -18,8 +18,10 @@ from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import load_rules
 from hikscan.passive.contacts import CONTACT_BYTES, Contact
 from hikscan.passive.contactstore import unpacked
+from hikscan.passive.decode import Packet
 from hikscan.passive.detectors.storm import Storm
 from hikscan.passive.engine import Engine
+from hikscan.passive.flows import FLOW_BYTES
 from hikscan.passive.live import Watcher
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,6 +204,44 @@ def test_beacon_logs_count_against_the_budget() -> None:
         T0, T0 + 1, bytes([192, 168, 1, 10]), 50_000, bytes([45, 33, 1, 1]), 443, 6, (3, 300), (2, 120)
     )
     assert table.spilled and table.held <= 16  # what was held went to disk with its contacts
+
+
+def _open_flows(engine: Engine, n: int, pairs: int) -> None:
+    """n TCP connection attempts from one host, all still open, to `pairs` servers (several to some)."""
+    here = bytes([192, 168, 1, 10])
+    for i in range(n):
+        far = bytes([45, 33, (i % pairs) >> 8, (i % pairs) & 255])
+        syn = Packet(T0 + i / 100, None, None, (), 4, here, far, 6, 40_000 + i, 443, 0x02, 60, b"")
+        engine.flows.add(syn)
+
+
+@pytest.mark.parametrize(("room", "spills"), [(1_000, True), (2_100, False)])
+def test_flows_closing_at_the_end_leave_their_share_of_the_budget(room: int, spills: bool) -> None:
+    """The open flows' share of the budget is the most ever open at once: the memory of a closed flow is not
+    given back while flows around it live, so the contacts made as every flow closes at the end get no
+    more room than was left beside the full table. 2,000 flows to 2,000 servers, all open at the end, with
+    room for `room` contacts besides: with 1,000 the table spills as they close (counting on the closed
+    flows' share it would not: 2,000 contacts cost less than 2,000 flows plus 1,000 contacts); with 2,100
+    it need not. Once all have closed their memory is free, and the contacts, which fit, come back."""
+    n = 2_000
+    engine = _engine(n * FLOW_BYTES + room * CONTACT_BYTES)
+    _open_flows(engine, n, n)
+    assert len(engine.flows) == n and not engine.contact_table.spilled
+    engine.finish()
+    table = engine.contact_table
+    assert (table.written > 0) is spills
+    assert not table.spilled and len(table) == n
+
+
+def test_a_table_taken_back_reports_what_an_unbounded_one_does() -> None:
+    """Contacts spilled while the flows closed, merged (several flows to some servers) and read back into
+    memory: the same contacts, in the same order, and the same findings as with no budget at all."""
+    taken_back, unbounded = _engine(2_000 * FLOW_BYTES + 500 * CONTACT_BYTES), _engine(None)
+    for engine in (taken_back, unbounded):
+        _open_flows(engine, 2_000, 1_500)
+    got, want = _everything(taken_back), _everything(unbounded)
+    assert taken_back.contact_table.written > 1_500 and not taken_back.contact_table.spilled
+    assert got == want and len(want[0]) == 1_500
 
 
 def test_a_failing_disk_is_an_os_error_not_a_database_traceback(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,7 +81,8 @@ class Beacon:
         if contact is not None and self._counts(flow, view):
             if contact.beacon is None:
                 contact.beacon = _Log(view.policy.beacon.max_events)
-            kept = self._add(contact.beacon, flow)
+            log = contact.beacon = unpacked("beacon", contact.beacon)  # packed if read back from the store
+            kept = self._add(log, flow)
             view.hold(MARK_BYTES * kept)
 
     def _counts(self, flow: Flow, view: EngineView) -> bool:

@@ -88,7 +88,8 @@ class Storm:
         if contact is not None:
             if contact.storm is None:
                 contact.storm = _Tally()
-            contact.storm.add(flow)
+            tally = contact.storm = unpacked("storm", contact.storm)  # packed if read back from the store
+            tally.add(flow)
 
     def _open(self, view: EngineView) -> dict[tuple[str, str], _Tally]:
         """What the still-open flows (live monitoring) add per pair, not kept. An open flow's contact is in
