@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from hikscan.allocator import return_large_blocks
+from hikscan.allocator import MMAP_THRESHOLD, return_large_blocks
+from hikscan.capture.base import CHUNK
 
 
 def _glibc() -> bool:
@@ -63,3 +64,9 @@ def test_without_it_glibc_carves_that_block_from_the_heap() -> None:
 
 def test_it_is_idempotent() -> None:
     assert return_large_blocks() and return_large_blocks()
+
+
+def test_the_readers_chunks_come_from_the_heap() -> None:
+    """A chunk, and a chunk with the tail of a jumbo frame's record before it, stay below the threshold:
+    reading reuses heap memory rather than faulting in a fresh mapping for every chunk."""
+    assert CHUNK + 9_018 + 16 < MMAP_THRESHOLD
