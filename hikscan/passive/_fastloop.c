@@ -104,8 +104,7 @@ static int cache_empty(Cache *c, int keep)
     size_t n = c->mask + 1;
     size_t least = c->limit < CACHE_MIN ? c->limit : CACHE_MIN;
     if (cache_init(c, keep ? n : n > least ? least : n) < 0) {
-        c->slots = old; /* keep the old table: still consistent */
-        c->mask = n - 1;
+        c->slots = old; /* keep the old table: still consistent (cache_init failed before the mask) */
         return -1;
     }
     for (size_t i = 0; i < n; i++)
@@ -122,28 +121,26 @@ static int cache_clear(Cache *c)
 
 static int cache_put(Cache *c, const unsigned char *key, Py_hash_t hash, PyObject *flow, int c2s)
 {
-    if ((c->count + 1) * 2 > c->mask + 1 && c->mask + 1 >= c->limit) {
-        if (cache_empty(c, 1) < 0) /* bounded: the flows it names are found again by key */
-            return -1;
-        c->emptied++;
-    } else if ((c->count + 1) * 2 > c->mask + 1) {
-        size_t n = c->mask + 1;
-        Entry *old = c->slots;
-        if (n > ((size_t)PY_SSIZE_T_MAX / sizeof(Entry)) / 2) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        if (cache_init(c, n * 2) < 0) {
-            c->slots = old;
-            return -1;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (old[i].used) {
-                *cache_slot(c, old[i].key, HASH_BYTES(old[i].key, KEYLEN)) = old[i];
-                c->count++;
+    size_t n = c->mask + 1;
+    if ((c->count + 1) * 2 > n) { /* half full: grow, or at the limit empty (its flows are found by key) */
+        if (n >= c->limit) {
+            if (cache_empty(c, 1) < 0)
+                return -1;
+            c->emptied++;
+        } else {
+            Entry *old = c->slots;
+            if (cache_init(c, n * 2) < 0) {
+                c->slots = old;
+                return -1;
             }
+            for (size_t i = 0; i < n; i++) {
+                if (old[i].used) {
+                    *cache_slot(c, old[i].key, HASH_BYTES(old[i].key, KEYLEN)) = old[i];
+                    c->count++;
+                }
+            }
+            PyMem_Free(old);
         }
-        PyMem_Free(old);
     }
     Entry *e = cache_slot(c, key, hash);
     PyObject *prev = e->used ? e->flow : NULL;
