@@ -19,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 from array import array
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, Protocol
@@ -125,13 +126,28 @@ class ContactStore:
         self.db.execute(f"CREATE TABLE part ({COLUMNS})")
         self.merged = True  # every pair has one row (no partial written since the last merge)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """Statements as one transaction: SQLite otherwise commits each row an executemany() inserts, which
+        made writing 44,000 contacts 2.8x slower. An SQLite error (a full or failing disk: TMPDIR) reaches
+        the caller as an OSError. What was written before any error stays, as it did when each row was
+        committed (the journal is off, for speed: there is no rollback)."""
+        db = self.db
+        try:
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                if db.in_transaction:  # SQLite ends it itself on some errors (a full disk)
+                    db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise OSError(f"the temporary contact store: {exc}") from exc
+
     def write(self, contacts: Iterable[Contact], first_seq: int) -> None:
         """Contacts as partials, numbered (`seq`) from first_seq in the order given."""
-        try:
-            rows = (row_of(contact, seq) for seq, contact in enumerate(contacts, first_seq))
-            self.db.executemany(INSERT.format("part"), rows)
-        except sqlite3.Error as exc:  # the disk (TMPDIR) is full or failing: the caller's OSError path
-            raise OSError(f"the temporary contact store: {exc}") from exc
+        rows = (row_of(contact, seq) for seq, contact in enumerate(contacts, first_seq))
+        with self._transaction() as db:
+            db.executemany(INSERT.format("part"), rows)
         self.merged = False
 
     def merge(self, per_host: int, max_contacts: int) -> dict[str, int]:
@@ -139,10 +155,8 @@ class ContactStore:
         appearance. Returns host → flows of the pairs the caps left out."""
         if self.merged:
             return {}
-        try:
+        with self._transaction():
             return self._merge(per_host, max_contacts)
-        except sqlite3.Error as exc:
-            raise OSError(f"the temporary contact store: {exc}") from exc
 
     def _merge(self, per_host: int, max_contacts: int) -> dict[str, int]:
         """Only the pairs with several partials are read and rewritten (most pairs have one, in a capture

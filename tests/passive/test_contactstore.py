@@ -256,6 +256,23 @@ def test_a_failing_disk_is_an_os_error_not_a_database_traceback(monkeypatch: pyt
     with pytest.raises(OSError, match="temporary contact store: database or disk is full") as caught:
         store.write(rows, 1)
     assert isinstance(caught.value.__cause__, sqlite3.Error)
+    with pytest.raises(OSError, match="temporary contact store"):  # and so does any later use of it
+        store.write(rows[:1], 250)
+
+
+def test_a_spill_and_a_merge_are_one_transaction_each() -> None:
+    """Without BEGIN, SQLite commits every row an executemany() inserts (2.8x slower at 44,000 rows)."""
+    from hikscan.passive.contactstore import ContactStore
+
+    store = ContactStore()
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    pairs = [("192.168.1.10", f"45.33.{k // 250}.{k % 250}") for k in range(500)]
+    for seq in (1, 501):  # the same 500 pairs twice: the merge rewrites each
+        store.write((Contact(host, remote, T0, T0 + 1) for host, remote in pairs), seq)
+    store.merge(per_host=4_096, max_contacts=200_000)
+    control = [s for s in statements if s in ("BEGIN", "COMMIT")]
+    assert control == ["BEGIN", "COMMIT"] * 3 and len(store) == 500
 
 
 def test_a_storm_read_from_the_store_keeps_a_count_per_failing_host() -> None:
