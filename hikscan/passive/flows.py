@@ -24,6 +24,7 @@ Two cheap per-flow measurements feed the behaviour detectors:
 from __future__ import annotations
 
 import bisect
+import os
 import struct
 from array import array
 from collections.abc import Callable, Iterator
@@ -193,6 +194,8 @@ if TYPE_CHECKING:
     FLOW_CLASS: type[Flow] = SlotFlow
 else:
     try:
+        if os.environ.get("HIKSCAN_PURE_PYTHON") == "1":  # run as an install without the module runs
+            raise ImportError("HIKSCAN_PURE_PYTHON=1")
         from hikscan.passive._fastloop import FlowFields
     except ImportError:  # not built: see setup.py
         FLOW_CLASS = SlotFlow

@@ -3,8 +3,9 @@
 `python -m hikscan.passive.loopbench FILE…` times this loop alone (decode + flows, no inspection).
 
 Classic pcap files of Ethernet frames go through the record loop in C (hikscan/passive/_fastloop.c)
-when it was built at install time, unless HIKSCAN_PURE_PYTHON=1; else through _pcap_ethernet_loop
-below. Both give the same results (tests/passive/test_fastloop.py); Stats.loop says which one ran.
+when it was built at install time, unless HIKSCAN_PURE_PYTHON=1 (which, set at start, also gives the flows
+the layout without the module: flows.FLOW_CLASS); else through _pcap_ethernet_loop below. Both give the
+same results (tests/passive/test_fastloop.py); Stats.loop says which one ran.
 """
 
 from __future__ import annotations

@@ -146,3 +146,26 @@ def test_eviction_picks_what_heapq_nsmallest_would() -> None:
         k = rng.randrange(1, len(t) + 2)
         want = heapq.nsmallest(k, t, key=attrgetter("last_seen"))
         assert [f.client_port for f in t._least_recent(k)] == [f.client_port for f in want], trial
+
+
+@pytest.mark.parametrize("pure", ["1", None])
+def test_pure_python_runs_as_an_install_without_the_module(pure: str | None) -> None:
+    """HIKSCAN_PURE_PYTHON=1 is a build without the compiled module: the Python loop and the slot layout
+    (the benchmark's "pure Python" row measures that install, memory included); unset, both come from the
+    module where it was built."""
+    import os
+    import subprocess
+    import sys
+
+    from hikscan.passive import pipeline
+
+    env = {k: v for k, v in os.environ.items() if k != "HIKSCAN_PURE_PYTHON"}
+    if pure is not None:
+        env["HIKSCAN_PURE_PYTHON"] = pure
+    code = (
+        "from hikscan.passive import flows, pipeline\nprint(flows.FLOW_CLASS.__name__, pipeline.hot_loop())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    built = pipeline._fastloop is not None
+    want = "FieldsFlow c" if built and pure is None else "SlotFlow python"
+    assert out.stdout.split() == want.split()
