@@ -194,7 +194,7 @@ if TYPE_CHECKING:
     FLOW_CLASS: type[Flow] = SlotFlow
 else:
     try:
-        if os.environ.get("HIKSCAN_PURE_PYTHON") == "1":  # run as an install without the module runs
+        if os.environ.get("HIKSCAN_PURE_PYTHON") == "1":  # as an install without the module: the slot layout
             raise ImportError("HIKSCAN_PURE_PYTHON=1")
         from hikscan.passive._fastloop import FlowFields
     except ImportError:  # not built: see setup.py
