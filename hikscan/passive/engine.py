@@ -46,6 +46,7 @@ from hikscan.report.spool import SortedSpool
 STATE_MEMORY = 48 * 2**20
 T = TypeVar("T")
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
+MAX_DEVICES = 1_024  # Devices remembered while the detectors run (Engine.device)
 MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
 ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
 
@@ -284,7 +285,10 @@ class Engine:
             if self._hosts is None:  # once per findings() call: detectors ask for every contact's host
                 self._hosts = self.attribution.hosts() | set(self.attribution.aliases)
             if ip in self._hosts:
-                device = self._devices[ip] = self.attribution.device(ip)
+                device = self.attribution.device(ip)
+                if len(self._devices) >= MAX_DEVICES:  # a memo, bounded: a capture can show 100,000 hosts
+                    self._devices.clear()
+                self._devices[ip] = device
         return device
 
     def is_cctv(self, device: Device | None) -> bool:
@@ -337,20 +341,11 @@ class Engine:
         ranked = contact.ranked_ports()  # one sort: the main port is its head
         port, proto = ranked[0] if ranked else (0, "?")
         return Remote(
-            ip=contact.remote,
-            port=port,
-            proto=proto,
-            name=match.name,
-            country=info.country,
-            asn=info.asn,
-            org=info.org,
-            cloud=match.cloud.service if match.cloud is not None else None,
-            owner=info.owner,
-            owner_country=info.owner_country,
-            located=info.located,
-            ports=tuple(contact.port_list(ranked)),
+            ip=contact.remote, port=port, proto=proto, name=match.name, country=info.country, asn=info.asn,
+            org=info.org, cloud=match.cloud.service if match.cloud is not None else None, owner=info.owner,
+            owner_country=info.owner_country, located=info.located, ports=tuple(contact.port_list(ranked)),
             rtt_ms=self.round_trips.ms(contact.remote),
-        )
+        )  # fmt: skip
 
     def finding(
         self, rule: PolicyRule, contact: Contact, device: Device | None, remote: Remote, evidence: list[str]
@@ -370,27 +365,28 @@ class Engine:
         )
 
     # -- output -------------------------------------------------------------------------------------
-    def devices(self) -> list[Device]:
-        """Every host with evidence, by address."""
-        self._hosts = None
-        return [d for ip in sorted(self.attribution.hosts()) if (d := self.device(ip)) is not None]
+    def devices(self) -> Iterator[Device]:
+        """Every host with evidence, by address, each built when it is reached and not kept (a Device per
+        host at once was ~60 MiB on a capture of 60,000 hosts)."""
+        hosts = sorted(self.attribution.hosts())
+        return (self._devices.get(ip) or self.attribution.device(ip) for ip in hosts)
 
     def cctv_devices(self) -> list[Device]:
         """CCTV devices, each with its timeline of external contacts."""
         return list(self.cctv_device_stream())
 
     def cctv_device_stream(self) -> Iterator[Device]:
-        """`cctv_devices()` one at a time: a device's timeline is built when it is reached, so only one
-        device's timeline is in memory while a report is written."""
-        devices = [d for d in self.devices() if self.is_cctv(d)]
-        if not devices:
-            return
-        contacts_of = self.contact_table.host_index()
-        novelty = self.novelty()
-        for device in devices:
+        """`cctv_devices()` one at a time: a device and its timeline are built when it is reached, so only
+        one device is in memory while a report is written."""
+        index: tuple[Callable[[str], list[Contact]], Novelty] | None = None
+        for device in self.devices():
+            if not self.is_cctv(device):
+                continue
+            if index is None:  # the first CCTV device: the contacts by host, and which are new
+                index = (self.contact_table.host_index(), self.novelty())
             if device.ip is not None:
-                entries, _left_out = timeline(contacts_of(device.ip), self.names_of, novelty)
-                device = replace(device, timeline=entries)  # the cached Device does not keep it
+                entries, _left_out = timeline(index[0](device.ip), self.names_of, index[1])
+                device = replace(device, timeline=entries)  # a cached Device does not keep it
             yield device
 
     def findings(self) -> list[Finding]:
