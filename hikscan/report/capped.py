@@ -1,14 +1,16 @@
 """The report's order of findings, with at most so many per device, decided as the findings are made.
 
 Most severe first, then by first seen, then by device address, ties in the order made. A device's findings
-past the cap are folded (counted) as they come: a heap per device holds its kept findings with the one the
-report would list last on top, so a better finding displaces it. Only the kept findings' sort keys are in
-memory (as columns, report.spool.SortKeys) and the folded ones need never be encoded.
+past the cap are folded (counted) as they come: once a device has reached the cap, a heap holds its kept
+findings with the one the report would list last on top, so a better finding displaces it. Only the kept
+findings' sort keys are in memory (as columns, report.spool.SortKeys; a device below the cap adds two
+numbers a finding, its heap ~160 bytes an entry) and the folded ones need never be encoded.
 """
 
 from __future__ import annotations
 
 import heapq
+from array import array
 
 from hikscan.report.spool import SortKeys
 
@@ -19,7 +21,9 @@ class CappedOrder:
     def __init__(self, per_device: int) -> None:
         self.per_device = per_device
         self._keys = SortKeys()
-        # per device: (rank, -first seen, -made, record number), the heap's head last in report order
+        # per device below the cap: made, record number, … of its findings; at the cap, a heap of
+        # (rank, -first seen, -made, record number), its head the one listed last in report order
+        self._below: dict[str, array[int]] = {}
         self._kept: dict[str, list[tuple[int, float, int, int]]] = {}
         self._folded: dict[str, tuple[int, Key]] = {}  # ip → (count, its first folded in report order)
         self._ips: dict[str, str] = {}  # one string per device address in the keys
@@ -31,7 +35,17 @@ class CappedOrder:
         self._made += 1
         made = self._made
         ip = self._ips.setdefault(ip, ip)
-        heap = self._kept.setdefault(ip, []) if ip else None
+        heap = self._kept.get(ip) if ip else None
+        if ip and heap is None:
+            below = self._below.get(ip)
+            if below is None:
+                below = self._below[ip] = array("q")
+            if len(below) < 2 * self.per_device:
+                below.extend((made, len(self._keys)))
+                self._keys.add(-rank, first, ip)
+                return True
+            heap = self._kept[ip] = self._heap(below)
+            del self._below[ip]
         if heap is not None:
             if len(heap) >= self.per_device:
                 worst = heap[0]
@@ -44,6 +58,15 @@ class CappedOrder:
             heapq.heappush(heap, (rank, -first, -made, len(self._keys)))
         self._keys.add(-rank, first, ip)
         return True
+
+    def _heap(self, below: array[int]) -> list[tuple[int, float, int, int]]:
+        """A device's kept findings (made, record number, …) as its heap, now that it reached the cap."""
+        heap = []
+        for made, index in zip(below[0::2], below[1::2], strict=True):
+            negative_rank, first = self._keys.key(index)  # as the report sorts: most severe first
+            heap.append((-negative_rank, -first, -made, index))
+        heapq.heapify(heap)
+        return heap
 
     def _fold(self, ip: str, key: Key) -> None:
         count, first = self._folded.get(ip, (0, key))

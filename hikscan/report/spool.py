@@ -121,6 +121,10 @@ class SortKeys:
     def tag(self, index: int) -> str:
         return self._tags[index]
 
+    def key(self, index: int) -> tuple[int, float]:
+        """The rank and time a record was added with."""
+        return self._ranks[index], self._times[index]
+
     def order(self) -> list[int]:
         """Record numbers by (rank, time, tag), stable: sorted by the last column, then (stable sorts)
         by each column before it, never holding a tuple per record."""
