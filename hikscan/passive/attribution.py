@@ -121,8 +121,15 @@ class Attribution:
         if ip not in self.evidence and len(self.aliases) < MAX_HOSTS:
             self.aliases[ip] = twin
 
-    def hosts(self) -> set[str]:
-        return set(self.evidence) | set(self.macs) | set(self.inventory_vendor)
+    def hosts(self) -> list[str]:
+        """Every host with evidence, once each, in no order (a list: no set of them all is built)."""
+        evidence, macs = self.evidence, self.macs
+        return [*evidence, *(ip for ip in macs if ip not in evidence),
+                *(ip for ip in self.inventory_vendor if ip not in evidence and ip not in macs)]  # fmt: skip
+
+    def has_host(self, ip: str) -> bool:
+        """Is ip a host with evidence, or another address of one (an alias)?"""
+        return ip in self.evidence or ip in self.macs or ip in self.inventory_vendor or ip in self.aliases
 
     def device(self, ip: str) -> Device:
         """The fused verdict for one host (knowledge.device builds it, as for a scan)."""

@@ -87,7 +87,6 @@ class Engine:
         self._devices: dict[str, Device] = {}
         self._cloud_by_name: dict[str, CloudEndpoint | None] = {}
         self._cloud_by_ip: dict[str, CloudEndpoint | None] = {}
-        self._hosts: set[str] | None = None  # hosts with evidence, as of the last findings() call
         self.baseline = baseline  # earlier reports (--baseline); None: the capture's start is the baseline
         self._novelty: Novelty | None = None
         self.t_first, self.t_last = float("inf"), float("-inf")  # capture time covered by folded flows
@@ -221,11 +220,13 @@ class Engine:
 
     def _place_unplaced(self) -> None:
         """A global address is local if it sends from the MAC of exactly one internal host (not a router)."""
-        owners: dict[str, set[str]] = defaultdict(set)
+        if not len(self.unplaced):  # the usual case: every flow had a local side
+            return
+        owner: dict[str, str | None] = {}  # MAC → its one internal address (None: several)
         for ip, host_mac in self.attribution.macs.items():
-            owners[host_mac].add(ip)
+            owner[host_mac] = None if host_mac in owner else ip
         routers = {mac_text(m) for m, remotes in self.fronted.items() if len(remotes) >= ROUTER_MIN_REMOTES}
-        twin_of = {m: next(iter(ips)) for m, ips in owners.items() if len(ips) == 1 and m not in routers}
+        twin_of = {m: ip for m, ip in owner.items() if ip is not None and m not in routers}
         for contact in list(self.unplaced):
             client_mac, server_mac = self.unplaced_macs.get((contact.host, contact.remote), (None, None))
             sides = ((contact.host, contact.remote, client_mac), (contact.remote, contact.host, server_mac))
@@ -281,14 +282,11 @@ class Engine:
 
     def device(self, ip: str) -> Device | None:
         device = self._devices.get(ip)
-        if device is None:
-            if self._hosts is None:  # once per findings() call: detectors ask for every contact's host
-                self._hosts = self.attribution.hosts() | set(self.attribution.aliases)
-            if ip in self._hosts:
-                device = self.attribution.device(ip)
-                if len(self._devices) >= MAX_DEVICES:  # a memo, bounded: a capture can show 100,000 hosts
-                    self._devices.clear()
-                self._devices[ip] = device
+        if device is None and self.attribution.has_host(ip):
+            device = self.attribution.device(ip)
+            if len(self._devices) >= MAX_DEVICES:  # a memo, bounded: a capture can show 100,000 hosts
+                self._devices.clear()
+            self._devices[ip] = device
         return device
 
     def is_cctv(self, device: Device | None) -> bool:
@@ -402,7 +400,7 @@ class Engine:
         """`finding_stream()`, each finding spooled as `encode(finding)` (the report's plain dict is
         cheaper to spool than the dataclass); a device's findings past MAX_FINDINGS_PER_DEVICE are
         folded as they are made (report.capped), never encoded."""
-        self._devices, self._hosts = {}, None
+        self._devices = {}
         self._novelty = None
         spool: SortedSpool[T] = SortedSpool()
         order = CappedOrder(MAX_FINDINGS_PER_DEVICE)
