@@ -27,6 +27,9 @@ PROTO_NAMES = {6: "tcp", 17: "udp"}
 # What one contact in memory costs with its key and detector state, without beacon marks (which the
 # beacon detector declares with `hold`); tests/passive/test_contactstore.py measures it.
 CONTACT_BYTES = 1_000
+# Contacts keep at least this share of the budget in memory, whatever else it holds (else a budget full of
+# flows and evidence would write each new contact to the store alone): 1/12 of the engine's 48 MiB is 4 MiB.
+MIN_SHARE = 12
 
 
 class Contact:
@@ -183,7 +186,7 @@ class ContactTable:
         if store is None or self.memory_bytes is None:
             return False
         held = store.state_bytes()
-        room = self.memory_bytes - self._others()
+        room = self._room(self.memory_bytes)
         if len(store) * CONTACT_BYTES + held > room:
             return False
         for contact in store:
@@ -198,6 +201,17 @@ class ContactTable:
         """Detector state of `nbytes` was added to a contact in memory (counted against memory_bytes)."""
         self.held += nbytes
 
+    def room_beside(self, others: int) -> int:
+        """The bytes of the budget that are neither `others` nor the contacts' least share (what the open
+        flows may take: the engine's flow table holds that many at FLOW_BYTES each)."""
+        limit = self.memory_bytes if self.memory_bytes is not None else 1 << 62
+        return limit - limit // MIN_SHARE - others
+
+    def _room(self, limit: int) -> int:
+        """The bytes contacts may take in memory: the budget less what `shared` holds, at least its
+        1/MIN_SHARE."""
+        return max(limit - self._others(), limit // MIN_SHARE)
+
     def _others(self) -> int:
         """What `shared` holds, at the most it has held (until `take_back`): memory the others freed is not
         free while what is left of them lives (Python's allocator frees a pool only when all in it is gone),
@@ -208,7 +222,7 @@ class ContactTable:
 
     def _new(self, host: str, remote: str, first: float, last: float) -> Contact:
         limit = self.memory_bytes
-        if limit is not None and len(self._contacts) * CONTACT_BYTES + self.held >= limit - self._others():
+        if limit is not None and len(self._contacts) * CONTACT_BYTES + self.held >= self._room(limit):
             if self._store is None:
                 from hikscan.passive.contactstore import ContactStore
 

@@ -41,9 +41,11 @@ from hikscan.report.capped import CappedOrder
 from hikscan.report.model import Device, Finding, Remote, device_ref, severity_rank
 from hikscan.report.spool import SortedSpool
 
-# Open flows (flows.FLOW_BYTES each) and contacts in memory (contacts.CONTACT_BYTES) share one budget;
-# past it contacts go to disk (passive.contactstore). A full flow table leaves them ≥ 10 MiB.
-STATE_MEMORY = 48 * 2**20
+# One budget for the engine's state: the evidence and name tables (each bounded on its own too) come first,
+# the open flows (flows.FLOW_BYTES each) take what they leave but contacts.MIN_SHARE's share, and contacts in
+# memory (contacts.CONTACT_BYTES) the rest; past it they go to disk (passive.contactstore). With the ~39 MiB
+# a process holds before it reads (interpreter, rules, databases) and the report's few, that stays < 100 MB.
+STATE_MEMORY = 42 * 2**20
 T = TypeVar("T")
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
 MAX_DEVICES = 1_024  # Devices remembered while the detectors run (Engine.device)
@@ -73,10 +75,12 @@ class Engine:
         self.attribution = Attribution(rules, oui)
         self.inspector = Inspector(rules, self.names, self.attribution, local_nets)
         self.decoder = Decoder()
-        self.flows = FlowTable(ENGINE_FLOWS, self._close, sketch=self._sketch)
+        tables = lambda: self.attribution.bytes + self.names.bytes  # noqa: E731
+        self.flows = FlowTable(ENGINE_FLOWS, self._close, sketch=self._sketch,
+                               room=lambda: self.contact_table.room_beside(tables()))  # fmt: skip
         self.fed = 0  # frames given to feed()
         self.contact_table = ContactTable(
-            memory_bytes=STATE_MEMORY, shared=lambda: len(self.flows) * FLOW_BYTES
+            memory_bytes=STATE_MEMORY, shared=lambda: len(self.flows) * FLOW_BYTES + tables()
         )
         # Flows where neither address is internal by policy (global IPv6 on the LAN, public IPv4 LANs),
         # kept by (client, server) until the MAC they were sent from places their local side.

@@ -48,6 +48,7 @@ SWEEP_EVERY = 30.0  # capture seconds between two scans for idle flows
 # longest-idle flows early (folded like any other), as Suricata does past its memcap.
 ENGINE_FLOWS = 65_536
 FLOW_BYTES = 600  # what the engine's memory budget charges an open flow (engine.STATE_MEMORY): at most
+MIN_FLOWS = 4_096  # the fewest open flows a table with `room` holds, however full the budget
 MAX_SHARED = 65_536  # addresses and MACs shared between flows (FlowTable._share_addresses)
 
 
@@ -240,10 +241,14 @@ class FlowTable:
         sweep_every: float = SWEEP_EVERY,
         sketch: Callable[[Flow], bool] | None = None,
         flow_cls: type[Flow] | None = None,
+        room: Callable[[], int] | None = None,
     ) -> None:
         if max_flows < 1:
             raise ValueError("max_flows must be at least 1")
-        self.max_flows = max_flows
+        self.max_flows = self.most_flows = max_flows
+        # Bytes the open flows may take now (the engine's budget less what its other tables hold), read at
+        # every expire() call: max_flows is then what fits at FLOW_BYTES each (at least MIN_FLOWS)
+        self.room = room
         self.on_evict = on_evict
         self.evict_batch = max(1, min(max_flows, evict_batch or max_flows // 16))
         self.evicted = 0
@@ -359,7 +364,10 @@ class FlowTable:
         return victims
 
     def expire(self, now: float) -> int:
-        """Close the flows idle at capture time `now` (see the module docstring); returns how many."""
+        """Close the flows idle at capture time `now` (see the module docstring); returns how many. With
+        `room`, first sets how many flows the table holds (a fuller table closes its oldest as flows come)."""
+        if self.room is not None:
+            self.max_flows = min(self.most_flows, max(MIN_FLOWS, self.room() // FLOW_BYTES))
         if now - self._swept_at < self.sweep_every:
             return 0
         self._swept_at = now

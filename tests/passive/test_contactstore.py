@@ -16,7 +16,7 @@ from hikscan.capture import open_capture
 from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import load_rules
-from hikscan.passive.contacts import CONTACT_BYTES, Contact
+from hikscan.passive.contacts import CONTACT_BYTES, MIN_SHARE, Contact, ContactTable
 from hikscan.passive.contactstore import unpacked
 from hikscan.passive.decode import Packet
 from hikscan.passive.detectors.storm import Storm
@@ -295,3 +295,46 @@ def test_a_storm_read_from_the_store_keeps_a_count_per_failing_host() -> None:
         tracemalloc.stop()
     assert len(stormed) == 100 and all(s.failed == 200 and len(s.failing) == 200 for s in stormed.values())
     assert held < 20_000 * 80, f"{held / 20_000:.0f} bytes a pair"
+
+
+def _many_macs(engine: Engine, hosts: int) -> int:
+    """`hosts` LAN hosts known by their MAC alone (a large LAN): what the evidence table then holds."""
+    for i in range(hosts):
+        engine.attribution.add_mac(f"10.9.{i >> 8}.{i & 255}", f"58:50:ed:00:{i >> 8:02x}:{i & 255:02x}")
+    return engine.attribution.bytes
+
+
+def test_the_evidence_and_name_tables_come_first_in_the_budget() -> None:
+    """One budget for the engine's state. 2,000 flows to 2,000 servers with room for 2,100 contacts beside
+    them need not spill (test above); behind 5,000 hosts' MACs (~1 MB of evidence) the contacts spill as the
+    flows close, and still report every pair."""
+    engine = _engine(2_000 * FLOW_BYTES + 2_100 * CONTACT_BYTES)
+    assert _many_macs(engine, 5_000) > 900_000
+    _open_flows(engine, 2_000, 2_000)
+    engine.finish()
+    table = engine.contact_table
+    assert table.written > 0 and len(table) == 2_000
+
+
+def test_the_open_flows_take_what_the_tables_leave() -> None:
+    """The flow table holds what fits beside the evidence and name tables and the contacts' least share: a
+    6 MB budget less 1/12 and ~2 MB of MACs leaves ~3.5 MB, 5,800 flows at FLOW_BYTES; of 8,000 new ones (to
+    4,000 servers) the oldest close early, folded like any other."""
+    budget = 10_000 * FLOW_BYTES
+    engine = _engine(budget)
+    tables = _many_macs(engine, 10_000)
+    engine.flows.expire(T0)
+    assert engine.flows.max_flows == (budget - budget // MIN_SHARE - tables) // FLOW_BYTES < 6_000
+    _open_flows(engine, 8_000, 4_000)
+    assert len(engine.flows) <= engine.flows.max_flows and engine.flows.evicted > 0
+    engine.finish()
+    assert sum(c.flows for c in engine.contact_table) == 8_000
+
+
+def test_contacts_keep_a_share_of_a_full_budget() -> None:
+    """However much else the budget holds, contacts keep 1/MIN_SHARE of it in memory: 100 contacts of
+    a 1.2 MB budget that others fill are written 100 at a time, not each alone."""
+    table = ContactTable(memory_bytes=1_200_000, shared=lambda: 2_000_000)
+    for k in range(250):
+        table.fold("192.168.1.10", f"45.33.{k // 200}.{k % 200}", T0 + k, T0 + k + 1, 3, 300, (443, 6), True)
+    assert table.written == 200 and len(table) == 250

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from hikscan.passive.decode import Packet, ip_text
-from hikscan.passive.flows import ENGINE_FLOWS, FLOW_CLASS, Flow, FlowTable, SlotFlow, flow_key
+from hikscan.passive.flows import (
+    ENGINE_FLOWS,
+    FLOW_BYTES,
+    FLOW_CLASS,
+    MIN_FLOWS,
+    Flow,
+    FlowTable,
+    SlotFlow,
+    flow_key,
+)
 
 CAM_MAC = bytes.fromhex("5850ed010203")
 GW_MAC = bytes.fromhex("00005e0001fe")
@@ -169,3 +178,23 @@ def test_pure_python_runs_as_an_install_without_the_module(pure: str | None) -> 
     built = pipeline._fastloop is not None
     want = "FieldsFlow c" if built and pure is None else "SlotFlow python"
     assert out.stdout.split() == want.split()
+
+
+def test_a_table_with_room_holds_what_fits() -> None:
+    """`room`: the bytes the open flows may take, read at every expire(): the table then holds that many at
+    FLOW_BYTES each (at least MIN_FLOWS, at most its size), closing its oldest as new flows come."""
+    room = [6_000 * FLOW_BYTES]
+    closed: list[Flow] = []
+    table = FlowTable(20_000, closed.append, room=lambda: room[0])
+    table.expire(0.0)
+    assert table.max_flows == 6_000
+    for i in range(8_000):
+        table.add(pkt(i / 1000, bytes([10, 0, i >> 8, i & 255]), 40_000, SRV, 443, flags=0x02))
+    assert len(table) <= 6_000 and len(table) + len(closed) == 8_000
+    assert max(f.last_seen for f in closed) < min(f.last_seen for f in table)  # the oldest went first
+    room[0] = 0
+    table.expire(10.0)
+    assert table.max_flows == MIN_FLOWS
+    room[0] = 1 << 40
+    table.expire(20.0)
+    assert table.max_flows == 20_000
