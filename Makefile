@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_analyze.py --packets 1000000 --repeat 3
 	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --repeat 3 \
 		--big 3000000 --big 10000000 --two-captures
+	$(PY) bench/bench_analyze.py --profile many-hosts --packets 1300000 --skip-tshark
 
 # watch's highest zero-drop rate and its kernel drop counter above it: tcpreplay into namespaces (root).
 bench-live: $(STAMP)

@@ -1,7 +1,7 @@
 """Side-by-side speed and memory: hikscan analyze vs tshark, tcpdump and Suricata on the same files.
 
     python bench/bench_analyze.py [--packets 1000000] [--big 3000000 --big 10000000] [--skip-tshark]
-                                  [--profile lan|many-findings] [--two-captures] [--repeat N]
+                                  [--profile lan|many-findings|many-hosts] [--two-captures] [--repeat N]
                                   [--results bench/RESULTS.md]
 
 Generates the capture(s) under /tmp with scripts/make_bench_pcap.py when missing. Each tool runs as
@@ -38,7 +38,7 @@ _WRAP = (
 
 
 def ensure_capture(packets: int, profile: str = "lan", seed: int = 1) -> Path:
-    stem = "hikscan_bench" if profile == "lan" else "hikscan_many"
+    stem = {"lan": "hikscan_bench", "many-findings": "hikscan_many"}.get(profile, "hikscan_hosts")
     path = Path(f"/tmp/{stem}_{packets}{'' if seed == 1 else f'_s{seed}'}.pcap")
     if not path.exists():
         print(f"generating {path} ({packets} packets, {profile})…", file=sys.stderr)
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--big", type=int, action="append", default=[],
                     help="also measure memory on a file this many packets long (repeatable)")  # fmt: skip
-    ap.add_argument("--profile", choices=("lan", "many-findings"), default="lan")
+    ap.add_argument("--profile", choices=("lan", "many-findings", "many-hosts"), default="lan")
     ap.add_argument("--skip-tshark", action="store_true")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs per tool on the main file, shown as medians (big files: once)")  # fmt: skip

@@ -1,6 +1,7 @@
 """Write a realistic classic-pcap benchmark capture quickly (frames with struct, records with lab.capwrite).
 
-    python scripts/make_bench_pcap.py OUT --packets 1000000 [--seed 1] [--profile lan|many-findings]
+    python scripts/make_bench_pcap.py OUT --packets 1000000 [--seed 1]
+                                      [--profile lan|many-findings|many-hosts]
 
 `lan` (the default): a /16 of LAN hosts (a third of them cameras with the Hikvision OUI 58:50:ed), TCP
 and UDP flows, DNS queries and answers, TLS ClientHellos with SNI, RTSP on 554, HTTP, and some flows to
@@ -8,6 +9,9 @@ external addresses. `many-findings`: 300 hosts (two thirds of them Hikvision cam
 external addresses in CN, US, DE and elsewhere, most flows leaving the LAN — so most flows become
 findings, the case where the report, not the packet loop, decides memory; every million packets brings
 50,000 new flows and 100 new remotes, so memory flatness is tested on a growing flow and contact count.
+`many-hosts`: a large flat LAN first — 60,000 hosts that each open one short HTTP connection to a LAN
+server, closed with a FIN — then, after two minutes of quiet (they time out), many-findings traffic of
+400 hosts and 65,000 flows: the evidence, name, flow and contact tables all full at once.
 Frames are built once per flow as templates, then replayed with rising timestamps, so a million packets
 take a few seconds.
 """
@@ -202,17 +206,41 @@ def build_many_findings(rng: random.Random, n_hosts: int = 300, n_remotes: int =
     return flows
 
 
+def lan_crowd(hosts: int = 60_000) -> list[bytes]:
+    """`many-hosts`' first part: per LAN host, one HTTP connection to a LAN server, closed with a FIN."""
+    rng = random.Random("crowd")
+    server = (bytes.fromhex("020000000101"), _ip4("10.8.0.1"), 80)
+    request = b"GET / HTTP/1.1\r\nHost: intranet\r\n\r\n"
+    numbers = (n for n in range(1, 1 << 16) if n & 255 not in (0, 255))  # 10.9.0.1 … 10.9.255.254
+    frames = []
+    for i, n in zip(range(hosts), numbers, strict=False):
+        mac, ip = bytes.fromhex("02000000") + i.to_bytes(2, "big"), bytes((10, 9, n >> 8, n & 255))
+        flow = _tcp_flow(rng, (mac, ip, 40_000), server, request, b"x" * 100)
+        frames += [*flow[:4], _frame(mac, server[0], ip, server[1], 6, _tcp(40_000, 80, 1, 1, 0x11), 1)]
+    return frames
+
+
 def write_capture(out: Path, packets: int, seed: int = 1, profile: str = "lan") -> int:
     """Write `packets` records to `out`; returns the file size."""
     rng = random.Random(seed)
-    flows = build_many_findings(rng) if profile == "many-findings" else build_templates(rng)
+    crowd = lan_crowd() if profile == "many-hosts" else []
+    if profile == "many-hosts":
+        flows = build_many_findings(rng, n_hosts=400, n_flows=65_000)
+    else:
+        flows = build_many_findings(rng) if profile == "many-findings" else build_templates(rng)
     cursor = [0] * len(flows)
     weights = [rng.paretovariate(1.2) for _ in flows]
     ts_us = 1_700_000_000 * 1_000_000
     pack = capwrite.pcap_record
     with out.open("wb") as fh:
         fh.write(capwrite.pcap_header())
-        left = packets
+        crowd = crowd[:packets]
+        for k, frame in enumerate(crowd, 1):  # 200 µs apart
+            crowd[k - 1] = pack((ts_us + 200 * k) // 1_000_000, (ts_us + 200 * k) % 1_000_000, frame)
+        fh.write(b"".join(crowd))
+        ts_us += 200 * len(crowd)
+        ts_us += 120 * 1_000_000 if crowd else 0  # quiet: the crowd's flows close (FIN, then 30 s)
+        left = packets - min(packets, len(crowd))
         while left:
             done = packets - left
             if profile == "many-findings" and done and done % GENERATION == 0:
@@ -237,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--profile", choices=("lan", "many-findings"), default="lan")
+    ap.add_argument("--profile", choices=("lan", "many-findings", "many-hosts"), default="lan")
     args = ap.parse_args(argv)
     size = write_capture(args.out, args.packets, args.seed, args.profile)
     print(f"wrote {args.packets} packets, {size / 2**20:.1f} MiB to {args.out}", file=sys.stderr)
