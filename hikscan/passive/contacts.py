@@ -126,6 +126,9 @@ class ContactTable:
         self.held = 0  # bytes of detector state on the contacts in memory (see `hold`)
         self._written = 0  # contacts written to the store (their order numbers, `seq`, follow on)
         self._store: ContactStore | None = None
+        # True while flows close whose memory comes free as they do (Engine.finish): `shared` is then
+        # charged as it is now, not at its most
+        self.closing = False
 
     @property
     def spilled(self) -> bool:
@@ -215,8 +218,11 @@ class ContactTable:
     def _others(self) -> int:
         """What `shared` holds, at the most it has held (until `take_back`): memory the others freed is not
         free while what is left of them lives (Python's allocator frees a pool only when all in it is gone),
-        so the contacts made as flows close, above all when every flow closes at the end, cannot use it."""
+        so the contacts made as flows close cannot use it. While `closing` (flows freed in the order they
+        lie in memory: their pools empty one after another), what it holds now."""
         if self.shared is not None:
+            if self.closing:
+                return self.shared()
             self._shared_most = max(self._shared_most, self.shared())
         return self._shared_most
 

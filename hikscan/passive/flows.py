@@ -9,7 +9,8 @@ batches of `evict_batch` (default max_flows/16) so that eviction costs O(1) per 
 nothing per packet. `expire(now)` closes flows idle for longer than `idle_timeout` seconds of CAPTURE
 time (`closed_timeout` once a TCP FIN or RST was seen); callers check it every 1024 records, and it scans
 the table at most once per `sweep_every` capture seconds, so detectors see flows as they end in live
-monitoring too. `flush()` evicts all flows at the end. Nothing is lost: the caller folds what it is given.
+monitoring too. `flush()` evicts all flows at the end, in the order they were opened. Nothing is lost: the
+caller folds what it is given.
 
 Two cheap per-flow measurements feed the behaviour detectors:
 - a timing sketch for UDP flows (`beats`; those the table's `sketch` predicate accepts): a client→server
@@ -391,10 +392,13 @@ class FlowTable:
         return len(victims)
 
     def flush(self) -> None:
-        """Evict every flow to on_evict (oldest first) and empty the table."""
+        """Evict every flow to on_evict in the order they were opened (the table's) and empty the table. Each
+        flow is freed as soon as it is folded: the flows lie in memory in about that order (exactly, when none
+        was freed before), so their memory comes free a block at a time and serves what they are folded into.
+        """
         flows = self._flows
-        order = sorted(flows, key=lambda key: flows[key].last_seen)  # keys only: each flow is freed
-        on_evict = self.on_evict  # as soon as it is folded, so its memory serves what it is folded into
+        order = list(flows)  # keys only
+        on_evict = self.on_evict
         for key in order:
             flow = flows.pop(key)
             if on_evict is not None:

@@ -87,7 +87,7 @@ def test_bounded_with_least_recently_seen_evicted_to_callback() -> None:
     assert [f.client_port for f in evicted] == [1001]
     assert len(t) == 3 and t.evicted == 1
     t.flush()
-    assert [f.client_port for f in evicted] == [1001, 1002, 1000, 2000]  # the rest, oldest first
+    assert [f.client_port for f in evicted] == [1001, 1000, 1002, 2000]  # the rest, in the order they opened
     assert len(t) == 0
     assert sum(f.packets for f in evicted) == 5  # nothing lost
 
@@ -198,3 +198,14 @@ def test_a_table_with_room_holds_what_fits() -> None:
     room[0] = 1 << 40
     table.expire(20.0)
     assert table.max_flows == 20_000
+
+
+def test_the_end_closes_flows_in_the_order_they_opened() -> None:
+    """flush() folds every flow in the table's order, the order they were opened, whatever they saw last."""
+    closed: list[Flow] = []
+    table = FlowTable(100, closed.append)
+    for i in range(5):
+        table.add(pkt(float(i), CAM, 40_000 + i, SRV, 443, flags=0x02))
+    table.add(pkt(9.0, CAM, 40_000, SRV, 443))  # the first flow is the last one seen
+    table.flush()
+    assert [f.client_port for f in closed] == [40_000, 40_001, 40_002, 40_003, 40_004] and not len(table)
