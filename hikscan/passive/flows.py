@@ -183,6 +183,12 @@ class Flow:
         )
 
 
+def pure_python() -> bool:
+    """HIKSCAN_PURE_PYTHON=1: run as an install without the compiled module (read when asked: the loop is
+    chosen per run, the flows' layout once, at import)."""
+    return os.environ.get("HIKSCAN_PURE_PYTHON") == "1"
+
+
 FIELDS = tuple(Flow.__annotations__)  # the fields, as Flow declares them (FlowFields in C has the same)
 
 
@@ -196,7 +202,7 @@ if TYPE_CHECKING:
     FLOW_CLASS: type[Flow] = SlotFlow
 else:
     try:
-        if os.environ.get("HIKSCAN_PURE_PYTHON") == "1":  # as an install without the module: the slot layout
+        if pure_python():  # as an install without the module: the slot layout
             raise ImportError("HIKSCAN_PURE_PYTHON=1")
         from hikscan.passive._fastloop import FlowFields
     except ImportError:  # not built: see setup.py

@@ -22,7 +22,7 @@ from typing import Any
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.capture.inputs import expand_paths, input_size
 from hikscan.passive.decode import Decoder, Packet
-from hikscan.passive.flows import BEAT_GAP, PROTO_BYTE, Flow, FlowTable, handshake_rtt
+from hikscan.passive.flows import BEAT_GAP, PROTO_BYTE, Flow, FlowTable, handshake_rtt, pure_python
 
 _PORTS = struct.Struct("!HH").unpack_from
 PROGRESS_EVERY = 0.25  # seconds
@@ -45,7 +45,7 @@ _fastloop = _load_fastloop()
 
 def hot_loop() -> str:
     """Which loop reads classic pcap Ethernet files now: "c" or "python" (HIKSCAN_PURE_PYTHON=1)."""
-    return "c" if _fastloop is not None and os.environ.get("HIKSCAN_PURE_PYTHON") != "1" else "python"
+    return "c" if _fastloop is not None and not pure_python() else "python"
 
 
 @dataclass
