@@ -28,7 +28,7 @@ PROTO_NAMES = {6: "tcp", 17: "udp"}
 # beacon detector declares with `hold`); tests/passive/test_contactstore.py measures it.
 CONTACT_BYTES = 1_000
 # Contacts keep at least this share of the budget in memory, whatever else it holds (else a budget full of
-# flows and evidence would write each new contact to the store alone): 1/12 of the engine's 48 MiB is 4 MiB.
+# flows and evidence would write each new contact to the store alone): 1/12 of the engine's 42 MiB, 3.5 MiB.
 MIN_SHARE = 12
 
 
