@@ -223,8 +223,9 @@ def lan_crowd(hosts: int = 60_000) -> list[bytes]:
 def write_capture(out: Path, packets: int, seed: int = 1, profile: str = "lan") -> int:
     """Write `packets` records to `out`; returns the file size."""
     rng = random.Random(seed)
-    crowd = lan_crowd() if profile == "many-hosts" else []
+    crowd: list[bytes] = []
     if profile == "many-hosts":
+        crowd = lan_crowd()[:packets]
         flows = build_many_findings(rng, n_hosts=400, n_flows=65_000)
     else:
         flows = build_many_findings(rng) if profile == "many-findings" else build_templates(rng)
@@ -234,13 +235,11 @@ def write_capture(out: Path, packets: int, seed: int = 1, profile: str = "lan") 
     pack = capwrite.pcap_record
     with out.open("wb") as fh:
         fh.write(capwrite.pcap_header())
-        crowd = crowd[:packets]
-        for k, frame in enumerate(crowd, 1):  # 200 µs apart
-            crowd[k - 1] = pack((ts_us + 200 * k) // 1_000_000, (ts_us + 200 * k) % 1_000_000, frame)
-        fh.write(b"".join(crowd))
-        ts_us += 200 * len(crowd)
-        ts_us += 120 * 1_000_000 if crowd else 0  # quiet: the crowd's flows close (FIN, then 30 s)
-        left = packets - min(packets, len(crowd))
+        stamps = (ts_us + 200 * k for k in range(1, len(crowd) + 1))  # 200 µs apart
+        fh.write(b"".join(pack(t // 1_000_000, t % 1_000_000, f) for t, f in zip(stamps, crowd, strict=True)))
+        if crowd:  # then quiet: the crowd's flows close (FIN, then 30 s)
+            ts_us += 200 * len(crowd) + 120 * 1_000_000
+        left = packets - len(crowd)
         while left:
             done = packets - left
             if profile == "many-findings" and done and done % GENERATION == 0:
