@@ -33,8 +33,8 @@ from hikscan.report.fanout import FanOut, open_writers
 from hikscan.report.finding_json import FindingEncoder
 from hikscan.report.meta import now_iso, report_meta
 from hikscan.report.model import SEVERITIES, severity_rank
-from hikscan.report.spool import SpilledRecords, text_blocks
-from hikscan.report.tally import FindingTally, counted, facts_of, finding_facts
+from hikscan.report.spool import SpilledRecords, TextSpool, text_blocks
+from hikscan.report.tally import Facts, FindingTally, counted, facts_of, finding_facts
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -163,7 +163,8 @@ class AnalyzeRun:
             tally = FindingTally() if as_text else None
             if tally is not None:
                 encode = FindingEncoder(extra)
-                texts = engine.finding_records(lambda f: (encode(f), facts_of(f)))
+                spool = TextSpool[Facts]()
+                texts = engine.finding_records(lambda f: (encode(f).encode(), facts_of(f)), spool)
                 findings: Iterable[Any] = counted(texts, tally)
             else:
                 findings = engine.finding_records(lambda f: {**f.to_dict(), **extra})
@@ -208,7 +209,7 @@ def traffic_sets(paths: list[Path], merge: bool) -> list[list[Path]]:
 class Result:
     """One traffic set's report: findings are read once, as they are written (memory stays flat)."""
 
-    findings: Iterable[Any]  # records (dicts), or their JSON text when made as text (tally set)
+    findings: Iterable[Any]  # records (dicts), or their JSON text in UTF-8 when made as text (tally set)
     devices: Iterable[dict[str, Any]]
     stats: dict[str, Any]
     tally: FindingTally | None = None  # the findings' counts, when made as text: complete once they are read

@@ -403,13 +403,14 @@ class Engine:
         (report.spool) and `folded_findings` set before this returns; the iterator reads them back."""
         return self.finding_records(lambda finding: finding)
 
-    def finding_records(self, encode: Callable[[Finding], T]) -> Iterator[T]:
-        """`finding_stream()`, each finding spooled as `encode(finding)` (the report's plain dict is
-        cheaper to spool than the dataclass); a device's findings past MAX_FINDINGS_PER_DEVICE are
-        folded as they are made (report.capped), never encoded."""
+    def finding_records(
+        self, encode: Callable[[Finding], T], spool: SortedSpool[T] | None = None
+    ) -> Iterator[T]:
+        """`finding_stream()`, each finding spooled (in `spool`, else a SortedSpool) as `encode(finding)`;
+        a device's findings past MAX_FINDINGS_PER_DEVICE are folded as made (report.capped), not encoded."""
         self._devices = {}
         self._novelty = None
-        spool: SortedSpool[T] = SortedSpool()
+        spool = SortedSpool() if spool is None else spool
         order = CappedOrder(MAX_FINDINGS_PER_DEVICE)
         novelty = self.novelty()
         for detector in self.detectors:

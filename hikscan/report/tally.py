@@ -70,7 +70,7 @@ class FindingTally:
         self.worst = max(self.worst, other.worst)
 
 
-def counted(records: Iterable[tuple[str, Facts]], tally: FindingTally) -> Iterator[str]:
+def counted(records: Iterable[tuple[bytes, Facts]], tally: FindingTally) -> Iterator[bytes]:
     """Each record's text; their facts are added to `tally` when the records are all read (or the reading
     stops): counted per distinct facts as they pass, one dict update each instead of a tally's four."""
     counts: dict[Facts, int] = {}

@@ -12,7 +12,7 @@ import pytest
 from hikscan.passive import engine as engine_module
 from hikscan.passive.engine import Engine
 from hikscan.report.model import Finding, severity_rank
-from hikscan.report.spool import RecordBuffer, SortedSpool, SpilledRecords
+from hikscan.report.spool import RecordBuffer, SortedSpool, SpilledRecords, TextSpool, text_blocks
 
 
 def test_sorted_spool_reads_back_in_key_order_and_keeps_ties_in_insertion_order() -> None:
@@ -35,6 +35,36 @@ def test_sorted_spool_reads_back_in_key_order_and_keeps_ties_in_insertion_order(
     assert not small.on_disk
     order = sorted(range(300), key=lambda i: items[i][0])
     assert list(small.in_order(order)) == [r for _k, _n, r in sorted(items[:300], key=lambda i: i[0])]
+
+
+def test_text_spool_gives_back_each_text_with_its_tag_in_the_order_asked() -> None:
+    """A findings report's spool when the findings are made as JSON text: each text comes back byte for byte
+    with its tag (a finding's facts for the tally), kept as a column, in memory and past it on disk."""
+    rng = random.Random(11)
+    tags = [("high", "cctv-to-high-risk-country", "CN"), ("info", "vendor-cloud", None), ("low", "x", "??")]
+    items = [
+        (rng.randrange(5), json.dumps({"n": i, "name": "\u8424\u77f3 " + "x" * rng.randrange(300)}).encode(),
+         tags[rng.randrange(3)])
+        for i in range(2000)
+    ]  # fmt: skip
+    for memory in (64 << 10, 16 << 20):
+        spool: TextSpool[tuple[str, str, str | None]] = TextSpool(memory_bytes=memory)
+        for _key, text, tag in items:
+            spool.append((text, tag))
+        assert spool.on_disk == (memory < 1 << 20)
+        order = sorted(range(len(items)), key=lambda i: items[i][0])
+        assert spool.read(order[3]) == items[order[3]][1:]
+        got = list(spool.in_order(order))
+        assert got == [(text, tag) for _key, text, tag in sorted(items, key=lambda item: item[0])]
+        assert all(type(text) is bytes for text, _tag in got)
+
+
+def test_text_blocks_are_whole_lines_of_the_texts_in_order() -> None:
+    texts = [f'{{"n": {i}, "s": "{"é" * (i % 7)}"}}'.encode() for i in range(5000)]
+    blocks = list(text_blocks(iter(texts), size=4096))
+    assert len(blocks) > 10 and all(block.endswith(b"\n") for block in blocks)
+    assert b"".join(blocks) == b"".join(text + b"\n" for text in texts)
+    assert list(text_blocks(iter([]))) == []
 
 
 def test_spilled_records_round_trip_and_delete_their_file(
@@ -122,7 +152,7 @@ def test_spilled_records_read_as_lines_are_the_text_written(
     monkeypatch.setattr(spool, "TEXT_CHUNK", 300)  # several blocks, each cut at a line's end
     odd = "\u8424\u77f3 \u2028 \u2029 \u0085 \x1c \r\n \x1b[31m"
     records = [{"severity": "high", "rule": f"r{i}", "name": odd * (i % 4)} for i in range(60)]
-    spilled = SpilledRecords(dumps(record) for record in records)
+    spilled = SpilledRecords(dumps(record).encode("utf-8") for record in records)  # as a worker's text
     blocks = list(spilled.line_blocks())
     assert len(blocks) > 3 and all(block.endswith(b"\n") for block in blocks)
     assert b"".join(blocks).decode("utf-8") == "".join(dumps(record) + "\n" for record in records)

@@ -68,6 +68,6 @@ def test_ties_keep_first_seen_order_across_a_merge() -> None:
 
 def test_counted_passes_the_text_on_and_counts_the_facts(findings: list[dict[str, Any]]) -> None:
     tally = FindingTally()
-    pairs = [(json.dumps(record), finding_facts(record)) for record in findings]
+    pairs = [(json.dumps(record).encode(), finding_facts(record)) for record in findings]
     assert list(counted(iter(pairs), tally)) == [text for text, _facts in pairs]
     assert state(tally) == state(tally_of(findings))
