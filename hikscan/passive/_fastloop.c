@@ -166,6 +166,11 @@ typedef struct {
     long inspect_per_flow;
     int big, direct, packet_direct, always_is_ports, warned_orig, warned_snap;
     unsigned char always_port[65536 / 8];
+    /* The payload gate (passive/gate.py), per transport (0 TCP, 1 UDP); learnt NULL: no gate. */
+    PyObject *learnt;
+    Py_ssize_t max_scan;
+    unsigned char call_ports[2][65536 / 8], call_first[2][256 / 8], scan_ports[2][65536 / 8],
+        scan_first[2][256 / 8];
     Py_ssize_t off[NFIELDS];
     unsigned char kind[NFIELDS];
     PyMemberDef *member[NFIELDS];
@@ -741,6 +746,28 @@ static int slow_path(Loop *L, const Rec *r)
     return rc;
 }
 
+static inline int bit(const unsigned char *bits, unsigned v)
+{
+    return (bits[v >> 3] >> (v & 7)) & 1;
+}
+
+/* Would on_payload look at this inline record's payload? PayloadGate.wanted, in C: 0 only when the
+ * inspectors' tables say no source reads it (passive/gate.py). */
+static int gate_wants(const Loop *L, const Rec *r)
+{
+    const unsigned char *p = r->p;
+    Py_ssize_t n = r->stop - r->data;
+    int lane = r->proto == 6 ? 0 : r->proto == 17 ? 1 : -1;
+    if ((p[r->s] & 1) || PySet_GET_SIZE(L->learnt) > 0 || lane < 0 || n <= 0)
+        return 1;
+    unsigned first = p[r->data], sport = (unsigned)r->sport & 0xffff, dport = (unsigned)r->dport & 0xffff;
+    if (bit(L->call_ports[lane], sport) || bit(L->call_ports[lane], dport) || bit(L->call_first[lane], first))
+        return 1;
+    if (n > L->max_scan)
+        return 0;
+    return bit(L->scan_ports[lane], sport) || bit(L->scan_ports[lane], dport) || bit(L->scan_first[lane], first);
+}
+
 /* One inline record: its flow, its counts, and its payload for the inspectors. */
 static int fast_path(Loop *L, const Rec *r, const unsigned char *key, Py_hash_t hash)
 {
@@ -775,13 +802,15 @@ static int fast_path(Loop *L, const Rec *r, const unsigned char *key, Py_hash_t 
         if (take < 0)
             goto done;
         if (take) {
-            if (pkt == NULL && (pkt = make_packet(L, r)) == NULL)
-                goto done;
             if (field_add(L, flow, F_INSPECTED, 1, 0) < 0)
                 goto done;
             L->with_payload++;
-            if (truth_of_call(PyObject_CallOneArg(L->on_payload, pkt)) < 0)
-                goto done;
+            if (L->learnt == NULL || gate_wants(L, r)) {
+                if (pkt == NULL && (pkt = make_packet(L, r)) == NULL)
+                    goto done;
+                if (truth_of_call(PyObject_CallOneArg(L->on_payload, pkt)) < 0)
+                    goto done;
+            }
         }
     }
     rc = 0;
@@ -1082,20 +1111,73 @@ static int read_always(Loop *L)
     return 0;
 }
 
+/* One bitmap of a gate's lane into dst: a bytes attribute of exactly `size` bytes. */
+static int read_bits(PyObject *lane, const char *name, unsigned char *dst, Py_ssize_t size)
+{
+    PyObject *o = PyObject_GetAttrString(lane, name);
+    if (o == NULL)
+        return -1;
+    int ok = PyBytes_CheckExact(o) && PyBytes_GET_SIZE(o) == size;
+    if (ok)
+        memcpy(dst, PyBytes_AS_STRING(o), (size_t)size);
+    else
+        PyErr_Format(PyExc_ValueError, "gate: %s must be %zd bytes", name, size);
+    Py_DECREF(o);
+    return ok ? 0 : -1;
+}
+
+/* The payload gate (a PayloadGate, or None: every taken payload goes to on_payload). */
+static int read_gate(Loop *L, PyObject *gate)
+{
+    if (gate == Py_None)
+        return 0;
+    static const char *lanes[2] = {"tcp", "udp"};
+    for (int i = 0; i < 2; i++) {
+        PyObject *lane = PyObject_GetAttrString(gate, lanes[i]);
+        if (lane == NULL)
+            return -1;
+        int rc = read_bits(lane, "call_ports", L->call_ports[i], sizeof L->call_ports[i]) < 0 ||
+                 read_bits(lane, "call_first", L->call_first[i], sizeof L->call_first[i]) < 0 ||
+                 read_bits(lane, "scan_ports", L->scan_ports[i], sizeof L->scan_ports[i]) < 0 ||
+                 read_bits(lane, "scan_first", L->scan_first[i], sizeof L->scan_first[i]) < 0;
+        Py_DECREF(lane);
+        if (rc)
+            return -1;
+    }
+    PyObject *max_scan = PyObject_GetAttrString(gate, "max_scan");
+    if (max_scan == NULL)
+        return -1;
+    L->max_scan = PyLong_AsSsize_t(max_scan);
+    Py_DECREF(max_scan);
+    if (L->max_scan == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *learnt = PyObject_GetAttrString(gate, "learnt");
+    if (learnt == NULL)
+        return -1;
+    if (!PyAnySet_Check(learnt)) {
+        Py_DECREF(learnt);
+        PyErr_SetString(PyExc_TypeError, "gate: learnt must be a set");
+        return -1;
+    }
+    L->learnt = learnt;
+    return 0;
+}
+
 static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"reader", "decoder", "flows", "on_payload", "tick", "hand_over", "packet_cls",
                              "flow_cls", "handshake_rtt", "ts_div", "snaplen", "max_caplen", "big_endian",
-                             "inspect_per_flow", "always_inspect", "beat_gap", "direct", "cache_slots", NULL};
+                             "inspect_per_flow", "always_inspect", "beat_gap", "direct", "cache_slots", "gate", NULL};
     PyObject *reader, *decoder, *flows, *on_payload, *tick, *hand_over, *packet_cls, *flow_cls, *rtt, *always;
-    PyObject *limit, *gap;
+    PyObject *limit, *gap, *gate = Py_None;
     double ts_div;
     unsigned long long snaplen, max_caplen;
     int big, direct = 1;
     Py_ssize_t cache_slots = CACHE_MAX;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pn", kwlist, &reader, &decoder, &flows,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pnO", kwlist, &reader, &decoder, &flows,
                                      &on_payload, &tick, &hand_over, &packet_cls, &flow_cls, &rtt, &ts_div,
-                                     &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct, &cache_slots))
+                                     &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct, &cache_slots,
+                                     &gate))
         return -1;
     if (cache_slots < 2 || cache_slots > CACHE_MAX || (cache_slots & (cache_slots - 1)) != 0) {
         PyErr_SetString(PyExc_ValueError, "cache_slots must be a power of two from 2 to 65536");
@@ -1137,7 +1219,7 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
         return -1;
     L->cache.limit = (size_t)cache_slots;
     if (cache_init(&L->cache, cache_slots < CACHE_MIN ? (size_t)cache_slots : CACHE_MIN) < 0 ||
-        read_always(L) < 0 || find_offsets(L) < 0 ||
+        read_always(L) < 0 || read_gate(L, gate) < 0 || find_offsets(L) < 0 ||
         find_packet_layout(L) < 0)
         return -1;
     L->direct &= direct;
@@ -1162,6 +1244,7 @@ static int Loop_traverse(Loop *L, visitproc visit, void *arg)
     Py_VISIT(L->inspect_limit);
     Py_VISIT(L->beat_gap_obj);
     Py_VISIT(L->evicted);
+    Py_VISIT(L->learnt);
     if (L->cache.slots != NULL)
         for (size_t i = 0; i <= L->cache.mask; i++)
             if (L->cache.slots[i].used)
@@ -1186,6 +1269,7 @@ static int Loop_clear(Loop *L)
     Py_CLEAR(L->inspect_limit);
     Py_CLEAR(L->beat_gap_obj);
     Py_CLEAR(L->evicted);
+    Py_CLEAR(L->learnt);
     Py_CLEAR(L->empty_tuple);
     if (L->cache.slots != NULL) {
         Entry *old = L->cache.slots;

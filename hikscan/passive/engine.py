@@ -104,9 +104,8 @@ class Engine:
         stop: threading.Event | None = None,
     ) -> Stats:
         """Stream capture files through the hot loop (the same path `feed` takes, inlined for speed)."""
-        return run(
-            paths, self.inspector.on_payload, self.flows, progress=progress, stop=stop, decoder=self.decoder
-        )
+        gate = self.inspector.gate()
+        return run(paths, self.inspector.on_payload, self.flows, progress, self.decoder, stop=stop, gate=gate)
 
     def feed(self, ts: float, linktype: int, frame: bytes, wirelen: int) -> bool:
         """One frame through decode → flows → inspection. False if it was not an IP packet.

@@ -16,6 +16,7 @@ from hikscan.knowledge.rules import RuleSet
 from hikscan.knowledge.ruleset import IpNet
 from hikscan.passive.attribution import Attribution
 from hikscan.passive.decode import Packet, ip_text
+from hikscan.passive.gate import Lane, PayloadGate
 from hikscan.passive.locality import Locality
 from hikscan.passive.naming import NameBook
 from hikscan.passive.sources import FALLBACK, SOURCES, Source
@@ -68,6 +69,16 @@ class Inspector:
             if source.proto == TCP and not source.ports:
                 for byte in source.first_bytes:
                     self._tcp_first[byte] = (*self._tcp_first.get(byte, ()), source)
+
+    def gate(self) -> PayloadGate | None:
+        """The payloads on_payload ignores, as tables (passive.gate); None if the fallback cannot say."""
+        scan_tables = getattr(self.fallback, "scan_tables", None)
+        if scan_tables is None:
+            return None
+        tables, max_scan = scan_tables(self.rules)
+        udp = Lane.of(call_ports=self._udp_ports, scan_ports=tables[UDP][0], scan_first=tables[UDP][1])
+        tcp = Lane.of(call_first=self._tcp_first, scan_ports=tables[TCP][0], scan_first=tables[TCP][1])
+        return PayloadGate(tcp, udp, max_scan, self._learnt_prefixes)
 
     # -- addresses -----------------------------------------------------------------------------
     def text(self, packed: bytes) -> str:

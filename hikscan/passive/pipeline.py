@@ -23,6 +23,7 @@ from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capt
 from hikscan.capture.inputs import expand_paths, input_size
 from hikscan.passive.decode import Decoder, Packet
 from hikscan.passive.flows import BEAT_GAP, PROTO_BYTE, Flow, FlowTable, handshake_rtt, pure_python
+from hikscan.passive.gate import PayloadGate
 
 _PORTS = struct.Struct("!HH").unpack_from
 PROGRESS_EVERY = 0.25  # seconds
@@ -89,6 +90,7 @@ def run(
     decoder: Decoder | None = None,
     fast: bool = True,
     stop: threading.Event | None = None,
+    gate: PayloadGate | None = None,
 ) -> Stats:
     """Stream every capture through decode and the flow table.
 
@@ -99,6 +101,7 @@ def run(
     that record's capture time are closed (FlowTable.expire), as Engine.feed does for live traffic.
     When `stop` is set (a signal handler does it) reading ends within ~1024 packets, the counts so far
     are kept and `stats.interrupted` is True: what was read is still analysed and reported.
+    `gate`: the payloads on_payload ignores (passive.gate), skipped by the compiled loop.
     """
     files = expand_paths(paths)
     total = sum(input_size(p) for p in files)
@@ -123,7 +126,7 @@ def run(
                 return stop is not None and stop.is_set()
 
             if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
-                n, wire, ip, with_payload = ethernet_loop(reader, dec, flows, on_payload, tick)
+                n, wire, ip, with_payload = ethernet_loop(reader, dec, flows, on_payload, tick, gate)
                 fs.loop = stats.loop
             else:
                 n, wire, ip, with_payload = _generic_loop(reader, dec, flows, on_payload, tick)
@@ -198,6 +201,7 @@ def _pcap_ethernet_loop(
     flows: FlowTable,
     on_payload: Callable[[Packet], object] | None,
     tick: Callable[[int], bool],
+    gate: PayloadGate | None = None,
 ) -> tuple[int, int, int, int]:
     """Classic pcap + Ethernet: records unpacked by offset from the reader's chunk, and plain
     Ethernet → IPv4 (no options, not a fragment) → TCP/UDP decoded inline. Everything else (VLANs,
@@ -207,7 +211,7 @@ def _pcap_ethernet_loop(
     For speed, an inline-decoded packet of a flow already in the table is counted straight from the
     buffer (FlowTable.add's updates), found by its direction's addresses and ports as they sit in the
     buffer; a Packet object is built only when the packet starts a flow or has a payload for
-    on_payload.
+    on_payload. `gate` is not used here (see _pcap_ethernet_loop_c).
     """
     hdr = struct.Struct(reader.endian + "IIII").unpack_from
     ports = _PORTS
@@ -373,15 +377,17 @@ def _pcap_ethernet_loop_c(
     flows: FlowTable,
     on_payload: Callable[[Packet], object] | None,
     tick: Callable[[int], bool],
+    gate: PayloadGate | None = None,
 ) -> tuple[int, int, int, int]:
     """_pcap_ethernet_loop with its record loop (`while pos + 16 <= end`) in C; the refills, cuts and
-    corrupt lengths are handled here as there. The same results, to the warning."""
+    corrupt lengths are handled here as there. The same results, to the warning. Only this loop uses
+    `gate`: the Python loop hands every payload over, so the differential test proves the gate."""
     if not reader._header_ok:
         return 0, 0, 0, 0
     loop = _fastloop.Loop(
         reader, dec, flows, on_payload, tick, _hand_over, Packet, flows.flow_cls, handshake_rtt,
         reader.ts_div, reader.snaplen or MAX_CAPLEN, MAX_CAPLEN, reader.endian == ">", INSPECT_PER_FLOW,
-        ALWAYS_INSPECT, BEAT_GAP,
+        ALWAYS_INSPECT, BEAT_GAP, gate=gate,
     )  # fmt: skip
     while True:
         reader._pos, stopped = loop.run(reader._buf, reader._pos)

@@ -24,6 +24,7 @@ import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -35,10 +36,15 @@ from hypothesis import strategies as st
 
 from hikscan.capture import MAX_CAPLEN
 from hikscan.errors import MalformedInput
+from hikscan.knowledge.geo import GeoLookup
+from hikscan.knowledge.oui import OuiTable
+from hikscan.knowledge.rules import load_rules
 from hikscan.lab import capwrite
 from hikscan.passive import loopbench, pipeline
 from hikscan.passive.decode import Decoder, Packet
+from hikscan.passive.engine import Engine
 from hikscan.passive.flows import FIELDS, FLOW_CLASS, Flow, FlowTable, SlotFlow
+from hikscan.passive.gate import PayloadGate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,11 +113,11 @@ def _loop(kind: str, direct: bool = True, cache_slots: int | None = None) -> Ite
         assert FASTLOOP is not None
         loop_cls = FASTLOOP.Loop
 
-        def make(*args: object) -> Any:
+        def make(*args: object, **kw: object) -> Any:
             if cache_slots is None:
-                loop = loop_cls(*args, direct=direct)
+                loop = loop_cls(*args, direct=direct, **kw)
             else:
-                loop = _Emptied(loop_cls(*args, direct=direct, cache_slots=cache_slots))
+                loop = _Emptied(loop_cls(*args, direct=direct, cache_slots=cache_slots, **kw))
             DIRECT.append(loop.direct)  # not the loop: its cache holds flows
             return loop
 
@@ -159,6 +165,7 @@ def observe(
     payloads: bool = True,
     flow_cls: type[Flow] | None = None,
     cache_slots: int | None = None,
+    gate: PayloadGate | None = None,
 ) -> dict[str, Any]:
     """Everything one run shows: packets and closed flows in order, stats, table and decoder counters.
     `flow_cls`: the flows' layout (default the table's: C values where the module is built)."""
@@ -188,7 +195,7 @@ def observe(
         with _loop(kind, direct, cache_slots):
             try:
                 stats = pipeline.run(
-                    paths, on_payload if payloads else None, flows, progress=progress, decoder=dec, stop=stop
+                    paths, on_payload if payloads else None, flows, progress, dec, stop=stop, gate=gate
                 ).to_dict()
             except MalformedInput as exc:
                 return {"error": str(exc), "events": events}
@@ -299,6 +306,50 @@ def test_the_direction_cache_size_is_a_power_of_two_up_to_its_default() -> None:
     for slots in (0, 1, 3, 100, 2**17):
         with pytest.raises(ValueError, match="cache_slots"):
             FASTLOOP.Loop(*args, cache_slots=slots)
+
+
+def _ungated_events(full: list[tuple[str, Any]], gated: list[tuple[str, Any]]) -> list[tuple[Any, ...]]:
+    """The packet events of `full` missing from `gated`, where `gated` must be `full` with only packet
+    events left out (in order: a subsequence)."""
+    withheld = []
+    j = 0
+    for kind, values in full:
+        if j < len(gated) and gated[j] == (kind, values):
+            j += 1
+        else:
+            assert kind == "packet", "the gate changed a closed flow or the order of events"
+            withheld.append(values)
+    assert j == len(gated), "the gated run gave something the full run did not"
+    return withheld
+
+
+def test_the_gate_withholds_only_payloads_no_inspector_reads(bench_captures: list[Path]) -> None:
+    """With the inspectors' gate (passive.gate, from the bundled rules) the C loop gives on_payload a
+    subsequence of what the Python loop gives; each packet left out is one `PayloadGate.wanted` says no
+    to, and everything else (flows, stats, counters) is the same. With a learnt prefix nothing is left
+    out (the sender may be placed). Whether a left-out payload would have changed the report is
+    tests/passive/test_gate.py's question."""
+    gate = Engine(load_rules(), GeoLookup(), OuiTable.load()).inspector.gate()
+    assert gate is not None
+    paths = [p for p in _captures() if p.suffix == ".pcap" and "hostile" not in p.parts] + bench_captures
+    index = {f: i for i, f in enumerate(PACKET_FIELDS)}
+    left_out = 0
+    for path in paths:
+        full, gated = observe([path], "python"), observe([path], "c", gate=gate)
+        if "error" in full:
+            continue
+        assert {k: v for k, v in gated.items() if k != "events"} == {
+            k: v for k, v in full.items() if k != "events"
+        }
+        for packet in _ungated_events(full["events"], gated["events"]):
+            value = {f: packet[i][1] for f, i in index.items()}
+            assert not gate.wanted(
+                value["dst_mac"], value["proto"], value["sport"], value["dport"], value["payload"]
+            )
+            left_out += 1
+        learnt = observe([path], "c", gate=replace(gate, learnt={b"\xc0\xa8\x01"}))
+        assert learnt["events"] == full["events"]
+    assert left_out > 10_000  # most of the bench captures' payloads: the gate is used
 
 
 def test_stop_lands_on_the_same_record(bench_captures: list[Path]) -> None:

@@ -6,6 +6,7 @@ match cost no address look-ups."""
 
 from __future__ import annotations
 
+from hikscan.knowledge.rules import RuleSet
 from hikscan.passive.decode import Packet
 from hikscan.passive.sources.base import Context, Payload
 from hikscan.protocols import p2p
@@ -26,6 +27,16 @@ class P2pSource:
 
     def accepts(self, head: bytes) -> bool:
         return True
+
+    def scan_tables(self, rules: RuleSet) -> tuple[dict[int, tuple[set[int], set[int]]], int]:
+        """For the payload gate (passive.gate): per transport, the ports a signature is bound to and the
+        first bytes a port-less one can start with; and the longest payload `inspect` looks at."""
+        matcher = p2p.matcher(rules.signatures)
+        tables = {
+            proto: (set(matcher.bound.get(proto, NO_PORTS)), {b for b, row in enumerate(free) if row})
+            for proto, free in ((6, matcher.free.get(6, EMPTY_ROW)), (17, matcher.free.get(17, EMPTY_ROW)))
+        }
+        return tables, MAX_SCAN
 
     def inspect(self, ctx: Context, pkt: Packet, payload: Payload) -> None:
         matcher = self._matcher
