@@ -39,22 +39,29 @@
 /* Flow fields the loop reads or writes. */
 enum {
     F_LAST_SEEN, F_FIRST_SEEN, F_C2S_LAST, F_PACKETS_C2S, F_BYTES_C2S, F_PACKETS_S2C, F_BYTES_S2C,
-    F_CLIENT_MAC, F_SERVER_MAC, F_TCP_FLAGS, F_INSPECTED, F_SKETCHED, F_CLIENT, F_CLIENT_PORT, NFIELDS
+    F_CLIENT_MAC, F_SERVER_MAC, F_TCP_FLAGS, F_INSPECTED, F_SKETCHED, F_CLIENT, F_CLIENT_PORT, F_BEATS,
+    F_BEAT0, F_BEAT_LOG, NFIELDS
 };
 static const char *field_text[NFIELDS] = {
     "last_seen", "first_seen", "c2s_last", "packets_c2s", "bytes_c2s", "packets_s2c", "bytes_s2c",
-    "client_mac", "server_mac", "tcp_flags", "inspected", "sketched", "client", "client_port",
+    "client_mac", "server_mac", "tcp_flags", "inspected", "sketched", "client", "client_port", "beats",
+    "beat0", "beat_log",
 };
 static PyObject *field_name[NFIELDS];
 /* How a Flow field is stored: a PyObject* slot (a Python class's __slots__), or a C value of the
  * FlowFields layout below (a double, a long long, an int or a bool: no Python object per number). */
 enum { K_OBJ, K_DOUBLE, K_LLONG, K_INT, K_BOOL };
-static PyObject *s_beat, *s_warn, *s_base, *s_pos, *s_position, *s_evicted, *s_expire, *s_get;
+static PyObject *s_append, *s_beat, *s_warn, *s_base, *s_pos, *s_position, *s_evicted, *s_expire, *s_get;
 
 /* ---- the per-direction cache: (proto, src, dst, sport, dport) as on the wire → (flow, c2s) ---- */
 #define KEYLEN 13
 #define CACHE_MIN 1024
-#define CACHE_MAX (1 << 16) /* slots (1.5 MiB): a cache this size that fills is emptied, not grown */
+/* The most slots: a cache this size that fills is emptied, not grown. Four per flow of the engine's table
+ * (flows.ENGINE_FLOWS, 65,536): each open flow's two directions, the table at most half full. At 24 bytes
+ * a slot that is ≤ 96 bytes a flow, within the 600 the budget charges one (a FieldsFlow is ~300 with its
+ * by_key entry), and 6 MiB in all. At a quarter of that, a capture with 50,000 flows open emptied it a
+ * dozen times in 1M packets, and every direction was looked up again by key: ~15% of the reading. */
+#define CACHE_MAX (1 << 18)
 
 typedef struct {
     unsigned char key[KEYLEN];
@@ -157,6 +164,8 @@ static int cache_put(Cache *c, const unsigned char *key, Py_hash_t hash, PyObjec
 }
 
 /* ---- the Loop object ---------------------------------------------------------------------- */
+#define GATE_ROWS 255 /* bound ports per transport with a row of their own; past that, they share the last */
+
 typedef struct {
     PyObject_HEAD
     PyObject *reader, *flows, *by_key, *decode, *add, *on_payload, *tick, *hand_over, *packet_cls,
@@ -164,13 +173,16 @@ typedef struct {
     double ts_div, beat_gap;
     unsigned long long snaplen, max_caplen;
     long inspect_per_flow;
+    long long beat_log;    /* flows.BEAT_LOG: beats logged per flow (0: every beat by Flow.beat) */
+    PyObject *array_type;  /* array.array: a beat log the loop appends to itself */
     int big, direct, packet_direct, always_is_ports, warned_orig, warned_snap;
     unsigned char always_port[65536 / 8];
     /* The payload gate (passive/gate.py), per transport (0 TCP, 1 UDP); learnt NULL: no gate. */
     PyObject *learnt;
     Py_ssize_t max_scan;
-    unsigned char call_ports[2][65536 / 8], call_first[2][256 / 8], scan_ports[2][65536 / 8],
-        scan_first[2][256 / 8];
+    unsigned char call_ports[2][65536 / 8], call_first[2][256 / 8], scan_first[2][256 / 8];
+    unsigned char scan_row_of[2][65536]; /* port -> its row in scan_rows + 1 (0: no signature bound to it) */
+    unsigned char scan_rows[2][GATE_ROWS][256 / 8];
     Py_ssize_t off[NFIELDS];
     unsigned char kind[NFIELDS];
     PyMemberDef *member[NFIELDS];
@@ -540,6 +552,39 @@ static int truth_of_call(PyObject *res)
     return t;
 }
 
+/* A new UDP beat of the flow at the record's time: Flow.beat, in C for a flow whose counters are C values
+ * (FieldsFlow) once its log exists (the first beat is only counted, the second makes the log in Python),
+ * else by calling Flow.beat. The same fields change the same way. */
+static int beat(Loop *L, PyObject *flow, const Rec *r)
+{
+    if (direct_flow(L, flow) && L->beat_log > 0 && L->kind[F_BEATS] == K_LLONG && L->kind[F_BEAT0] == K_DOUBLE &&
+        L->kind[F_BYTES_C2S] == K_LLONG && L->kind[F_BEAT_LOG] == K_OBJ) {
+        long long *beats = (long long *)FIELD_AT(L, flow, F_BEATS);
+        long long n = *beats;
+        PyObject *log = *(PyObject **)FIELD_AT(L, flow, F_BEAT_LOG);
+        if (n == 0) {
+            *beats = 1;
+            *(double *)FIELD_AT(L, flow, F_BEAT0) = r->ts;
+            return 0;
+        }
+        if (n >= L->beat_log && n < LLONG_MAX) {
+            *beats = n + 1;
+            return 0;
+        }
+        if (n > 0 && log != NULL && Py_IS_TYPE(log, (PyTypeObject *)L->array_type)) {
+            double size = (double)*(long long *)FIELD_AT(L, flow, F_BYTES_C2S);
+            *beats = n + 1;
+            PyObject *t = PyFloat_FromDouble(r->ts), *b = t == NULL ? NULL : PyFloat_FromDouble(size);
+            int rc = b == NULL || truth_of_call(PyObject_CallMethodOneArg(log, s_append, t)) < 0 ||
+                     truth_of_call(PyObject_CallMethodOneArg(log, s_append, b)) < 0;
+            Py_XDECREF(t);
+            Py_XDECREF(b);
+            return rc ? -1 : 0;
+        }
+    }
+    return truth_of_call(PyObject_CallMethodOneArg(flow, s_beat, r->ts_obj));
+}
+
 /* One inline record of a known flow: FlowTable.add's updates, in its order. */
 static int count_known(Loop *L, PyObject *flow, int c2s, const Rec *r)
 {
@@ -572,7 +617,7 @@ static int count_known(Loop *L, PyObject *flow, int c2s, const Rec *r)
             }
             Py_DECREF(last);
         }
-        if (res < 0 || (res && truth_of_call(PyObject_CallMethodOneArg(flow, s_beat, r->ts_obj)) < 0))
+        if (res < 0 || (res && beat(L, flow, r) < 0))
             return -1;
         if (field_set_ts(L, flow, F_C2S_LAST, r) < 0)
             return -1;
@@ -765,7 +810,9 @@ static int gate_wants(const Loop *L, const Rec *r)
         return 1;
     if (n > L->max_scan)
         return 0;
-    return bit(L->scan_ports[lane], sport) || bit(L->scan_ports[lane], dport) || bit(L->scan_first[lane], first);
+    unsigned to = L->scan_row_of[lane][dport], back = L->scan_row_of[lane][sport];
+    return bit(L->scan_first[lane], first) || (to && bit(L->scan_rows[lane][to - 1], first)) ||
+           (back && bit(L->scan_rows[lane][back - 1], first));
 }
 
 /* One inline record: its flow, its counts, and its payload for the inspectors. */
@@ -1126,6 +1173,42 @@ static int read_bits(PyObject *lane, const char *name, unsigned char *dst, Py_ss
     return ok ? 0 : -1;
 }
 
+/* A lane's scan_rows (port -> 32-byte bitmap of first bytes) into scan_row_of and scan_rows. Past
+ * GATE_ROWS ports, the last row is shared: the union of theirs (a payload let in needlessly, never one
+ * kept out). */
+static int read_rows(Loop *L, PyObject *lane, int i)
+{
+    PyObject *rows = PyObject_GetAttrString(lane, "scan_rows");
+    if (rows == NULL)
+        return -1;
+    if (!PyDict_Check(rows)) {
+        Py_DECREF(rows);
+        PyErr_SetString(PyExc_TypeError, "gate: scan_rows must be a dict");
+        return -1;
+    }
+    memset(L->scan_row_of[i], 0, sizeof L->scan_row_of[i]);
+    memset(L->scan_rows[i], 0, sizeof L->scan_rows[i]);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    int used = 0;
+    while (PyDict_Next(rows, &pos, &key, &value)) {
+        long port = PyLong_Check(key) ? PyLong_AsLong(key) : -1;
+        if (port < 0 || port > 65535 || !PyBytes_CheckExact(value) || PyBytes_GET_SIZE(value) != 256 / 8) {
+            Py_DECREF(rows);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "gate: scan_rows maps ports 0-65535 to 32 bytes");
+            return -1;
+        }
+        int row = used < GATE_ROWS ? used++ : GATE_ROWS - 1;
+        const unsigned char *bits = (const unsigned char *)PyBytes_AS_STRING(value);
+        for (int b = 0; b < 256 / 8; b++)
+            L->scan_rows[i][row][b] |= bits[b];
+        L->scan_row_of[i][port] = (unsigned char)(row + 1);
+    }
+    Py_DECREF(rows);
+    return 0;
+}
+
 /* The payload gate (a PayloadGate, or None: every taken payload goes to on_payload). */
 static int read_gate(Loop *L, PyObject *gate)
 {
@@ -1138,8 +1221,8 @@ static int read_gate(Loop *L, PyObject *gate)
             return -1;
         int rc = read_bits(lane, "call_ports", L->call_ports[i], sizeof L->call_ports[i]) < 0 ||
                  read_bits(lane, "call_first", L->call_first[i], sizeof L->call_first[i]) < 0 ||
-                 read_bits(lane, "scan_ports", L->scan_ports[i], sizeof L->scan_ports[i]) < 0 ||
-                 read_bits(lane, "scan_first", L->scan_first[i], sizeof L->scan_first[i]) < 0;
+                 read_bits(lane, "scan_first", L->scan_first[i], sizeof L->scan_first[i]) < 0 ||
+                 read_rows(L, lane, i) < 0;
         Py_DECREF(lane);
         if (rc)
             return -1;
@@ -1167,20 +1250,22 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"reader", "decoder", "flows", "on_payload", "tick", "hand_over", "packet_cls",
                              "flow_cls", "handshake_rtt", "ts_div", "snaplen", "max_caplen", "big_endian",
-                             "inspect_per_flow", "always_inspect", "beat_gap", "direct", "cache_slots", "gate", NULL};
+                             "inspect_per_flow", "always_inspect", "beat_gap", "direct", "cache_slots", "gate", "beat_log",
+                             NULL};
     PyObject *reader, *decoder, *flows, *on_payload, *tick, *hand_over, *packet_cls, *flow_cls, *rtt, *always;
     PyObject *limit, *gap, *gate = Py_None;
     double ts_div;
     unsigned long long snaplen, max_caplen;
     int big, direct = 1;
     Py_ssize_t cache_slots = CACHE_MAX;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pnO", kwlist, &reader, &decoder, &flows,
-                                     &on_payload, &tick, &hand_over, &packet_cls, &flow_cls, &rtt, &ts_div,
-                                     &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct, &cache_slots,
-                                     &gate))
+    long long beat_log = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pnOL", kwlist, &reader, &decoder,
+                                     &flows, &on_payload, &tick, &hand_over, &packet_cls, &flow_cls, &rtt,
+                                     &ts_div, &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct,
+                                     &cache_slots, &gate, &beat_log))
         return -1;
     if (cache_slots < 2 || cache_slots > CACHE_MAX || (cache_slots & (cache_slots - 1)) != 0) {
-        PyErr_SetString(PyExc_ValueError, "cache_slots must be a power of two from 2 to 65536");
+        PyErr_SetString(PyExc_ValueError, "cache_slots must be a power of two from 2 to 262144");
         return -1;
     }
     if (L->reader != NULL) {
@@ -1203,6 +1288,14 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     L->inspect_limit = Py_NewRef(limit);
     L->beat_gap_obj = Py_NewRef(gap);
     L->ts_div = ts_div;
+    L->beat_log = beat_log;
+    PyObject *array_module = PyImport_ImportModule("array");
+    if (array_module == NULL)
+        return -1;
+    L->array_type = PyObject_GetAttrString(array_module, "array");
+    Py_DECREF(array_module);
+    if (L->array_type == NULL)
+        return -1;
     L->snaplen = snaplen;
     L->max_caplen = max_caplen;
     L->big = big;
@@ -1245,6 +1338,7 @@ static int Loop_traverse(Loop *L, visitproc visit, void *arg)
     Py_VISIT(L->beat_gap_obj);
     Py_VISIT(L->evicted);
     Py_VISIT(L->learnt);
+    Py_VISIT(L->array_type);
     if (L->cache.slots != NULL)
         for (size_t i = 0; i <= L->cache.mask; i++)
             if (L->cache.slots[i].used)
@@ -1270,6 +1364,7 @@ static int Loop_clear(Loop *L)
     Py_CLEAR(L->beat_gap_obj);
     Py_CLEAR(L->evicted);
     Py_CLEAR(L->learnt);
+    Py_CLEAR(L->array_type);
     Py_CLEAR(L->empty_tuple);
     if (L->cache.slots != NULL) {
         Entry *old = L->cache.slots;
@@ -1402,7 +1497,7 @@ PyMODINIT_FUNC PyInit__fastloop(void)
     for (int f = 0; f < NFIELDS; f++)
         if ((field_name[f] = PyUnicode_InternFromString(field_text[f])) == NULL)
             return NULL;
-    if (!(s_beat = PyUnicode_InternFromString("beat")) || !(s_warn = PyUnicode_InternFromString("_warn")) ||
+    if (!(s_append = PyUnicode_InternFromString("append")) || !(s_beat = PyUnicode_InternFromString("beat")) || !(s_warn = PyUnicode_InternFromString("_warn")) ||
         !(s_base = PyUnicode_InternFromString("_base")) || !(s_pos = PyUnicode_InternFromString("_pos")) ||
         !(s_position = PyUnicode_InternFromString("position")) ||
         !(s_evicted = PyUnicode_InternFromString("evicted")) ||

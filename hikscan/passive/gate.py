@@ -11,8 +11,8 @@ A payload goes to the inspectors (`PayloadGate.wanted`) when any of these hold:
   placed: `Inspector._place_sender`), or it is not TCP or UDP;
 - `calls`: a source reads it whatever its length (a UDP source's port, either side; a TCP source's first
   byte);
-- `scans`: it is at most `max_scan` bytes and a P2P signature is bound to either port, or one on any
-  port starts with its first byte.
+- `scans`: it is at most `max_scan` bytes and a P2P signature on any port, or one bound to either of
+  its ports, can start with its first byte (Matcher.possible).
 
 The pure-Python loop does not use the gate: it hands every payload over, so the differential test of
 the two loops also proves that what the gate skips changes nothing.
@@ -20,7 +20,7 @@ the two loops also proves that what the gate skips changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 TCP, UDP = 6, 17
@@ -42,25 +42,31 @@ def _bit(bits: bytes, v: int) -> bool:
 
 @dataclass(frozen=True)
 class Lane:
-    """One transport's tables: ports and first bytes always handed over (`call_*`), and those handed over
-    when the payload is at most max_scan bytes (`scan_*`)."""
+    """One transport's tables: ports and first bytes always handed over (`call_*`); and, for payloads of
+    at most max_scan bytes, the first bytes a signature on any port starts with (`scan_first`) and, per
+    port a signature is bound to, those its signatures start with (`scan_rows`)."""
 
     call_ports: bytes
     call_first: bytes
-    scan_ports: bytes
     scan_first: bytes
+    scan_rows: Mapping[int, bytes]
 
     @classmethod
     def of(
         cls,
         call_ports: Iterable[int] = (),
         call_first: Iterable[int] = (),
-        scan_ports: Iterable[int] = (),
         scan_first: Iterable[int] = (),
+        scan_rows: Mapping[int, Iterable[int]] | None = None,
     ) -> Lane:
-        ports, first = PORT_BITS, BYTE_BITS
-        return cls(bitmap(call_ports, ports), bitmap(call_first, first), bitmap(scan_ports, ports),
-                   bitmap(scan_first, first))  # fmt: skip
+        rows = {port: bitmap(first, BYTE_BITS) for port, first in (scan_rows or {}).items()}
+        return cls(
+            bitmap(call_ports, PORT_BITS), bitmap(call_first, BYTE_BITS), bitmap(scan_first, BYTE_BITS), rows
+        )
+
+    def scans(self, port: int, first: int) -> bool:
+        row = self.scan_rows.get(port)
+        return row is not None and _bit(row, first)
 
 
 @dataclass(frozen=True)
@@ -80,4 +86,4 @@ class PayloadGate:
             return True
         if len(payload) > self.max_scan:
             return False
-        return _bit(lane.scan_ports, sport) or _bit(lane.scan_ports, dport) or _bit(lane.scan_first, first)
+        return _bit(lane.scan_first, first) or lane.scans(sport, first) or lane.scans(dport, first)

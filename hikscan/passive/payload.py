@@ -76,8 +76,8 @@ class Inspector:
         if scan_tables is None:
             return None
         tables, max_scan = scan_tables(self.rules)
-        udp = Lane.of(call_ports=self._udp_ports, scan_ports=tables[UDP][0], scan_first=tables[UDP][1])
-        tcp = Lane.of(call_first=self._tcp_first, scan_ports=tables[TCP][0], scan_first=tables[TCP][1])
+        udp = Lane.of(call_ports=self._udp_ports, scan_first=tables[UDP][0], scan_rows=tables[UDP][1])
+        tcp = Lane.of(call_first=self._tcp_first, scan_first=tables[TCP][0], scan_rows=tables[TCP][1])
         return PayloadGate(tcp, udp, max_scan, self._learnt_prefixes)
 
     # -- addresses -----------------------------------------------------------------------------

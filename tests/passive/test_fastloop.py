@@ -14,6 +14,7 @@ AddressSanitizer and UBSan). Skipped when the extension is not built.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib.machinery
 import importlib.util
@@ -43,7 +44,7 @@ from hikscan.lab import capwrite
 from hikscan.passive import loopbench, pipeline
 from hikscan.passive.decode import Decoder, Packet
 from hikscan.passive.engine import Engine
-from hikscan.passive.flows import FIELDS, FLOW_CLASS, Flow, FlowTable, SlotFlow
+from hikscan.passive.flows import ENGINE_FLOWS, FIELDS, FLOW_BYTES, FLOW_CLASS, Flow, FlowTable, SlotFlow
 from hikscan.passive.gate import PayloadGate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -291,7 +292,7 @@ def test_benchmark_captures_same_with_eviction_and_expiry(bench_captures: list[P
 def test_a_full_direction_cache_is_emptied_and_the_flows_found_again(
     bench_captures: list[Path], slots: int
 ) -> None:
-    """The C loop's direction cache stops growing at `cache_slots` (65,536 by default: 1.5 MiB) and is
+    """The C loop's direction cache stops growing at `cache_slots` (262,144 by default: 6 MiB) and is
     emptied when full; the flows it named are found by key again, with the same results."""
     EMPTIED.clear()
     for path in bench_captures:
@@ -303,7 +304,7 @@ def test_a_full_direction_cache_is_emptied_and_the_flows_found_again(
 def test_the_direction_cache_size_is_a_power_of_two_up_to_its_default() -> None:
     assert FASTLOOP is not None
     args = (None,) * 9 + (1.0, 0, 0, False, 8, None, None)
-    for slots in (0, 1, 3, 100, 2**17):
+    for slots in (0, 1, 3, 100, 2**19):
         with pytest.raises(ValueError, match="cache_slots"):
             FASTLOOP.Loop(*args, cache_slots=slots)
 
@@ -323,32 +324,41 @@ def _ungated_events(full: list[tuple[str, Any]], gated: list[tuple[str, Any]]) -
     return withheld
 
 
-def test_the_gate_withholds_only_payloads_no_inspector_reads(bench_captures: list[Path]) -> None:
-    """With the inspectors' gate (passive.gate, from the bundled rules) the C loop gives on_payload a
-    subsequence of what the Python loop gives; each packet left out is one `PayloadGate.wanted` says no
-    to, and everything else (flows, stats, counters) is the same. With a learnt prefix nothing is left
-    out (the sender may be placed). Whether a left-out payload would have changed the report is
-    tests/passive/test_gate.py's question."""
+@functools.cache
+def _gate() -> PayloadGate:
+    """The inspectors' gate (passive.gate) from the bundled rules."""
     gate = Engine(load_rules(), GeoLookup(), OuiTable.load()).inspector.gate()
     assert gate is not None
-    paths = [p for p in _captures() if p.suffix == ".pcap" and "hostile" not in p.parts] + bench_captures
+    return gate
+
+
+def gated_same(paths: list[Path], full: dict[str, Any], gate: PayloadGate, **kw: Any) -> int:
+    """Run the C loop with `gate` and compare it with `full`, the Python loop's observation of the same run:
+    the same flows, stats and counters, and the packets a subsequence of full's, each one left out one
+    `gate.wanted` refuses. Returns how many were left out."""
+    gated = observe(paths, "c", gate=gate, **kw)
+    assert gated.keys() == full.keys()
+    assert all(gated[k] == full[k] for k in full if k != "events")
     index = {f: i for i, f in enumerate(PACKET_FIELDS)}
+    left_out = _ungated_events(full["events"], gated["events"])
+    for packet in left_out:
+        v = {f: packet[i][1] for f, i in index.items()}
+        assert not gate.wanted(v["dst_mac"], v["proto"], v["sport"], v["dport"], v["payload"])
+    return len(left_out)
+
+
+def test_the_gate_withholds_only_payloads_no_inspector_reads(bench_captures: list[Path]) -> None:
+    """With the inspectors' gate the C loop gives on_payload a subsequence of what the Python loop gives;
+    each packet left out is one `PayloadGate.wanted` says no to, and everything else (flows, stats,
+    counters) is the same. With a learnt prefix nothing is left out (the sender may be placed). Whether a
+    left-out payload would have changed the report is tests/passive/test_gate.py's question."""
+    paths = [p for p in _captures() if p.suffix == ".pcap" and "hostile" not in p.parts] + bench_captures
+    learnt = replace(_gate(), learnt={b"\xc0\xa8\x01"})
     left_out = 0
     for path in paths:
-        full, gated = observe([path], "python"), observe([path], "c", gate=gate)
-        if "error" in full:
-            continue
-        assert {k: v for k, v in gated.items() if k != "events"} == {
-            k: v for k, v in full.items() if k != "events"
-        }
-        for packet in _ungated_events(full["events"], gated["events"]):
-            value = {f: packet[i][1] for f, i in index.items()}
-            assert not gate.wanted(
-                value["dst_mac"], value["proto"], value["sport"], value["dport"], value["payload"]
-            )
-            left_out += 1
-        learnt = observe([path], "c", gate=replace(gate, learnt={b"\xc0\xa8\x01"}))
-        assert learnt["events"] == full["events"]
+        full = observe([path], "python")
+        left_out += gated_same([path], full, _gate())
+        assert gated_same([path], full, learnt) == 0
     assert left_out > 10_000  # most of the bench captures' payloads: the gate is used
 
 
@@ -387,6 +397,47 @@ def test_beats_and_handshakes_same(tmp_path: Path) -> None:
     assert sorted(f["beats"][1] for f in flows) == [0, 0, 100]
     assert [f["beat_log"][0] for f in flows].count("array") == 1
     assert sorted(round(f["rtt"][1], 3) for f in flows) == [-1.0, -1.0, 0.1]
+
+
+def test_open_flows_read_by_the_c_loop_cost_what_the_budget_charges(tmp_path: Path) -> None:
+    """The direction cache grows with the open flows (up to CACHE_MAX, four slots a flow of the engine's
+    table): with it, the flow, its by_key entry and its addresses, an open flow still costs less than the
+    FLOW_BYTES the engine's budget charges. 40,000 flows of 200 hosts to 300 servers, both directions,
+    then every flow again (the cache's hits); peak traced memory over the run (the cache is freed at its
+    end), per flow."""
+    import random
+
+    rng = random.Random(2)
+    hosts = [bytes((192, 168, 0, i)) for i in range(1, 201)]
+    servers = [bytes((47, 88, rng.randrange(256), rng.randrange(256))) for _ in range(300)]
+    pairs = [(rng.choice(hosts), rng.choice(servers), rng.randrange(32768, 61000)) for _ in range(40_000)]
+    records, t = [], 1.7e9
+    for _round in range(2):
+        for host, server, port in pairs:
+            out = struct.pack("!HHIIBBHHH", port, 443, 1, 0, 0x50, 0x10, 512, 0, 0)
+            back = struct.pack("!HHIIBBHHH", 443, port, 9, 2, 0x50, 0x10, 512, 0, 0)
+            records += [(t, _ip4_frame(host, server, 6, out)), (t + 0.001, _ip4_frame(server, host, 6, back))]
+            t += 0.002
+    path = tmp_path / "open.pcap"
+    path.write_bytes(
+        capwrite.pcap_header()
+        + b"".join(capwrite.pcap_record(int(t), round(t % 1 * 1e6), f) for t, f in records)
+    )
+    del records
+    table = FlowTable(max_flows=ENGINE_FLOWS, flow_cls=FIELDS_FLOW)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        with _loop("c"):
+            stats = pipeline.run([path], None, table)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert stats.packets == 160_000 and len(table) == len(set(pairs)) > 39_000
+    per_flow = peak / len(table)
+    print(f"{per_flow:.0f} bytes a flow at the peak")
+    assert per_flow < FLOW_BYTES, per_flow
 
 
 # -- pcaps written by Hypothesis ---------------------------------------------------------------------
@@ -492,6 +543,10 @@ def test_generated_captures_same_both_ways(data: bytes, max_flows: int, direct: 
         table = _small_table(max_flows, evict_batch=1, idle_timeout=30.0, sweep_every=0.5)
         got = same([path], direct=direct, table=table)
         event("past 1024 records" if got.get("stats", {}).get("packets", 0) > 1024 else "at most 1024")
+        full = observe([path], "python", direct=direct, table=table)
+        event(
+            "gate left some out" if gated_same([path], full, _gate(), direct=direct, table=table) else "none"
+        )
     finally:
         path.unlink()
 
@@ -505,7 +560,9 @@ LENGTH_LIES = (0, 1, 11, 12, 15, 16, 31, 32, 53, 54, MAX_CAPLEN, MAX_CAPLEN + 1,
 def test_mutated_real_captures_same_both_ways(data: bytes) -> None:
     path = _write(data)
     try:
-        same([path], table=_small_table(4, evict_batch=1))
+        table = _small_table(4, evict_batch=1)
+        same([path], table=table)
+        gated_same([path], observe([path], "python", table=table), _gate(), table=table)
     finally:
         path.unlink()
 

@@ -50,6 +50,7 @@ def _read_by_some_source(inspector: Inspector, proto: int, sport: int, dport: in
 
 
 def _interesting_ports(inspector: Inspector) -> list[int]:
+    """Every port a source or a bound signature listens on, and some others."""
     matcher = p2p.matcher(RULES.signatures)
     bound = [port for ports in matcher.bound.values() for port in ports]
     return sorted({*inspector._udp_ports, *bound, 0, 1, 80, 443, 554, 8000, 40000, 65535})
@@ -65,8 +66,10 @@ PAYLOADS = st.binary(min_size=1, max_size=40) | st.binary(min_size=1400, max_siz
 def test_every_payload_a_source_reads_is_let_through(
     proto: int, sport: int, dport: int, payload: bytes
 ) -> None:
-    if _read_by_some_source(INSPECTOR, proto, sport, dport, payload):
-        assert GATE.wanted(UNICAST, proto, sport, dport, payload)
+    """Unicast: the gate says exactly what on_payload's own tables say. Broadcast: always yes."""
+    assert GATE.wanted(UNICAST, proto, sport, dport, payload) == _read_by_some_source(
+        INSPECTOR, proto, sport, dport, payload
+    )
     assert GATE.wanted(BROADCAST, proto, sport, dport, payload)  # the sender may be placed
 
 

@@ -28,13 +28,21 @@ class P2pSource:
     def accepts(self, head: bytes) -> bool:
         return True
 
-    def scan_tables(self, rules: RuleSet) -> tuple[dict[int, tuple[set[int], set[int]]], int]:
-        """For the payload gate (passive.gate): per transport, the ports a signature is bound to and the
-        first bytes a port-less one can start with; and the longest payload `inspect` looks at."""
+    def scan_tables(self, rules: RuleSet) -> tuple[dict[int, tuple[set[int], dict[int, set[int]]]], int]:
+        """For the payload gate (passive.gate), per transport: the first bytes a port-less signature can
+        start with, and per port a signature is bound to, those its signatures can start with; and the
+        longest payload `inspect` looks at. What `Matcher.possible` reads, as sets."""
         matcher = p2p.matcher(rules.signatures)
+
+        def first_bytes(row: p2p.Row) -> set[int]:
+            return {b for b, candidates in enumerate(row) if candidates}
+
         tables = {
-            proto: (set(matcher.bound.get(proto, NO_PORTS)), {b for b, row in enumerate(free) if row})
-            for proto, free in ((6, matcher.free.get(6, EMPTY_ROW)), (17, matcher.free.get(17, EMPTY_ROW)))
+            proto: (
+                first_bytes(matcher.free.get(proto, EMPTY_ROW)),
+                {port: first_bytes(row) for port, row in matcher.bound.get(proto, NO_PORTS).items()},
+            )
+            for proto in (6, 17)
         }
         return tables, MAX_SCAN
 
