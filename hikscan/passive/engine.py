@@ -340,8 +340,8 @@ class Engine:
     def remote_info(self, ip: str) -> RemoteInfo:
         return self.enricher.info(ip)
 
-    def remote(self, contact: Contact, match: CloudMatch) -> Remote:
-        info = self.enricher.info(contact.remote)
+    def remote(self, contact: Contact, match: CloudMatch, info: RemoteInfo | None = None) -> Remote:
+        info = self.enricher.info(contact.remote) if info is None else info
         ranked = contact.ranked_ports()  # one sort: the main port is its head
         port, proto = ranked[0] if ranked else (0, "?")
         return Remote(

@@ -17,11 +17,14 @@ class RoundTrips:
     def __init__(self) -> None:
         self.samples: dict[bytes, list[float]] = {}
         self._packed: dict[str, bytes | None] = {}  # remote text → packed (None: not an address)
+        self._ms: dict[str, float | None] = {}  # remote text → ms() (emptied when a sample is taken)
 
     def sample(self, flow: Flow) -> None:
         """The flow's handshake, once (sync() and the close both fold; syn_at marks it taken)."""
         if flow.rtt >= 0 <= flow.syn_at:
             flow.syn_at = -1.0
+            if self._ms:
+                self._ms.clear()
             sample = self.samples.get(flow.server)
             if sample is None:
                 if len(self.samples) < MAX_REMOTES:
@@ -30,7 +33,17 @@ class RoundTrips:
                 sample[0], sample[1] = min(sample[0], flow.rtt), sample[1] + 1
 
     def ms(self, ip: str) -> float | None:
-        """The smallest round trip measured to ip, in milliseconds."""
+        """The smallest round trip measured to ip, in milliseconds (once per remote while no sample
+        comes: a report asks for each remote once per finding)."""
+        ms = self._ms.get(ip, -1.0)
+        if ms != -1.0:
+            return ms
+        ms = self._measure(ip)
+        if len(self._ms) < MAX_PARSED:
+            self._ms[ip] = ms
+        return ms
+
+    def _measure(self, ip: str) -> float | None:
         packed = self._packed.get(ip, b"")
         if packed == b"":  # not parsed yet: once per remote, not once per finding
             try:

@@ -52,7 +52,7 @@ class Destination:
                 rule = verdicts[facts] = _rule(view, is_cctv, info, cloud, cloud_is_cctv)
             if rule is None:
                 continue
-            remote = view.remote(contact, match)
+            remote = view.remote(contact, match, info)
             evidence = [f"name {n} from {source}" for n, source in match.names]
             if cloud is not None:
                 evidence.append(f"vendor cloud {cloud.service} (rule {cloud.id})")
