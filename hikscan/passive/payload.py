@@ -141,6 +141,9 @@ class Inspector:
 
     # -- the per-payload entry point -------------------------------------------------------------
     def on_payload(self, pkt: Packet) -> None:
+        """Hand the payload to the source that claims it. passive.gate describes this dispatch as tables (for
+        the compiled loop, which skips what it ignores): a change here is a change there, and
+        tests/passive/test_gate.py holds the two to the same answers."""
         if pkt.frag == 1:
             return  # the first fragment of a datagram: inspected whole once reassembled (frag 3)
         dst_mac = pkt.dst_mac
