@@ -40,18 +40,27 @@
 enum {
     F_LAST_SEEN, F_FIRST_SEEN, F_C2S_LAST, F_PACKETS_C2S, F_BYTES_C2S, F_PACKETS_S2C, F_BYTES_S2C,
     F_CLIENT_MAC, F_SERVER_MAC, F_TCP_FLAGS, F_INSPECTED, F_SKETCHED, F_CLIENT, F_CLIENT_PORT, F_BEATS,
-    F_BEAT0, F_BEAT_LOG, NFIELDS
+    F_BEAT0, F_BEAT_LOG, F_KEY, F_PROTO, F_VERSION, F_VLANS, F_SERVER, F_SERVER_PORT, F_FOLDED_PACKETS,
+    F_FOLDED_BYTES, F_SYN_AT, F_RTT, NFIELDS
 };
 static const char *field_text[NFIELDS] = {
     "last_seen", "first_seen", "c2s_last", "packets_c2s", "bytes_c2s", "packets_s2c", "bytes_s2c",
     "client_mac", "server_mac", "tcp_flags", "inspected", "sketched", "client", "client_port", "beats",
-    "beat0", "beat_log",
+    "beat0", "beat_log", "key", "proto", "version", "vlans", "server", "server_port", "folded_packets",
+    "folded_bytes", "syn_at", "rtt",
 };
 static PyObject *field_name[NFIELDS];
 /* How a Flow field is stored: a PyObject* slot (a Python class's __slots__), or a C value of the
  * FlowFields layout below (a double, a long long, an int or a bool: no Python object per number). */
-enum { K_OBJ, K_DOUBLE, K_LLONG, K_INT, K_BOOL };
-static PyObject *s_append, *s_beat, *s_warn, *s_base, *s_pos, *s_position, *s_evicted, *s_expire, *s_get;
+enum { K_OBJ = 1, K_DOUBLE, K_LLONG, K_INT, K_BOOL };
+/* Each field's kind in the FlowFields layout: the loop makes a new flow itself only in that layout. */
+static const unsigned char field_layout[NFIELDS] = {
+    K_DOUBLE, K_DOUBLE, K_DOUBLE, K_LLONG, K_LLONG, K_LLONG, K_LLONG, K_OBJ, K_OBJ, K_INT, K_LLONG, K_BOOL,
+    K_OBJ, K_INT, K_LLONG, K_DOUBLE, K_OBJ, K_OBJ, K_INT, K_INT, K_OBJ, K_OBJ, K_INT, K_LLONG, K_LLONG,
+    K_DOUBLE, K_DOUBLE,
+};
+static PyObject *s_append, *s_beat, *s_warn, *s_base, *s_pos, *s_position, *s_evicted, *s_expire, *s_get,
+    *s_max_flows, *s_shared, *s_sketch, *s_total_flows, *one;
 
 /* ---- the per-direction cache: (proto, src, dst, sport, dport) as on the wire → (flow, c2s) ---- */
 #define KEYLEN 13
@@ -174,6 +183,8 @@ typedef struct {
     unsigned long long snaplen, max_caplen;
     long inspect_per_flow;
     long long beat_log;    /* flows.BEAT_LOG: beats logged per flow (0: every beat by Flow.beat) */
+    int open_in_c;         /* new flows made here (open_flow), not by FlowTable.add */
+    Py_ssize_t max_shared; /* flows.MAX_SHARED (FlowTable._share_addresses) */
     PyObject *array_type;  /* array.array: a beat log the loop appends to itself */
     int big, direct, packet_direct, always_is_ports, warned_orig, warned_snap;
     unsigned char always_port[65536 / 8];
@@ -687,8 +698,104 @@ static int direction(Loop *L, PyObject *flow, const Rec *r)
     return res < 0 ? -1 : res ? 2 : 1;
 }
 
+/* FlowTable.add's new flow for an inline record, made here in the FlowFields layout: Flow.__init__'s
+ * fields, the table's sketch predicate, _share_addresses, the by_key entry and total_flows. Its first
+ * packet is then counted as any other (count_known). New reference; Py_None when the table is full
+ * (FlowTable.add, which evicts first, makes it then). */
+static PyObject *open_flow(Loop *L, const Rec *r, PyObject *key)
+{
+    PyObject *o = PyObject_GetAttr(L->flows, s_max_flows);
+    if (o == NULL)
+        return NULL;
+    Py_ssize_t most = PyLong_AsSsize_t(o);
+    Py_DECREF(o);
+    if (most == -1 && PyErr_Occurred())
+        return NULL;
+    if (PyDict_GET_SIZE(L->by_key) >= most)
+        return Py_NewRef(Py_None);
+    int flags = r->flags, sport = r->sport, dport = r->dport; /* flows._client_is_src: */
+    int from_client = (flags & 0x12) == 0x12 ? 0 : (flags & 0x02) ? 1 : !(sport < 1024 && 1024 <= dport);
+    PyObject *src = slice(r, r->ipo + 12, r->ipo + 16), *dst = slice(r, r->ipo + 16, r->ipo + 20);
+    PyObject *src_mac = slice(r, r->s + 6, r->s + 12), *dst_mac = slice(r, r->s, r->s + 6), *flow = NULL;
+    PyTypeObject *type = (PyTypeObject *)L->flow_cls;
+    if (src == NULL || dst == NULL || src_mac == NULL || dst_mac == NULL || (flow = type->tp_alloc(type, 0)) == NULL)
+        goto done;
+    char *f = (char *)flow; /* zeroed: every count 0, every object field NULL until set below */
+#define OBJ(F) (*(PyObject **)(f + L->off[F]))
+#define DBL(F) (*(double *)(f + L->off[F]))
+    OBJ(F_KEY) = Py_NewRef(key);
+    *(int *)(f + L->off[F_PROTO]) = r->proto;
+    *(int *)(f + L->off[F_VERSION]) = 4;
+    OBJ(F_VLANS) = Py_NewRef(L->empty_tuple);
+    OBJ(F_CLIENT) = Py_NewRef(from_client ? src : dst);
+    OBJ(F_SERVER) = Py_NewRef(from_client ? dst : src);
+    *(int *)(f + L->off[F_CLIENT_PORT]) = from_client ? sport : dport;
+    *(int *)(f + L->off[F_SERVER_PORT]) = from_client ? dport : sport;
+    OBJ(F_CLIENT_MAC) = Py_NewRef(from_client ? src_mac : dst_mac);
+    OBJ(F_SERVER_MAC) = Py_NewRef(from_client ? dst_mac : src_mac);
+    DBL(F_FIRST_SEEN) = DBL(F_LAST_SEEN) = r->ts;
+    OBJ(F_BEAT_LOG) = Py_NewRef(Py_None);
+    int sketched = r->proto == 17;
+    *(char *)(f + L->off[F_SKETCHED]) = (char)sketched;
+    if (from_client && sketched) {
+        DBL(F_C2S_LAST) = DBL(F_BEAT0) = r->ts;
+        *(long long *)(f + L->off[F_BEATS]) = 1;
+    } else {
+        DBL(F_C2S_LAST) = -Py_HUGE_VAL;
+    }
+    DBL(F_SYN_AT) = from_client && (flags & 0x12) == 0x02 ? r->ts : -1.0;
+    DBL(F_RTT) = -1.0;
+    PyObject *sketch = sketched ? PyObject_GetAttr(L->flows, s_sketch) : Py_NewRef(Py_None), *shared = NULL;
+    int keep = sketch == NULL ? -1 : sketch == Py_None ? 1 : truth_of_call(PyObject_CallOneArg(sketch, flow));
+    Py_XDECREF(sketch);
+    if (keep < 0)
+        goto fail;
+    if (!keep) {
+        *(char *)(f + L->off[F_SKETCHED]) = 0;
+        *(long long *)(f + L->off[F_BEATS]) = 0;
+    }
+    if ((shared = PyObject_GetAttr(L->flows, s_shared)) == NULL)
+        goto fail;
+    if (!PyDict_CheckExact(shared)) {
+        PyErr_SetString(PyExc_TypeError, "FlowTable._shared must be a dict");
+        goto fail;
+    }
+    if (PyDict_GET_SIZE(shared) >= L->max_shared)
+        PyDict_Clear(shared);
+    static const int share[4] = {F_CLIENT, F_SERVER, F_CLIENT_MAC, F_SERVER_MAC};
+    for (int i = 0; i < 4; i++) {
+        PyObject *v = PyDict_SetDefault(shared, OBJ(share[i]), OBJ(share[i]));
+        if (v == NULL)
+            goto fail;
+        Py_SETREF(OBJ(share[i]), Py_NewRef(v));
+    }
+#undef OBJ
+#undef DBL
+    if (PyDict_SetItem(L->by_key, key, flow) < 0)
+        goto fail;
+    PyObject *total = PyObject_GetAttr(L->flows, s_total_flows), *more = NULL;
+    int rc = total == NULL || (more = PyNumber_Add(total, one)) == NULL ||
+             PyObject_SetAttr(L->flows, s_total_flows, more) < 0;
+    Py_XDECREF(total);
+    Py_XDECREF(more);
+    if (rc)
+        goto fail;
+    Py_DECREF(shared);
+    goto done;
+fail:
+    Py_XDECREF(shared);
+    Py_CLEAR(flow);
+done:
+    Py_XDECREF(src);
+    Py_XDECREF(dst);
+    Py_XDECREF(src_mac);
+    Py_XDECREF(dst_mac);
+    return flow;
+}
+
 /* The flow of an inline record, new reference: from the direction cache, else by its canonical key in
- * flows.by_key, else a new flow made (and counted) by FlowTable.add; *pkt is then its first Packet. */
+ * flows.by_key, else a new flow: made here (open_flow), or made and counted by FlowTable.add, *pkt then
+ * its first Packet. */
 static PyObject *find_flow(Loop *L, const Rec *r, const unsigned char *key, Py_hash_t hash, int *c2s,
                            PyObject **pkt)
 {
@@ -720,6 +827,15 @@ static PyObject *find_flow(Loop *L, const Rec *r, const unsigned char *key, Py_h
         }
     } else {
         flow = PyObject_CallMethodOneArg(L->by_key, s_get, kobj);
+        if (flow == NULL) {
+            Py_DECREF(kobj);
+            return NULL;
+        }
+        if (flow == Py_None)
+            Py_CLEAR(flow);
+    }
+    if (flow == NULL && L->open_in_c) {
+        flow = open_flow(L, r, kobj);
         if (flow == NULL) {
             Py_DECREF(kobj);
             return NULL;
@@ -1251,7 +1367,7 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"reader", "decoder", "flows", "on_payload", "tick", "hand_over", "packet_cls",
                              "flow_cls", "handshake_rtt", "ts_div", "snaplen", "max_caplen", "big_endian",
                              "inspect_per_flow", "always_inspect", "beat_gap", "direct", "cache_slots", "gate", "beat_log",
-                             NULL};
+                             "open_flows", "max_shared", NULL};
     PyObject *reader, *decoder, *flows, *on_payload, *tick, *hand_over, *packet_cls, *flow_cls, *rtt, *always;
     PyObject *limit, *gap, *gate = Py_None;
     double ts_div;
@@ -1259,10 +1375,12 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     int big, direct = 1;
     Py_ssize_t cache_slots = CACHE_MAX;
     long long beat_log = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pnOL", kwlist, &reader, &decoder,
+    int open_flows = 0;
+    Py_ssize_t max_shared = 65536;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pnOLpn", kwlist, &reader, &decoder,
                                      &flows, &on_payload, &tick, &hand_over, &packet_cls, &flow_cls, &rtt,
                                      &ts_div, &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct,
-                                     &cache_slots, &gate, &beat_log))
+                                     &cache_slots, &gate, &beat_log, &open_flows, &max_shared))
         return -1;
     if (cache_slots < 2 || cache_slots > CACHE_MAX || (cache_slots & (cache_slots - 1)) != 0) {
         PyErr_SetString(PyExc_ValueError, "cache_slots must be a power of two from 2 to 262144");
@@ -1317,6 +1435,11 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
         return -1;
     L->direct &= direct;
     L->packet_direct &= direct;
+    L->max_shared = max_shared;
+    L->open_in_c = open_flows && L->direct && PyDict_CheckExact(L->by_key) &&
+                   ((PyTypeObject *)L->flow_cls)->tp_alloc == PyType_GenericAlloc;
+    for (int f = 0; f < NFIELDS; f++)
+        L->open_in_c &= L->kind[f] == field_layout[f];
     return 0;
 }
 
@@ -1501,7 +1624,10 @@ PyMODINIT_FUNC PyInit__fastloop(void)
         !(s_base = PyUnicode_InternFromString("_base")) || !(s_pos = PyUnicode_InternFromString("_pos")) ||
         !(s_position = PyUnicode_InternFromString("position")) ||
         !(s_evicted = PyUnicode_InternFromString("evicted")) ||
-        !(s_expire = PyUnicode_InternFromString("expire")) || !(s_get = PyUnicode_InternFromString("get")))
+        !(s_expire = PyUnicode_InternFromString("expire")) || !(s_get = PyUnicode_InternFromString("get")) ||
+        !(s_max_flows = PyUnicode_InternFromString("max_flows")) ||
+        !(s_shared = PyUnicode_InternFromString("_shared")) || !(s_sketch = PyUnicode_InternFromString("sketch")) ||
+        !(s_total_flows = PyUnicode_InternFromString("total_flows")) || !(one = PyLong_FromLong(1)))
         return NULL;
     if (PyType_Ready(&LoopType) < 0 || PyType_Ready(&FlowFieldsType) < 0)
         return NULL;

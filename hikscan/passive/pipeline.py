@@ -22,7 +22,16 @@ from typing import Any
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.capture.inputs import expand_paths, input_size
 from hikscan.passive.decode import Decoder, Packet
-from hikscan.passive.flows import BEAT_GAP, BEAT_LOG, PROTO_BYTE, Flow, FlowTable, handshake_rtt, pure_python
+from hikscan.passive.flows import (
+    BEAT_GAP,
+    BEAT_LOG,
+    MAX_SHARED,
+    PROTO_BYTE,
+    Flow,
+    FlowTable,
+    handshake_rtt,
+    pure_python,
+)
 from hikscan.passive.gate import PayloadGate
 
 _PORTS = struct.Struct("!HH").unpack_from
@@ -387,7 +396,8 @@ def _pcap_ethernet_loop_c(
     loop = _fastloop.Loop(
         reader, dec, flows, on_payload, tick, _hand_over, Packet, flows.flow_cls, handshake_rtt,
         reader.ts_div, reader.snaplen or MAX_CAPLEN, MAX_CAPLEN, reader.endian == ">", INSPECT_PER_FLOW,
-        ALWAYS_INSPECT, BEAT_GAP, gate=gate, beat_log=BEAT_LOG,
+        ALWAYS_INSPECT, BEAT_GAP, gate=gate, beat_log=BEAT_LOG, open_flows=type(flows) is FlowTable,
+        max_shared=MAX_SHARED,
     )  # fmt: skip
     while True:
         reader._pos, stopped = loop.run(reader._buf, reader._pos)

@@ -288,6 +288,34 @@ def test_benchmark_captures_same_with_eviction_and_expiry(bench_captures: list[P
         assert tight["counters"][1] > 100  # expired by the sweeps
 
 
+def test_the_c_loop_makes_new_flows_itself_while_the_table_has_room(bench_captures: list[Path]) -> None:
+    """FlowTable.add is called for no inline record while the table has room (open_flow makes the flow in
+    C: the differential tests above compare what it makes), and is called again once the table is full
+    (it evicts first)."""
+    calls = [0]
+
+    def counted(max_flows: int) -> Callable[[Callable[[Flow], object]], FlowTable]:
+        def make(on_evict: Callable[[Flow], object]) -> FlowTable:
+            table = FlowTable(max_flows=max_flows, on_evict=on_evict, sketch=loopbench.local_to_global())
+            add = table.add
+
+            def counting(pkt: Packet) -> Flow:
+                calls[0] += 1
+                return add(pkt)
+
+            table.add = counting  # type: ignore[method-assign]
+            return table
+
+        return make
+
+    for path in bench_captures:
+        calls[0] = 0
+        roomy = observe([path], "c", table=counted(200_000), flow_cls=FIELDS_FLOW)
+        assert roomy["counters"][2] > 1_000 and calls[0] == 0
+        full = observe([path], "c", table=counted(64), flow_cls=FIELDS_FLOW)
+        assert full["counters"][0] > 100 and calls[0] > 100  # evictions: the table's own add made those flows
+
+
 @pytest.mark.parametrize("slots", [2, 64])
 def test_a_full_direction_cache_is_emptied_and_the_flows_found_again(
     bench_captures: list[Path], slots: int
