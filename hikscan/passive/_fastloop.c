@@ -183,6 +183,7 @@ typedef struct {
     unsigned long long snaplen, max_caplen;
     long inspect_per_flow;
     long long beat_log;    /* flows.BEAT_LOG: beats logged per flow (0: every beat by Flow.beat) */
+    int c_layout;          /* flow_cls has every field as FlowFields lays it out (field_layout), by offset */
     int open_in_c;         /* new flows made here (open_flow), not by FlowTable.add */
     Py_ssize_t max_shared; /* flows.MAX_SHARED (FlowTable._share_addresses) */
     PyObject *array_type;  /* array.array: a beat log the loop appends to itself */
@@ -563,13 +564,12 @@ static int truth_of_call(PyObject *res)
     return t;
 }
 
-/* A new UDP beat of the flow at the record's time: Flow.beat, in C for a flow whose counters are C values
- * (FieldsFlow) once its log exists (the first beat is only counted, the second makes the log in Python),
+/* A new UDP beat of the flow at the record's time: Flow.beat, in C for a flow in the FlowFields layout
+ * (c_layout) once its log exists (the first beat is only counted, the second makes the log in Python),
  * else by calling Flow.beat. The same fields change the same way. */
 static int beat(Loop *L, PyObject *flow, const Rec *r)
 {
-    if (direct_flow(L, flow) && L->beat_log > 0 && L->kind[F_BEATS] == K_LLONG && L->kind[F_BEAT0] == K_DOUBLE &&
-        L->kind[F_BYTES_C2S] == K_LLONG && L->kind[F_BEAT_LOG] == K_OBJ) {
+    if (L->c_layout && L->beat_log > 0 && direct_flow(L, flow)) {
         long long *beats = (long long *)FIELD_AT(L, flow, F_BEATS);
         long long n = *beats;
         PyObject *log = *(PyObject **)FIELD_AT(L, flow, F_BEAT_LOG);
@@ -582,7 +582,7 @@ static int beat(Loop *L, PyObject *flow, const Rec *r)
             *beats = n + 1;
             return 0;
         }
-        if (n > 0 && log != NULL && Py_IS_TYPE(log, (PyTypeObject *)L->array_type)) {
+        if (log != NULL && Py_IS_TYPE(log, (PyTypeObject *)L->array_type)) { /* n > 0 here */
             double size = (double)*(long long *)FIELD_AT(L, flow, F_BYTES_C2S);
             *beats = n + 1;
             PyObject *t = PyFloat_FromDouble(r->ts), *b = t == NULL ? NULL : PyFloat_FromDouble(size);
@@ -1436,10 +1436,11 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     L->direct &= direct;
     L->packet_direct &= direct;
     L->max_shared = max_shared;
-    L->open_in_c = open_flows && L->direct && PyDict_CheckExact(L->by_key) &&
-                   ((PyTypeObject *)L->flow_cls)->tp_alloc == PyType_GenericAlloc;
+    L->c_layout = L->direct;
     for (int f = 0; f < NFIELDS; f++)
-        L->open_in_c &= L->kind[f] == field_layout[f];
+        L->c_layout &= L->kind[f] == field_layout[f];
+    L->open_in_c = open_flows && L->c_layout && PyDict_CheckExact(L->by_key) &&
+                   ((PyTypeObject *)L->flow_cls)->tp_alloc == PyType_GenericAlloc;
     return 0;
 }
 
