@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
-TCP, UDP = 6, 17
+from hikscan.passive.sources.base import TCP, UDP
+
 PORT_BITS = 65536 // 8  # bytes of a bitmap of every port
 BYTE_BITS = 256 // 8  # bytes of a bitmap of every first byte
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from hikscan.knowledge.rules import RuleSet
 from hikscan.passive.decode import Packet
-from hikscan.passive.sources.base import Context, Payload
+from hikscan.passive.sources.base import TCP, UDP, Context, Payload
 from hikscan.protocols import p2p
 from hikscan.protocols.p2p import MAX_SCAN
 
@@ -42,7 +42,7 @@ class P2pSource:
                 first_bytes(matcher.free.get(proto, EMPTY_ROW)),
                 {port: first_bytes(row) for port, row in matcher.bound.get(proto, NO_PORTS).items()},
             )
-            for proto in (6, 17)
+            for proto in (TCP, UDP)
         }
         return tables, MAX_SCAN
 
