@@ -143,10 +143,13 @@ class AnalyzeRun:
             else f"capture start: first {self.rules.policy.baseline.learn_seconds:g} s",
         )
 
-    def analyse(self, paths: list[Path], progress_bar: bool | None = None, as_text: bool = False) -> Result:
+    def analyse(
+        self, paths: list[Path], progress_bar: bool | None = None, as_text: bool = False, jobs: int = 1
+    ) -> Result:
         """One traffic set → its report records (plain data, so a worker process can send them back);
         `as_text`: findings as their JSON text (a worker writes them to a file as they are), counted into
-        `Result.tally` as they are read, so the parent need not decode them to count them.
+        `Result.tally` as they are read, so the parent need not decode them to count them; `jobs`: processes
+        the report may be made in (passive.shares).
 
         What lives until the report is written (rules, tables, then flows, contacts and names) is moved out
         of the collector's reach with gc.freeze(): it scanned that whole heap again and again, ~20% of the
@@ -163,11 +166,12 @@ class AnalyzeRun:
             tally = FindingTally() if as_text else None
             if tally is not None:
                 encode = FindingEncoder(extra)
-                spool = TextSpool[Facts]()
-                texts = engine.finding_records(lambda f: (encode(f).encode(), facts_of(f)), spool)
+                texts = engine.finding_records(
+                    lambda f: (encode(f).encode(), facts_of(f)), TextSpool[Facts], jobs
+                )
                 findings: Iterable[Any] = counted(texts, tally)
             else:
-                findings = engine.finding_records(lambda f: {**f.to_dict(), **extra})
+                findings = engine.finding_records(lambda f: {**f.to_dict(), **extra}, jobs=jobs)
         except BaseException:
             gc.unfreeze()
             raise
@@ -272,9 +276,10 @@ def results(
     At most 2 x jobs groups are in flight, so results waiting to be written stay bounded."""
     jobs = run.request.jobs or os.cpu_count() or 1
     if jobs <= 1 or len(groups) <= 1:
+        shares = run.request.jobs or 1  # one traffic set's report in processes only if asked: they copy state
         for group in groups:
             try:
-                yield group, run.analyse(group, as_text=as_text)
+                yield group, run.analyse(group, as_text=as_text, jobs=shares)
             except MalformedInput as exc:
                 yield group, str(exc)
             except OSError as exc:

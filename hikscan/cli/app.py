@@ -101,7 +101,8 @@ def analyze(
             "-j",
             min=1,
             max=64,
-            help="Worker processes for several captures (default: one per core).",
+            help="Worker processes for several captures (default: one per core); for one capture, processes "
+            "that make its report (default: 1).",
         ),
     ] = None,
     local_net: LocalNet = None,

@@ -35,10 +35,10 @@ from hikscan.passive.flows import ENGINE_FLOWS, FLOW_BYTES, Flow, FlowTable, flo
 from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
 from hikscan.passive.pipeline import Stats, run, should_inspect
+from hikscan.passive.records import finding_records
 from hikscan.passive.roundtrip import RoundTrips
 from hikscan.passive.timeline import timeline
-from hikscan.report.capped import CappedOrder
-from hikscan.report.model import Device, Finding, Remote, device_ref, severity_rank
+from hikscan.report.model import Device, Finding, Remote, device_ref
 from hikscan.report.spool import SortedSpool
 
 # One budget for the engine's state: the evidence and name tables (each bounded on its own too) come first,
@@ -49,7 +49,6 @@ STATE_MEMORY = 42 * 2**20
 T = TypeVar("T")
 MAX_CACHED = 100_000  # cloud lookups remembered, by name and by address
 MAX_DEVICES = 1_024  # Devices remembered while the detectors run (Engine.device)
-MAX_FINDINGS_PER_DEVICE = 256  # beyond this a device's least severe findings are counted, not listed
 ROUTER_MIN_REMOTES = 3  # a MAC in front of this many external addresses is a router, not a host
 
 
@@ -89,6 +88,8 @@ class Engine:
         self.fronted: dict[bytes, set[str]] = defaultdict(set)  # MAC → remote addresses behind it
         self.folded_findings: dict[str, int] = {}
         self._devices: dict[str, Device] = {}
+        # the devices whose contacts contacts() shows (None: all), while a per_device detector runs in a share
+        self.contact_share: Callable[[str], bool] | None = None
         self._cloud_by_name: dict[str, CloudEndpoint | None] = {}
         self._cloud_by_ip: dict[str, CloudEndpoint | None] = {}
         self.baseline = baseline  # earlier reports (--baseline); None: the capture's start is the baseline
@@ -259,7 +260,10 @@ class Engine:
 
     # -- the view detectors use (detectors.base.EngineView) -----------------------------------------
     def contacts(self) -> Iterable[Contact]:
-        return self.contact_table
+        share = self.contact_share
+        if share is None:
+            return self.contact_table
+        return (contact for contact in self.contact_table if share(contact.host))
 
     def contact(self, host: str, remote: str) -> Contact | None:
         return self.contact_table.get(host, remote)
@@ -403,38 +407,18 @@ class Engine:
         return self.finding_records(lambda finding: finding)
 
     def finding_records(
-        self, encode: Callable[[Finding], T], spool: SortedSpool[T] | None = None
+        self,
+        encode: Callable[[Finding], T],
+        new_spool: Callable[[], SortedSpool[T]] = SortedSpool,
+        jobs: int = 1,
     ) -> Iterator[T]:
-        """`finding_stream()`, each finding spooled (in `spool`, else a SortedSpool) as `encode(finding)`;
-        a device's findings past MAX_FINDINGS_PER_DEVICE are folded as made (report.capped), not encoded."""
+        """`finding_stream()`, each finding spooled (in a `new_spool()`) as `encode(finding)`; a device's
+        findings past MAX_FINDINGS_PER_DEVICE are folded as made (report.capped), not encoded. `jobs` > 1:
+        the devices split among up to that many processes when it pays and is safe (passive.shares)."""
         self._devices = {}
         self._novelty = None
-        spool = SortedSpool() if spool is None else spool
-        order = CappedOrder(MAX_FINDINGS_PER_DEVICE)
-        novelty = self.novelty()
-        for detector in self.detectors:
-            for finding in detector.findings(self, []):
-                if not order.admit(
-                    severity_rank(finding.severity), finding.first_seen, finding.device.get("ip") or ""
-                ):
-                    continue
-                if finding.new_destination is None:  # "new since the baseline" is a fact in every finding
-                    finding.new_destination = self._is_new(finding, novelty)
-                spool.append(encode(finding))
-        self.folded_findings = order.folded()
-        return spool.in_order(order.order())
-
-    def _is_new(self, finding: Finding, novelty: Novelty) -> bool | None:
-        return novelty.remote_is_new(finding.remote.ip, self._names_reached(finding))
-
-    def _names_reached(self, finding: Finding) -> Iterator[str]:
-        """The names the finding's remote was reached by, looked up only if the novelty test reads them
-        (not without a baseline, nor for a known address)."""
-        ip = finding.device.get("ip")
-        names = [name for name, _source in self.names.names_for(ip, finding.remote.ip)] if ip else []
-        if finding.remote.name and not names:
-            names = [finding.remote.name]
-        yield from names
+        records, self.folded_findings = finding_records(self, encode, new_spool, jobs)
+        return records
 
     def extra_stats(self) -> dict[str, Any]:
         return {

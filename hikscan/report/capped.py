@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import heapq
 from array import array
+from collections.abc import Iterable
 
 from hikscan.report.spool import SortKeys
 
 Key = tuple[int, float, str, int]  # (-severity rank, first seen, ip, made): the report order
+Folded = dict[str, tuple[int, Key]]  # ip → (findings folded, its first folded one's key)
 
 
 class CappedOrder:
@@ -25,7 +27,7 @@ class CappedOrder:
         # (rank, -first seen, -made, record number), its head the one listed last in report order
         self._below: dict[str, array[int]] = {}
         self._kept: dict[str, list[tuple[int, float, int, int]]] = {}
-        self._folded: dict[str, tuple[int, Key]] = {}  # ip → (count, its first folded in report order)
+        self._folded: Folded = {}
         self._ips: dict[str, str] = {}  # one string per device address in the keys
         self._made = 0
 
@@ -76,6 +78,19 @@ class CappedOrder:
         """The kept records' numbers in report order."""
         return self._keys.order()
 
+    def sort_key(self, index: int) -> tuple[int, float, str]:
+        """Record `index`'s place in the report order, less the order made (-rank, first seen, ip)."""
+        return self._keys.sort_key(index)
+
     def folded(self) -> dict[str, int]:
         """Device → findings folded, devices in the order the report meets their first folded one."""
-        return {ip: n for ip, (n, _key) in sorted(self._folded.items(), key=lambda kv: kv[1][1])}
+        return folded_in_order([self._folded])
+
+    def folded_keys(self) -> Folded:
+        return dict(self._folded)
+
+
+def folded_in_order(parts: Iterable[Folded]) -> dict[str, int]:
+    """CappedOrder.folded() of orders that each saw all the findings of their devices (passive.shares)."""
+    items = [item for part in parts for item in part.items()]
+    return {ip: n for ip, (n, _key) in sorted(items, key=lambda kv: kv[1][1])}

@@ -159,6 +159,10 @@ class SortKeys:
         """The rank and time a record was added with."""
         return self._ranks[index], self._times[index]
 
+    def sort_key(self, index: int) -> tuple[int, float, str]:
+        """The tuple `order()` sorts record `index` by (before the order added)."""
+        return self._ranks[index], self._times[index], self._tags[index]
+
     def order(self) -> list[int]:
         """Record numbers by (rank, time, tag), stable: sorted by the last column, then (stable sorts)
         by each column before it, never holding a tuple per record."""

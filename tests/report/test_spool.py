@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hikscan.passive import engine as engine_module
+from hikscan.passive import records as records_module
 from hikscan.passive.engine import Engine
 from hikscan.report.model import Finding, severity_rank
 from hikscan.report.spool import RecordBuffer, SortedSpool, SpilledRecords, TextSpool, text_blocks
@@ -89,7 +89,7 @@ def test_spilled_records_round_trip_and_delete_their_file(
 def test_the_stream_is_the_sorted_capped_list(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the stream yields is every detector's finding, most severe first, then by time and device,
     capped per device with the rest counted — the plain in-memory definition, computed here."""
-    monkeypatch.setattr(engine_module, "MAX_FINDINGS_PER_DEVICE", 5)
+    monkeypatch.setattr(records_module, "MAX_FINDINGS_PER_DEVICE", 5)
     streamed = [f.to_dict() for f in engine.finding_stream()]
     folded = dict(engine.folded_findings)
     everything: list[Finding] = []

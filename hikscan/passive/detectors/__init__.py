@@ -1,6 +1,6 @@
 """Detectors: one module each, run in this order (a later one sees the findings of those before it).
 
-Adding a detector: a module here with a class that has `name`, `on_flow` and `findings` (see
+Adding a detector: a module here with a class that has `name`, `per_device`, `on_flow` and `findings` (see
 `base.Detector`), its entry in DETECTORS, its rule(s) in `rules/policy.yaml` with `detector: <name>`,
 and tests.
 """

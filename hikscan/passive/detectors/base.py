@@ -66,9 +66,15 @@ class Detector(Protocol):
     it is bounded with the contact table and costs no key or lookup of its own. That state packs to bytes
     and merges with a later partial's (contactstore.PairState, registered with register_state): the
     table writes contacts to disk past its memory budget, and a state that grows says so with
-    `view.hold(nbytes)`."""
+    `view.hold(nbytes)`.
+
+    `per_device`: each finding is one contact's, its device the contact's host, made from that contact
+    and facts about its host and remote only. Then a report made in shares of the devices
+    (passive.shares) shows the detector only the share's contacts; other detectors see them all and their
+    findings are kept by their device's share."""
 
     name: str
+    per_device: bool
 
     def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None: ...
 

@@ -76,6 +76,7 @@ register_state("beacon", _Log.unpack)
 
 class Beacon:
     name = "beacon"
+    per_device = True
 
     def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None:
         if contact is not None and self._counts(flow, view):

@@ -20,6 +20,7 @@ from hikscan.report.model import Device, Finding
 
 class Destination:
     name = "destination"
+    per_device = True
 
     def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None:
         return None

@@ -48,6 +48,7 @@ class _Reach(NamedTuple):
 
 class Fleet:
     name = "fleet"
+    per_device = False  # a fleet is many devices
 
     def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None:
         return None

@@ -83,6 +83,7 @@ class _Storm:
 
 class Storm:
     name = "storm"
+    per_device = False  # a storm is many devices' contacts with one remote
 
     def on_flow(self, flow: Flow, contact: Contact | None, view: EngineView) -> None:
         if contact is not None:
