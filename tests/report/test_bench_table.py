@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import statistics
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +40,13 @@ def test_repeated_runs_show_medians_and_the_targets_are_judged_on_them(tmp_path:
     assert len(hikscan["runs_seconds"]) == 3
     assert hikscan["seconds"] == round(statistics.median(hikscan["runs_seconds"]), 3)
     assert hikscan["vs_tshark"] is None and "skipped: not run" in out  # no ratio is made up
-    mb = hikscan["peak_rss_mib"] * 2**20 / 1e6
+    mb, all_mb = (hikscan[key] * 2**20 / 1e6 for key in ("peak_rss_mib", "all_processes_mib"))
+    assert (
+        20 < all_mb < 1.2 * mb
+    )  # one process: its PSS, sampled, is about its RSS (less the shared libraries)
     assert bench.verdicts(rows) == [  # no tshark or Suricata row: only the memory target is judged
-        f"many.pcap: peak RSS {mb:.0f} MB, target <= 100 MB: {'met' if mb <= 100 else 'NOT met'}"
+        f"many.pcap: peak RSS {mb:.0f} MB, all processes {all_mb:.0f} MB, target <= 100 MB: "
+        + ("met" if max(mb, all_mb) <= 100 else "NOT met")
     ]
 
 
@@ -57,3 +62,30 @@ def test_targets_are_met_only_inside_their_bounds():
     worse = {**row, "peak_rss_mib": 95.4, "vs_tshark": 14.9, "vs_suricata": 2.01}
     assert [line.endswith("NOT met") for line in bench.verdicts([worse])] == [True, True, True]
     assert bench.verdicts([{**row, "tool": "tcpdump -nn -r"}]) == []
+    two = {**row, "peak_rss_mib": 80.0, "all_processes_mib": 110.0}  # each process under, both together over
+    assert (
+        bench.verdicts([two])[0] == "x.pcap: peak RSS 84 MB, all processes 115 MB, target <= 100 MB: NOT met"
+    )
+    assert bench.verdicts([{**two, "tool": "hikscan analyze -f json -j 2"}]) == [
+        "x.pcap: with -j 2 (not judged): peak RSS 84 MB, all processes 115 MB, 2.00x Suricata's time"
+    ]
+
+
+def test_all_processes_counts_a_forked_child(tmp_path: Path):
+    """measure_child.py on a parent that forks a child which then writes 60 MiB of its own: the largest
+    process's RSS stays near one process's, the sum sees both."""
+    bench = _bench()
+    script = tmp_path / "fork.py"
+    script.write_text(
+        "import os, time\n"
+        "block = bytearray(60 << 20)\n"  # the parent's 60 MiB, written: resident
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    block[::4096] = b'x' * len(block[::4096])\n"  # the child's copy of every page
+        "    time.sleep(0.5)\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+    )
+    secs, rss, all_mib, rc, _err = bench.measure([sys.executable, str(script)])
+    assert rc == 0 and secs >= 0.5
+    assert 60 < rss < 100 and all_mib > 115
