@@ -253,8 +253,10 @@ class Engine:
         comes back into memory if it fits the whole budget (the report reads it faster). If no flow closed
         before, the flows lie in memory in the order they close now, so theirs comes free as they do."""
         self.contact_table.closing = self.flows.evicted == 0
-        self.flows.flush()
-        self.contact_table.closing = False
+        try:
+            self.flows.flush()
+        finally:
+            self.contact_table.closing = False
         self._place_unplaced()
         self.contact_table.take_back()
 

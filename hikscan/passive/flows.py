@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from hikscan.passive.decode import Packet
+from hikscan.passive.decode import PROTO_UDP, Packet
 
 _PORT = struct.Struct("!H").pack
 PROTO_BYTE = [bytes([i]) for i in range(256)]  # the key's last byte, by protocol number
@@ -119,7 +119,7 @@ class Flow:
         # UDP timing sketch (see the module docstring); only UDP flows beat. A flow opened by its client
         # starts with its first beat here (no call on the hot path for the many one-beat flows).
         self.beat_log: array[float] | None = None
-        self.sketched = pkt.proto == 17  # FlowTable's `sketch` predicate may turn it off
+        self.sketched = pkt.proto == PROTO_UDP  # FlowTable's `sketch` predicate may turn it off
         if client_is_src and self.sketched:
             self.c2s_last = self.beat0 = pkt.ts
             self.beats = 1

@@ -20,8 +20,8 @@ from hikscan.passive.gate import Lane, PayloadGate
 from hikscan.passive.locality import Locality
 from hikscan.passive.naming import NameBook
 from hikscan.passive.sources import FALLBACK, SOURCES, Source
+from hikscan.passive.sources.base import TCP, UDP
 
-TCP, UDP = 6, 17
 # Addresses remembered as text and as internal or not (caches: past the bound they are worked out again
 # each time, with the same answer): ~140 bytes an address over the three tables, ≤ ~2.2 MiB.
 MAX_CACHE = 16_384

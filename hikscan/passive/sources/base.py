@@ -8,12 +8,12 @@ from typing import Any, Protocol
 from hikscan.errors import MalformedInput
 from hikscan.knowledge.ruleset import RuleSet
 from hikscan.passive.attribution import Attribution
-from hikscan.passive.decode import Packet
+from hikscan.passive.decode import PROTO_TCP, PROTO_UDP, Packet
 from hikscan.passive.locality import Locality
 from hikscan.passive.naming import NameBook
 from hikscan.report.model import Evidence
 
-TCP, UDP = 6, 17
+TCP, UDP = PROTO_TCP, PROTO_UDP  # as the sources name them
 MAX_KEEP = 16_384  # NameFilter decisions remembered
 Payload = bytes | memoryview
 
