@@ -50,7 +50,8 @@ def shares_for(jobs: int, contacts: int) -> int:
     """How many shares a report of `contacts` contacts is made in, given `jobs` processes (--jobs)."""
     if contacts < MIN_CONTACTS:
         return 1
-    return max(1, min(jobs, MAX_SHARES, len(os.sched_getaffinity(0))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(jobs, MAX_SHARES, cores))
 
 
 def can_share(contacts_spilled: bool) -> bool:
@@ -71,6 +72,7 @@ def shared_records(
 ) -> tuple[Iterator[T], dict[str, int]]:
     """Engine.finding_records' records and folded counts, made in `shares` processes."""
     children: list[tuple[int, int, IO[bytes]]] = []  # (share, pid, its records)
+    running: set[int] = set()  # children not reaped yet: only these may be signalled (a reaped pid is reused)
     try:
         for share in range(1, shares):
             out = tempfile.TemporaryFile(prefix="hikscan-share-", buffering=FILE_BUFFER)  # noqa: SIM115
@@ -78,12 +80,14 @@ def shared_records(
             if pid == 0:
                 _make_share(make, new_spool(), member(share, shares), out)
             children.append((share, pid, out))
+            running.add(pid)
         spool = new_spool()
         order = make(spool, member(0, shares))
         streams = [_keyed(order, spool)]
         folded = [order.folded_keys()]
         for share, pid, out in children:
             made = _wait(pid, out)
+            running.discard(pid)
             if made is None:  # its process failed: made here instead
                 spool = new_spool()
                 order = make(spool, member(share, shares))
@@ -92,9 +96,10 @@ def shared_records(
             streams.append(made[1])
     except BaseException:
         for _share, pid, out in children:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+            if pid in running:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
             out.close()
         raise
     merged = heapq.merge(*streams, key=itemgetter(0))

@@ -179,6 +179,34 @@ def test_an_error_in_the_parent_leaves_no_share_running(
         os.waitpid(-1, os.WNOHANG)
 
 
+def test_an_error_after_shares_ended_signals_no_reaped_process(
+    many: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Share 1's process ends well, share 2's fails, and making share 2 again in the parent is stopped: the
+    error goes up, and no pid already reaped is signalled (the system may give it to another process)."""
+    engine = _engine([many])
+    parent = os.getpid()
+    real = records.made_records
+    second = next(ip for ip in (f"10.9.0.{i}" for i in range(256)) if shares.share_of(ip, 3) == 2)
+
+    def second_share_fails(*args: Any, **kwargs: Any) -> Any:
+        share = args[3] if len(args) > 3 else kwargs.get("share")
+        if share is not None and share(second):
+            if os.getpid() != parent:
+                raise MemoryError("share 2's process failed")
+            raise KeyboardInterrupt  # making it again here is stopped
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(records, "made_records", second_share_fails)
+    signalled: list[int] = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: signalled.append(pid))
+    with pytest.raises(KeyboardInterrupt):
+        _report(engine, 3)
+    assert len(forks) == 2 and signalled == []
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
 def test_no_fork_where_it_is_not_safe(many: Path, forks: list[int]) -> None:
     engine = _engine([many])
     serial = _report(engine, 1)
