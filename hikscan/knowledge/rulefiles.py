@@ -6,10 +6,12 @@ rules/schema.json; any problem is a RuleError naming the file and the rule.
 
 The bundled rules are the one exception, and only while they are byte for byte what was checked:
 `scripts/stamp_rules.py` runs every check above on them and records the SHA-256 of the schema and the
-files in `rules/validated.json`; a test fails when that record is stale. When the files read at run time
-hash to the recorded value they are loaded without repeating the checks (~100 ms and the jsonschema
-import saved on every run); any other content — an edited or partly installed rules directory, a stale
-record — is checked in full. Files given with --rules are always checked in full.
+files in `rules/validated.json`, with each file's document as the YAML loader read it (JSON keeps it
+exactly: the script refuses to stamp otherwise); a test fails when that record is stale. When the files
+read at run time hash to the recorded value, the recorded documents are used without parsing the YAML
+again or repeating the checks (~150 ms and the jsonschema import saved on every run); any other content
+— an edited or partly installed rules directory, a stale record — is read and checked in full. Files
+given with --rules are always checked in full.
 """
 
 from __future__ import annotations
@@ -103,20 +105,38 @@ def bundle_digest(files: list[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def stamped_digest() -> str | None:
-    """The digest recorded by scripts/stamp_rules.py, or None when there is no readable record."""
+def _stamp() -> dict[str, Any]:
+    """The record scripts/stamp_rules.py wrote ({} when there is no readable one)."""
     try:
         record = json.loads((rules_dir() / STAMP_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    value = record.get("sha256") if isinstance(record, dict) else None
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def stamped_digest() -> str | None:
+    """The digest recorded by scripts/stamp_rules.py, or None when there is no readable record."""
+    value = _stamp().get("sha256")
     return value if isinstance(value, str) else None
 
 
 def defaults_checked(files: list[tuple[str, str]]) -> bool:
     """True when these default files (and the schema) are exactly the ones stamp_rules.py checked."""
-    stamp = stamped_digest()
-    return stamp is not None and stamp == bundle_digest(files)
+    return checked_documents(files) is not None
+
+
+def checked_documents(files: list[tuple[str, str]]) -> dict[str, dict[str, Any]] | None:
+    """File name → its document as stamp_rules.py read and checked it, when these default files (and the
+    schema) are exactly the ones it checked and the record holds a document for each; else None."""
+    record = _stamp()
+    documents = record.get("documents")
+    if record.get("sha256") != bundle_digest(files) or not isinstance(documents, dict):
+        return None
+    if set(documents) != {fname for fname, _text in files}:
+        return None
+    if not all(isinstance(doc, dict) for doc in documents.values()):
+        return None
+    return documents
 
 
 def dir_files(path: Path) -> list[tuple[str, str]]:
@@ -148,19 +168,15 @@ def _refuse_aliases(fname: str, text: str) -> None:
             raise RuleError(f"{fname}: line {line}: YAML anchors and aliases (& and *) are not allowed")
 
 
-def parse_file(fname: str, text: str, *, checked: bool = False) -> dict[str, Any]:
-    """The rule file as data, after the alias refusal and the schema; `checked`: the text is one that
-    already passed both (the stamped bundled rules, see the module doc), so only the YAML is read."""
+def parse_file(fname: str, text: str) -> dict[str, Any]:
+    """The rule file as data, after the alias refusal and the schema."""
     try:
-        if not checked:
-            _refuse_aliases(fname, text)
+        _refuse_aliases(fname, text)
         doc = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (libyaml when present)
     except yaml.YAMLError as exc:
         raise RuleError(f"{fname}: invalid YAML: {exc}".replace("\n", " ")) from None
     if not isinstance(doc, dict):
         raise RuleError(f"{fname}: a rule file must be a mapping with a top-level 'kind'")
-    if checked:
-        return doc
     errors = sorted(_schema_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]

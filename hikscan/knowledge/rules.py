@@ -22,7 +22,7 @@ from typing import Any
 from hikscan.errors import RuleError
 from hikscan.knowledge.networks import build_networks
 from hikscan.knowledge.policy import Baseline, Beacon, Fleet, Policy, PolicyRule, Storm
-from hikscan.knowledge.rulefiles import default_files, defaults_checked, dir_files, parse_file, rules_dir
+from hikscan.knowledge.rulefiles import checked_documents, default_files, dir_files, parse_file, rules_dir
 from hikscan.knowledge.ruleset import (
     CloudEndpoint,
     CveRule,
@@ -66,9 +66,11 @@ class _Builder:
         self.ids: dict[str, str] = {}
         self.digest = hashlib.sha256()
 
-    def add(self, fname: str, text: str, replace_policy: bool, checked: bool = False) -> None:
+    def add(self, fname: str, text: str, replace_policy: bool, doc: dict[str, Any] | None = None) -> None:
+        """One rule file; `doc`: its document as stamped (rulefiles.checked_documents), not read again."""
         self.digest.update(f"{len(fname)}:{fname}{len(text)}:".encode() + text.encode())
-        doc = parse_file(fname, text, checked=checked)
+        if doc is None:
+            doc = parse_file(fname, text)
         if doc["kind"] in ("policy", "audit") and replace_policy:  # a user's file replaces the default
             self.docs = [(f, d) for f, d in self.docs if d["kind"] != doc["kind"]]
         self.docs.append((fname, doc))
@@ -391,6 +393,7 @@ def default_rules() -> RuleSet:
 
 def _add_defaults(builder: _Builder, full_check: bool) -> None:
     files = default_files()
-    checked = not full_check and defaults_checked(files)
+    documents = None if full_check else checked_documents(files)
     for fname, text in files:
-        builder.add(fname, text, replace_policy=False, checked=checked)
+        doc = documents[fname] if documents is not None else None
+        builder.add(fname, text, replace_policy=False, doc=doc)

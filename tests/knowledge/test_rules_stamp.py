@@ -1,6 +1,6 @@
-"""The bundled rules load without the alias and schema checks only while they are the bytes that
-scripts/stamp_rules.py checked (rules/validated.json); anything else, and every --rules file, is checked
-in full."""
+"""The bundled rules load from their stamped documents, without reading the YAML or the alias and schema
+checks, only while they are the bytes that scripts/stamp_rules.py checked (rules/validated.json); anything
+else, and every --rules file, is read and checked in full."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ import yaml
 
 from hikscan.errors import RuleError
 from hikscan.knowledge import rulefiles, rules
-from hikscan.knowledge.rulefiles import bundle_digest, default_files, defaults_checked, stamped_digest
+from hikscan.knowledge.rulefiles import (
+    bundle_digest,
+    checked_documents,
+    default_files,
+    defaults_checked,
+    parse_file,
+    stamped_digest,
+)
 from hikscan.knowledge.rules import default_rules, load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +31,26 @@ def test_the_stamp_is_current() -> None:
         "rules/ changed since rules/validated.json was written: run `python scripts/stamp_rules.py`"
     )
     assert defaults_checked(default_files())
+    documents = checked_documents(default_files())
+    assert documents is not None
+    for fname, text in default_files():  # each recorded document is the file as read and checked now
+        assert documents[fname] == parse_file(fname, text), fname
+
+
+def test_stamped_rules_are_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the stamp holds, no YAML is parsed and no schema is checked: the recorded documents make the
+    same rule set as the files read in full."""
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the stamped rules were read again")
+
+    monkeypatch.setattr(rulefiles, "parse_file", refused)
+    monkeypatch.setattr(rules, "parse_file", refused)
+    monkeypatch.setattr(yaml, "load", refused)
+    fast = default_rules.__wrapped__()
+    monkeypatch.undo()
+    full = load_rules(full_check=True)
+    assert repr(fast) == repr(full) and fast.digest == full.digest
 
 
 def test_the_bundled_rules_pass_every_check_and_give_the_same_rule_set() -> None:
@@ -66,7 +93,17 @@ def test_an_edited_bundled_file_is_checked_in_full(bundled_copy: Path) -> None:
 
 def test_a_missing_or_foreign_stamp_means_a_full_check(bundled_copy: Path) -> None:
     _break_schema(bundled_copy / "networks.yaml")
-    for record in ("", "not json", '{"sha256": 1}', '{"sha256": "' + "0" * 64 + '"}'):
+    digest = '"' + bundle_digest(rulefiles.default_files()) + '"'
+    documents_of_others = '{"rules/x.yaml": {"kind": "networks", "rules": []}}'
+    for record in (
+        "",
+        "not json",
+        '{"sha256": 1}',
+        '{"sha256": "' + "0" * 64 + '"}',
+        '{"sha256": ' + digest + "}",  # these very files, but no documents recorded: read them
+        '{"sha256": ' + digest + ', "documents": ' + documents_of_others + "}",
+        '{"sha256": ' + digest + ', "documents": []}',
+    ):
         (bundled_copy / rulefiles.STAMP_FILE).write_text(record, encoding="utf-8")
         with pytest.raises(RuleError, match="schema"):
             default_rules.__wrapped__()
@@ -110,3 +147,15 @@ def test_the_stamp_script_checks_before_it_writes(
     assert script.main([]) == 0  # a valid change is checked, then stamped
     assert defaults_checked(rulefiles.default_files())
     capsys.readouterr()
+
+
+def test_the_stamp_script_records_only_documents_json_keeps() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("stamp_rules", ROOT / "scripts" / "stamp_rules.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for text in ("when: 2024-01-01", "1: one", "x: .nan", "s: !!set {a: null}"):  # YAML that JSON changes
+        assert not script._json_keeps(yaml.safe_load(text)), text
+    assert script._json_keeps(yaml.safe_load("kind: networks\nrules: [{id: a, cidr: 10.0.0.0/8, n: 1.5}]"))
