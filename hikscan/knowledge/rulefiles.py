@@ -22,8 +22,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from hikscan.errors import RuleError
 
 if TYPE_CHECKING:
@@ -49,7 +47,12 @@ def rules_dir() -> Path:
     )
 
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def yaml_loader() -> Any:
+    """PyYAML's safe loader, libyaml's when present. PyYAML is imported only where a rule file is read
+    (~15 ms): the stamped bundled rules need none (see the module doc)."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @functools.lru_cache(maxsize=1)
@@ -162,7 +165,9 @@ def dir_files(path: Path) -> list[tuple[str, str]]:
 def _refuse_aliases(fname: str, text: str) -> None:
     """Anchors and aliases make a small file expand without bound (591 bytes → GBs): refuse them,
     from the parser's events, before anything is composed."""
-    for event in yaml.parse(text, Loader=_YAML_LOADER):
+    import yaml
+
+    for event in yaml.parse(text, Loader=yaml_loader()):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             line = event.start_mark.line + 1 if event.start_mark is not None else "?"
             raise RuleError(f"{fname}: line {line}: YAML anchors and aliases (& and *) are not allowed")
@@ -170,9 +175,11 @@ def _refuse_aliases(fname: str, text: str) -> None:
 
 def parse_file(fname: str, text: str) -> dict[str, Any]:
     """The rule file as data, after the alias refusal and the schema."""
+    import yaml
+
     try:
         _refuse_aliases(fname, text)
-        doc = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (libyaml when present)
+        doc = yaml.load(text, Loader=yaml_loader())  # a safe loader (libyaml when present)
     except yaml.YAMLError as exc:
         raise RuleError(f"{fname}: invalid YAML: {exc}".replace("\n", " ")) from None
     if not isinstance(doc, dict):

@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-# What a plain `analyze` of one capture never needs: the JSON Schema checker (stamped bundled rules, no
-# output validation), the progress bar (--progress), the process pool (several captures), dnspython
-# (until a DNS payload is parsed), rich (the table and HTML writers).
+# What a plain `analyze` of one capture never needs: the JSON Schema checker and PyYAML (stamped bundled
+# rules, no output validation), the progress bar (--progress), the process pool (several captures),
+# dnspython (until a DNS payload is parsed), rich (the table and HTML writers).
 LAZY = (
     "jsonschema",
+    "yaml",
     "rich.progress",
     "rich.console",
     "concurrent.futures.process",

@@ -90,7 +90,7 @@ c: [*b, *b, *b, *b, *b, *b, *b, *b, *b]
 def test_both_loaders_refuse_anchors(monkeypatch: pytest.MonkeyPatch, loader: str) -> None:
     if not hasattr(yaml, loader):
         pytest.skip(f"PyYAML built without {loader}")
-    monkeypatch.setattr(rulefiles, "_YAML_LOADER", getattr(yaml, loader))
+    monkeypatch.setattr(rulefiles, "yaml_loader", lambda: getattr(yaml, loader))
     with pytest.raises(RuleError, match="line 2: YAML anchors and aliases"):
         parse_file("rules/hostile.yaml", HOSTILE)
     with pytest.raises(RuleError, match="anchors and aliases"):

@@ -60,9 +60,9 @@ def test_the_bundled_rules_pass_every_check_and_give_the_same_rule_set() -> None
 
 
 def test_the_fast_yaml_loader_reads_the_rules_as_the_safe_one_does() -> None:
-    assert rulefiles._YAML_LOADER is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    assert rulefiles.yaml_loader() is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     for fname, text in default_files():
-        assert yaml.load(text, Loader=rulefiles._YAML_LOADER) == yaml.load(text, Loader=yaml.SafeLoader), (
+        assert yaml.load(text, Loader=rulefiles.yaml_loader()) == yaml.load(text, Loader=yaml.SafeLoader), (
             fname
         )
 
