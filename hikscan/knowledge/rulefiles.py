@@ -123,11 +123,6 @@ def stamped_digest() -> str | None:
     return value if isinstance(value, str) else None
 
 
-def defaults_checked(files: list[tuple[str, str]]) -> bool:
-    """True when these default files (and the schema) are exactly the ones stamp_rules.py checked."""
-    return checked_documents(files) is not None
-
-
 def checked_documents(files: list[tuple[str, str]]) -> dict[str, dict[str, Any]] | None:
     """File name → its document as stamp_rules.py read and checked it, when these default files (and the
     schema) are exactly the ones it checked and the record holds a document for each; else None."""

@@ -25,12 +25,13 @@ def finding_records(
 ) -> tuple[Iterator[T], dict[str, int]]:
     """Engine.finding_records: the records in report order, and the findings folded per device."""
     engine.novelty()  # made before any fork: every share reads it
-    shares = shares_for(jobs, len(engine.contact_table))
 
     def make(spool: SortedSpool[T], share: Callable[[str], bool] | None) -> CappedOrder:
         return made_records(engine, encode, spool, share)
 
-    if shares > 1 and can_share(engine.contact_table.spilled):
+    table = engine.contact_table
+    shares = shares_for(jobs, len(table)) if jobs > 1 and can_share(table.spilled) else 1
+    if shares > 1:
         return shared_records(make, new_spool, shares)
     spool = new_spool()
     order = make(spool, None)

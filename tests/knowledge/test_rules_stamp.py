@@ -17,7 +17,6 @@ from hikscan.knowledge.rulefiles import (
     bundle_digest,
     checked_documents,
     default_files,
-    defaults_checked,
     parse_file,
     stamped_digest,
 )
@@ -30,7 +29,7 @@ def test_the_stamp_is_current() -> None:
     assert stamped_digest() == bundle_digest(default_files()), (
         "rules/ changed since rules/validated.json was written: run `python scripts/stamp_rules.py`"
     )
-    assert defaults_checked(default_files())
+    assert checked_documents(default_files()) is not None
     documents = checked_documents(default_files())
     assert documents is not None
     for fname, text in default_files():  # each recorded document is the file as read and checked now
@@ -83,10 +82,10 @@ def _break_schema(path: Path) -> None:
 
 
 def test_an_edited_bundled_file_is_checked_in_full(bundled_copy: Path) -> None:
-    assert defaults_checked(rulefiles.default_files())
+    assert rulefiles.checked_documents(rulefiles.default_files()) is not None
     assert repr(default_rules.__wrapped__()) == repr(default_rules())  # the copy loads as the original
     _break_schema(bundled_copy / "networks.yaml")
-    assert not defaults_checked(rulefiles.default_files())
+    assert rulefiles.checked_documents(rulefiles.default_files()) is None
     with pytest.raises(RuleError, match=r"networks\.yaml: schema: .*unexpected_key"):
         default_rules.__wrapped__()
 
@@ -113,7 +112,7 @@ def test_a_missing_or_foreign_stamp_means_a_full_check(bundled_copy: Path) -> No
 
 
 def test_a_user_rules_dir_is_always_checked(tmp_path: Path) -> None:
-    assert defaults_checked(default_files())
+    assert checked_documents(default_files()) is not None
     user = tmp_path / "mine"
     user.mkdir()
     shutil.copy(rulefiles.rules_dir() / "policy.yaml", user / "policy.yaml")  # replaces the default policy
@@ -145,7 +144,7 @@ def test_the_stamp_script_checks_before_it_writes(
     (bundled_copy / "networks.yaml").write_text(original + "\n# a comment\n", encoding="utf-8")
     assert script.main(["--check"]) == 1
     assert script.main([]) == 0  # a valid change is checked, then stamped
-    assert defaults_checked(rulefiles.default_files())
+    assert rulefiles.checked_documents(rulefiles.default_files()) is not None
     capsys.readouterr()
 
 
