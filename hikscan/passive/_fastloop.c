@@ -179,6 +179,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *reader, *flows, *by_key, *decode, *add, *on_payload, *tick, *hand_over, *packet_cls,
         *flow_cls, *handshake_rtt, *always, *inspect_limit, *beat_gap_obj, *evicted, *empty_tuple;
+    PyObject *vlan_tuple; /* the VLAN IDs of the last tagged record made into a Packet or flow (shared) */
     double ts_div, beat_gap;
     unsigned long long snaplen, max_caplen;
     long inspect_per_flow;
@@ -210,6 +211,13 @@ static inline uint32_t rd32(const unsigned char *p, int big)
     return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
 }
 
+/* decode.VLAN_TPIDS and decode.MAX_VLANS: a frame with more tags is the decoder's (it counts it malformed). */
+#define MAX_VLANS 4
+static inline int vlan_tpid(unsigned t)
+{
+    return t == 0x8100 || t == 0x88A8 || t == 0x9100;
+}
+
 /* One record in the buffer: its framing and, for the inline path, where its headers are. */
 typedef struct {
     PyObject *buf;        /* the reader's buffer (borrowed) */
@@ -220,6 +228,7 @@ typedef struct {
     Py_ssize_t s, nxt;    /* the frame's bytes are p[s:nxt] */
     Py_ssize_t ipo, l4, data, stop; /* IPv4 and L4 header offsets; payload p[data:stop]; data -1: not inline */
     int proto, flags, sport, dport;
+    int nvlan, vlan[MAX_VLANS]; /* 802.1Q/802.1ad tags before the IPv4 header: their VLAN IDs, outer first */
     double ts;
     PyObject *ts_obj;
 } Rec;
@@ -240,15 +249,27 @@ static int frame(const Loop *L, const unsigned char *p, Py_ssize_t pos, Py_ssize
     return !(r->nxt > end || r->caplen > L->max_caplen);
 }
 
-/* The inline path's test: plain Ethernet + IPv4 (IHL 5, not a fragment) + TCP/UDP. Sets r->data to the
- * payload's start, or -1. caplen >= 54 puts every byte read here (up to s + 14 + 20 + 13) inside the
- * record; the L4 reads are further checked against `stop`, which is at most the record's end. */
+/* The inline path's test: Ethernet, up to MAX_VLANS VLAN tags, then IPv4 (IHL 5, not a fragment) +
+ * TCP/UDP. Sets r->data to the payload's start, or -1. Each tag is read only when its 4 bytes are inside
+ * the record; ipo + 40 <= nxt (caplen >= 54 untagged) puts every byte read after the tags (up to
+ * ipo + 20 + 13) inside it; the L4 reads are further checked against `stop`, at most the record's end. */
 static void classify(const unsigned char *p, Rec *r)
 {
-    Py_ssize_t s = r->s, ipo = s + 14, l4 = ipo + 20, stop;
+    Py_ssize_t s = r->s, ipo = s + 14, l4, stop;
     r->data = -1;
-    if (!(r->caplen >= 54 && p[s + 12] == 8 && p[s + 13] == 0 && p[ipo] == 0x45 &&
-          !((p[ipo + 6] & 0x3F) || p[ipo + 7])))
+    r->nvlan = 0;
+    if (r->caplen < 54)
+        return;
+    unsigned etype = ((unsigned)p[s + 12] << 8) | p[s + 13];
+    while (vlan_tpid(etype)) {
+        if (r->nvlan == MAX_VLANS || ipo + 4 > r->nxt)
+            return;
+        r->vlan[r->nvlan++] = (((int)p[ipo] << 8) | p[ipo + 1]) & 0x0FFF;
+        etype = ((unsigned)p[ipo + 2] << 8) | p[ipo + 3];
+        ipo += 4;
+    }
+    l4 = ipo + 20;
+    if (!(etype == 0x0800 && ipo + 40 <= r->nxt && p[ipo] == 0x45 && !((p[ipo + 6] & 0x3F) || p[ipo + 7])))
         return;
     int proto = p[ipo + 9];
     stop = ipo + ((p[ipo + 2] << 8) | p[ipo + 3]);
@@ -495,7 +516,36 @@ static int check_evicted(Loop *L)
     return cache_clear(&L->cache);
 }
 
-/* Packet(ts, src_mac, dst_mac, (), 4, src, dst, proto, sport, dport, flags, wirelen, payload, 0). */
+/* The record's VLAN IDs as Decoder.decode_frame gives them: a tuple of ints, outer tag first; () untagged.
+ * Consecutive tagged records mostly carry the same tags: they share one tuple. New reference. */
+static PyObject *vlans_of(Loop *L, const Rec *r)
+{
+    if (r->nvlan == 0)
+        return Py_NewRef(L->empty_tuple);
+    PyObject *last = L->vlan_tuple;
+    if (last != NULL && PyTuple_GET_SIZE(last) == r->nvlan) {
+        int same = 1;
+        for (int i = 0; i < r->nvlan && same; i++)
+            same = PyLong_AsLong(PyTuple_GET_ITEM(last, i)) == r->vlan[i];
+        if (same)
+            return Py_NewRef(last);
+    }
+    PyObject *t = PyTuple_New(r->nvlan);
+    if (t == NULL)
+        return NULL;
+    for (int i = 0; i < r->nvlan; i++) {
+        PyObject *v = PyLong_FromLong(r->vlan[i]);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    Py_XSETREF(L->vlan_tuple, Py_NewRef(t));
+    return t;
+}
+
+/* Packet(ts, src_mac, dst_mac, vlans, 4, src, dst, proto, sport, dport, flags, wirelen, payload, 0). */
 static PyObject *make_packet(Loop *L, const Rec *r)
 {
     PyObject *args[14] = {NULL};
@@ -504,7 +554,7 @@ static PyObject *make_packet(Loop *L, const Rec *r)
     args[0] = Py_NewRef(r->ts_obj);
     args[1] = slice(r, s + 6, s + 12);
     args[2] = slice(r, s, s + 6);
-    args[3] = Py_NewRef(L->empty_tuple);
+    args[3] = vlans_of(L, r);
     args[4] = PyLong_FromLong(4);
     args[5] = slice(r, ipo + 12, ipo + 16);
     args[6] = slice(r, ipo + 16, ipo + 20);
@@ -717,8 +767,10 @@ static PyObject *open_flow(Loop *L, const Rec *r, PyObject *key)
     int from_client = (flags & 0x12) == 0x12 ? 0 : (flags & 0x02) ? 1 : !(sport < 1024 && 1024 <= dport);
     PyObject *src = slice(r, r->ipo + 12, r->ipo + 16), *dst = slice(r, r->ipo + 16, r->ipo + 20);
     PyObject *src_mac = slice(r, r->s + 6, r->s + 12), *dst_mac = slice(r, r->s, r->s + 6), *flow = NULL;
+    PyObject *vlans = vlans_of(L, r);
     PyTypeObject *type = (PyTypeObject *)L->flow_cls;
-    if (src == NULL || dst == NULL || src_mac == NULL || dst_mac == NULL || (flow = type->tp_alloc(type, 0)) == NULL)
+    if (src == NULL || dst == NULL || src_mac == NULL || dst_mac == NULL || vlans == NULL ||
+        (flow = type->tp_alloc(type, 0)) == NULL)
         goto done;
     char *f = (char *)flow; /* zeroed: every count 0, every object field NULL until set below */
 #define OBJ(F) (*(PyObject **)(f + L->off[F]))
@@ -726,7 +778,7 @@ static PyObject *open_flow(Loop *L, const Rec *r, PyObject *key)
     OBJ(F_KEY) = Py_NewRef(key);
     *(int *)(f + L->off[F_PROTO]) = r->proto;
     *(int *)(f + L->off[F_VERSION]) = 4;
-    OBJ(F_VLANS) = Py_NewRef(L->empty_tuple);
+    OBJ(F_VLANS) = Py_NewRef(vlans);
     OBJ(F_CLIENT) = Py_NewRef(from_client ? src : dst);
     OBJ(F_SERVER) = Py_NewRef(from_client ? dst : src);
     *(int *)(f + L->off[F_CLIENT_PORT]) = from_client ? sport : dport;
@@ -790,6 +842,7 @@ done:
     Py_XDECREF(dst);
     Py_XDECREF(src_mac);
     Py_XDECREF(dst_mac);
+    Py_XDECREF(vlans);
     return flow;
 }
 
@@ -1455,6 +1508,7 @@ static int Loop_traverse(Loop *L, visitproc visit, void *arg)
     Py_VISIT(L->tick);
     Py_VISIT(L->hand_over);
     Py_VISIT(L->packet_cls);
+    Py_VISIT(L->vlan_tuple);
     Py_VISIT(L->flow_cls);
     Py_VISIT(L->handshake_rtt);
     Py_VISIT(L->always);
@@ -1490,6 +1544,7 @@ static int Loop_clear(Loop *L)
     Py_CLEAR(L->learnt);
     Py_CLEAR(L->array_type);
     Py_CLEAR(L->empty_tuple);
+    Py_CLEAR(L->vlan_tuple);
     if (L->cache.slots != NULL) {
         Entry *old = L->cache.slots;
         size_t n = L->cache.mask + 1;

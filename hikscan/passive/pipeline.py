@@ -21,7 +21,7 @@ from typing import Any
 
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.capture.inputs import expand_paths, input_size
-from hikscan.passive.decode import Decoder, Packet
+from hikscan.passive.decode import MAX_VLANS, VLAN_TPIDS, Decoder, Packet
 from hikscan.passive.flows import (
     BEAT_GAP,
     BEAT_LOG,
@@ -212,10 +212,11 @@ def _pcap_ethernet_loop(
     tick: Callable[[int], bool],
     gate: PayloadGate | None = None,
 ) -> tuple[int, int, int, int]:
-    """Classic pcap + Ethernet: records unpacked by offset from the reader's chunk, and plain
-    Ethernet → IPv4 (no options, not a fragment) → TCP/UDP decoded inline. Everything else (VLANs,
-    IPv6, options, fragments, odd lengths) goes through Decoder.decode_frame, which also counts
-    malformed packets. Framing and truncation rules are the same as PcapReader.__iter__.
+    """Classic pcap + Ethernet: records unpacked by offset from the reader's chunk, and Ethernet (with
+    up to MAX_VLANS VLAN tags: a trunk port's SPAN) → IPv4 (no options, not a fragment) → TCP/UDP
+    decoded inline. Everything else (IPv6, options, fragments, odd lengths, ARP) goes through
+    Decoder.decode_frame, which also counts malformed packets. Framing and truncation rules are the
+    same as PcapReader.__iter__.
 
     For speed, an inline-decoded packet of a flow already in the table is counted straight from the
     buffer (FlowTable.add's updates), found by its direction's addresses and ports as they sit in the
@@ -260,13 +261,19 @@ def _pcap_ethernet_loop(
                 reader._warn(f"record at offset {reader._base + pos} has caplen {caplen} > snaplen {snaplen}")
             n += 1
             wire += wirelen
-            # Plain Ethernet + IPv4 (IHL 5, not a fragment) + TCP/UDP: data = payload start, else -1.
+            # Ethernet (VLAN tags allowed) + IPv4 (IHL 5, not a fragment) + TCP/UDP: data = payload
+            # start, else -1. ipo + 40 <= nxt (caplen >= 54 untagged): every header byte read is inside.
             data = -1
             ipo = s + 14
+            etype = buf[s + 12] << 8 | buf[s + 13] if caplen >= 54 else 0
+            vlans: tuple[int, ...] = ()
+            while etype in VLAN_TPIDS and len(vlans) < MAX_VLANS and ipo + 4 <= nxt:  # else decode_frame's
+                vlans = (*vlans, (buf[ipo] << 8 | buf[ipo + 1]) & 0x0FFF)
+                etype = buf[ipo + 2] << 8 | buf[ipo + 3]
+                ipo += 4
             if (
-                caplen >= 54
-                and buf[s + 12] == 8
-                and buf[s + 13] == 0
+                etype == 0x0800
+                and ipo + 40 <= nxt
                 and buf[ipo] == 0x45
                 and not (buf[ipo + 6] & 0x3F or buf[ipo + 7])
             ):
@@ -312,7 +319,7 @@ def _pcap_ethernet_loop(
                     sport, dport = ports(buf, l4)
                     if flow is None:
                         pkt = Packet(
-                            ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, src, buf[ipo + 16 : ipo + 20],
+                            ts, buf[s + 6 : s + 12], buf[s : s + 6], vlans, 4, src, buf[ipo + 16 : ipo + 20],
                             proto, sport, dport, flags, wirelen, buf[data:stop], 0,
                         )  # fmt: skip
                         flow = add(pkt)  # counts pkt
@@ -357,7 +364,7 @@ def _pcap_ethernet_loop(
                     if pkt is None:
                         sport, dport = ports(buf, l4)
                         pkt = Packet(
-                            ts, buf[s + 6 : s + 12], buf[s : s + 6], (), 4, buf[ipo + 12 : ipo + 16],
+                            ts, buf[s + 6 : s + 12], buf[s : s + 6], vlans, 4, buf[ipo + 12 : ipo + 16],
                             buf[ipo + 16 : ipo + 20], proto, sport, dport, flags, wirelen, buf[data:stop], 0,
                         )  # fmt: skip
                     flow.inspected += 1

@@ -400,6 +400,80 @@ def _ip4_frame(src: bytes, dst: bytes, proto: int, l4: bytes) -> bytes:
     return MACS[0] + MACS[1] + b"\x08\x00" + ip + l4
 
 
+def _tagged(path: Path, out: Path, tags: bytes) -> None:
+    """A copy of a classic pcap Ethernet capture with `tags` (802.1Q/802.1ad headers) after each frame's
+    MAC addresses: the same traffic as a trunk port's SPAN shows it."""
+    data = path.read_bytes()
+    endian = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    record = struct.Struct(endian + "IIII")
+    parts, pos = [data[:24]], 24
+    while pos + 16 <= len(data):
+        sec, frac, caplen, wirelen = record.unpack_from(data, pos)
+        frame = data[pos + 16 : pos + 16 + caplen]
+        pos += 16 + caplen
+        if len(frame) >= 14:
+            frame = frame[:12] + tags + frame[12:]
+        parts.append(record.pack(sec, frac, len(frame), wirelen + len(frame) - caplen) + frame)
+    out.write_bytes(b"".join(parts))
+
+
+def _untagged(events: list[tuple[str, tuple[Any, ...]]], tags: tuple[int, ...]) -> list[Any]:
+    """Events with each packet's and flow's outer VLAN IDs checked to be `tags` and taken out, and the byte
+    counts (which the tags lengthen: wire lengths, flow totals, the beat log's) left out."""
+    out = []
+    for kind, fields in events:
+        names = PACKET_FIELDS if kind == "packet" else FLOW_FIELDS
+        row = dict(zip(names, fields, strict=True))
+        kind_of, vlans = row["vlans"]
+        assert kind_of == "tuple" and vlans[: len(tags)] == tags  # the outer tags: the copy's
+        row["vlans"] = vlans[len(tags) :]
+        for counted in ("wirelen", "bytes_c2s", "bytes_s2c", "folded_bytes"):
+            row.pop(counted, None)
+        if row.get("beat_log", (None,))[0] == "array":  # (time, bytes so far) pairs: the times
+            row["beat_log"] = row["beat_log"][2][::2]
+        out.append((kind, row))
+    return out
+
+
+@pytest.mark.parametrize(
+    "tags, ids",
+    [(b"\x81\x00\x00\x0a", (10,)), (b"\x88\xa8\x20\x64\x81\x00\xe0\x0a", (100, 10))],
+    ids=["802.1Q", "QinQ"],
+)
+def test_tagged_frames_are_read_inline_with_their_vlans(
+    tmp_path: Path, tags: bytes, ids: tuple[int, ...]
+) -> None:
+    """A trunk port's SPAN (every frame of the real captures with one or two VLAN tags) is read by the
+    inline path of both loops, as the untagged frames are: Decoder.decode_frame sees no more frames than
+    untagged, every Packet and Flow carries the tags' VLAN IDs, and otherwise nothing changes."""
+    reals = [
+        p for p in sorted((ROOT / "pcaps" / "real").glob("*.pcap")) if p.read_bytes()[20:24] == b"\x01\0\0\0"
+    ]
+    assert len(reals) >= 10
+    decoded: dict[str, int] = {}
+    real_decode = Decoder.decode_frame
+
+    def counting(self: Decoder, *args: Any) -> Any:
+        decoded[current] = decoded.get(current, 0) + 1
+        return real_decode(self, *args)
+
+    for path in reals:
+        tagged = tmp_path / path.name
+        _tagged(path, tagged, tags)
+        plain_run = same([path])
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Decoder, "decode_frame", counting)
+            current = "plain"
+            observe([path], "c")
+            current = "tagged"
+            observe([tagged], "c")
+        tagged_run = same([tagged])
+        assert decoded.get("tagged", 0) == decoded.get("plain", 0), path.name
+        assert _untagged(tagged_run["events"], ids) == _untagged(plain_run["events"], ())
+        assert tagged_run["counters"] == plain_run["counters"]
+        decoded.clear()
+
+
 def test_beats_and_handshakes_same(tmp_path: Path) -> None:
     """UDP keep-alives every 2 s (a beat each) and TCP handshakes, one with its SYN-ACK sent twice and
     one whose first SYN-ACK is timed before the SYN. Both loops measure the RTT only on the first
@@ -521,7 +595,11 @@ def frame(draw: st.DrawFn) -> bytes:
         src,
         dst,
     ) + b"\x01" * (max(ihl, 5) * 4 - 20)
-    tag = b"\x81\x00\x00\x05" * draw(st.integers(1, 5)) if kind == "vlan" else b""
+    tag = b""
+    if kind == "vlan":  # 802.1Q, 802.1ad and the old QinQ TPID, any VLAN ID (and priority bits); one too many
+        tpids = st.sampled_from([b"\x81\x00", b"\x88\xa8", b"\x91\x00"])
+        tags = st.lists(st.tuples(tpids, st.integers(0, 0xFFFF)), min_size=1, max_size=5)
+        tag = b"".join(tpid + struct.pack("!H", tci) for tpid, tci in draw(tags))
     out = eth + tag + b"\x08\x00" + header + l4 + b"\0" * draw(st.sampled_from([0, 0, 6]))
     return out[: draw(st.integers(0, len(out)))] if kind == "short" else out
 
