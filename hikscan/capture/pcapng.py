@@ -1,12 +1,16 @@
 """pcapng: sections in either byte order, interfaces with their own link type and if_tsresol, EPB/SPB/PB.
 
 Other blocks (NRB, ISB, DSB, custom, …) are skipped by their length without being held in memory.
+`fast_reader`: a callable the pipeline's compiled loop sets, given the buffer and position before each
+block; it takes the run of whole Enhanced Packet Blocks there that it can read (Ethernet interfaces, no
+warning due) and returns where it stopped and whether reading must end. `sections` counts the section
+headers read; with the interfaces' count it tells that reader which interfaces are new.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from hikscan.capture.base import MAX_CAPLEN, MAX_SKIP_BLOCK, MAX_TS, CaptureReader, Record
 
@@ -50,6 +54,8 @@ class PcapngReader(CaptureReader):
         self.endian = "<"
         self._bad_ts = False
         self._idb_bytes = 0
+        self.sections = 0
+        self.fast_reader: Callable[[bytes, int], tuple[int, bool]] | None = None
 
     def _parse_idb(self, body: bytes, e: str) -> None:
         if len(body) < 8:
@@ -72,6 +78,14 @@ class PcapngReader(CaptureReader):
             pos += (length + 3) & ~3
         self._ifaces.append(_Iface(linktype, snaplen, ts_div, ts_offset))
         self.linktypes.add(linktype)
+
+    @property
+    def interface_count(self) -> int:
+        return len(self._ifaces)
+
+    def interfaces_from(self, first: int) -> list[tuple[int, float, int]]:
+        """The section's interfaces numbered `first` on: (link type, timestamp units per second, offset)."""
+        return [(f.linktype, f.ts_div, f.ts_offset) for f in self._ifaces[first:]]
 
     def _read_shb_head(self) -> tuple[str, int] | None:
         """At an SHB: return (endian, block length) or None if the file ends."""
@@ -98,6 +112,12 @@ class PcapngReader(CaptureReader):
         epb = struct.Struct(e + "IIIII")
         first = True
         while True:
+            seen = -1  # bytes the fast reader had before it from here (-1: none asked)
+            if self.fast_reader is not None:
+                self._pos, stop = self.fast_reader(self._buf, self._pos)
+                if stop:
+                    return
+                seen = len(self._buf) - self._pos
             if not self._fill(8):
                 if self._leftover():
                     self._cut("a block header")
@@ -114,6 +134,7 @@ class PcapngReader(CaptureReader):
                 epb = struct.Struct(e + "IIIII")
                 self._ifaces = []
                 self._idb_bytes = 0
+                self.sections += 1
                 limit = MAX_SKIP_BLOCK
             else:
                 if first:
@@ -135,6 +156,8 @@ class PcapngReader(CaptureReader):
             if not self._fill(blen):
                 self._cut(f"a block of type {btype:#x}")
                 return
+            if btype == EPB and 0 <= seen < blen:
+                continue  # the fast reader saw it cut; whole now, it may take it (if not, it is read below)
             buf, pos = self._buf, self._pos
             self._pos = pos + blen
             body_end = pos + blen - 4

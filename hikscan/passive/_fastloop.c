@@ -1,12 +1,14 @@
-/* The classic-pcap Ethernet record loop of hikscan.passive.pipeline, in C (optional; see docs/FUZZING.md).
+/* The Ethernet record loop of hikscan.passive.pipeline, in C (optional; see docs/FUZZING.md).
  *
  * Loop(...).run(buf, pos) walks the records wholly inside buf from pos, exactly as the inner
  * `while pos + 16 <= end:` loop of pipeline._pcap_ethernet_loop does, and returns (pos, stopped).
- * The reader's refills, cuts and corrupt-length handling stay in Python. Plain Ethernet + IPv4
- * (IHL 5, not a fragment) + TCP/UDP is decoded here; everything else goes to the Python objects
- * given (Decoder.decode_frame, FlowTable.add, pipeline._hand_over). New flows are made by
+ * The reader's refills, cuts and corrupt-length handling stay in Python. Ethernet (with up to four
+ * VLAN tags) + IPv4 (IHL 5, not a fragment) + TCP/UDP is decoded here; everything else goes to the
+ * Python objects given (Decoder.decode_frame, FlowTable.add, pipeline._hand_over). New flows are made by
  * FlowTable.add(Packet(...)); known flows are counted here, field by field, as the Python loop does,
  * with the same per-direction cache, cleared at the same moments (whenever the table evicted).
+ * With pcapng=True the records are pcapng Enhanced Packet Blocks of the section's Ethernet interfaces
+ * (frame_ng); capture/pcapng.py walks the other blocks and calls run() before each one it reads.
  *
  * The module also gives flows.Flow its layout, FlowFields (the fields as C values; see below), which the
  * loop reads and writes in place.
@@ -175,6 +177,12 @@ static int cache_put(Cache *c, const unsigned char *key, Py_hash_t hash, PyObjec
 /* ---- the Loop object ---------------------------------------------------------------------- */
 #define GATE_ROWS 255 /* bound ports per transport with a row of their own; past that, they share the last */
 
+/* A pcapng interface as frame_ng reads its packets: taken only when Ethernet; its if_tsresol and if_tsoffset. */
+typedef struct {
+    int ethernet;
+    double ts_div, ts_offset;
+} Iface;
+
 typedef struct {
     PyObject_HEAD
     PyObject *reader, *flows, *by_key, *decode, *add, *on_payload, *tick, *hand_over, *packet_cls,
@@ -189,6 +197,11 @@ typedef struct {
     Py_ssize_t max_shared; /* flows.MAX_SHARED (FlowTable._share_addresses) */
     PyObject *array_type;  /* array.array: a beat log the loop appends to itself */
     int big, direct, packet_direct, always_is_ports, warned_orig, warned_snap;
+    /* pcapng: records are Enhanced Packet Blocks of the section's Ethernet interfaces (frame_ng); the
+     * reader (capture/pcapng.py) gives the section's byte order and interfaces through interfaces(). */
+    int ng;
+    Py_ssize_t n_ifaces, cap_ifaces;
+    Iface *ifaces;
     unsigned char always_port[65536 / 8];
     /* The payload gate (passive/gate.py), per transport (0 TCP, 1 UDP); learnt NULL: no gate. */
     PyObject *learnt;
@@ -211,6 +224,8 @@ static inline uint32_t rd32(const unsigned char *p, int big)
     return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
 }
 
+#define MAX_TS 253402300800.0 /* capture.base.MAX_TS: year 10000 */
+
 /* decode.VLAN_TPIDS and decode.MAX_VLANS: a frame with more tags is the decoder's (it counts it malformed). */
 #define MAX_VLANS 4
 static inline int vlan_tpid(unsigned t)
@@ -225,7 +240,7 @@ typedef struct {
     int exact;            /* buf is exactly bytes: slices are made without calling buf */
     uint32_t sec, frac, caplen;
     unsigned long wirelen;
-    Py_ssize_t s, nxt;    /* the frame's bytes are p[s:nxt] */
+    Py_ssize_t at, s, nxt, next; /* the record at p[at:next]; its frame's bytes p[s:nxt] */
     Py_ssize_t ipo, l4, data, stop; /* IPv4 and L4 header offsets; payload p[data:stop]; data -1: not inline */
     int proto, flags, sport, dport;
     int nvlan, vlan[MAX_VLANS]; /* 802.1Q/802.1ad tags before the IPv4 header: their VLAN IDs, outer first */
@@ -244,9 +259,43 @@ static int frame(const Loop *L, const unsigned char *p, Py_ssize_t pos, Py_ssize
     r->frac = rd32(h + 4, L->big);
     r->caplen = rd32(h + 8, L->big);
     r->wirelen = rd32(h + 12, L->big);
+    r->at = pos;
     r->s = pos + 16;
-    r->nxt = r->s + (Py_ssize_t)r->caplen;
+    r->nxt = r->next = r->s + (Py_ssize_t)r->caplen;
+    r->ts = (double)r->sec + (double)r->frac / L->ts_div;
     return !(r->nxt > end || r->caplen > L->max_caplen);
+}
+
+/* pcapng: frame the Enhanced Packet Block at pos, as PcapngReader._blocks and _packet read it; 0 for
+ * anything else or anything they would warn about (another block type, a length that is not whole in
+ * the buffer or not possible, an interface not declared or not Ethernet, a packet longer than its
+ * block, a timestamp out of range): the loop stops there and the reader takes that block. */
+static int frame_ng(const Loop *L, const unsigned char *p, Py_ssize_t pos, Py_ssize_t end, Rec *r)
+{
+    if (pos > end - 28)
+        return 0;
+    const unsigned char *h = p + pos;
+    uint32_t btype = rd32(h, L->big), blen = rd32(h + 4, L->big), ifid = rd32(h + 8, L->big);
+    if (btype != 6 || blen < 32 || (blen & 3) || blen > L->max_caplen || (Py_ssize_t)blen > end - pos ||
+        ifid >= (uint64_t)L->n_ifaces || !L->ifaces[ifid].ethernet)
+        return 0;
+    uint64_t units = ((uint64_t)rd32(h + 12, L->big) << 32) | rd32(h + 16, L->big);
+    const Iface *f = &L->ifaces[ifid];
+    r->ts = (double)units / f->ts_div + f->ts_offset;
+    r->caplen = rd32(h + 20, L->big);
+    r->wirelen = rd32(h + 24, L->big);
+    r->at = pos;
+    r->s = pos + 28;
+    r->next = pos + (Py_ssize_t)blen;
+    if ((Py_ssize_t)r->caplen > r->next - 4 - r->s || !(r->ts >= 0.0 && r->ts < MAX_TS))
+        return 0;
+    r->nxt = r->s + (Py_ssize_t)r->caplen;
+    return 1;
+}
+
+static inline int frame_any(const Loop *L, const unsigned char *p, Py_ssize_t pos, Py_ssize_t end, Rec *r)
+{
+    return L->ng ? frame_ng(L, p, pos, end, r) : frame(L, p, pos, end, r);
 }
 
 /* The inline path's test: Ethernet, up to MAX_VLANS VLAN tags, then IPv4 (IHL 5, not a fragment) +
@@ -912,13 +961,6 @@ static PyObject *find_flow(Loop *L, const Rec *r, const unsigned char *key, Py_h
         Py_DECREF(flow);
         return NULL;
     }
-    if (*pkt == NULL && !*c2s && (r->flags & 0x12) == 0x12) { /* the SYN-ACK: handshake RTT */
-        PyObject *args[2] = {flow, r->ts_obj};
-        if (truth_of_call(PyObject_Vectorcall(L->handshake_rtt, args, 2, NULL)) < 0) {
-            Py_DECREF(flow);
-            return NULL;
-        }
-    }
     return flow;
 }
 
@@ -993,6 +1035,11 @@ static int fast_path(Loop *L, const Rec *r, const unsigned char *key, Py_hash_t 
     PyObject *flow = find_flow(L, r, key, hash, &c2s, &pkt);
     if (flow == NULL)
         goto done;
+    if (pkt == NULL && !c2s && (r->flags & 0x12) == 0x12) { /* a SYN-ACK: the handshake RTT, as FlowTable.add */
+        PyObject *args[2] = {flow, r->ts_obj};
+        if (truth_of_call(PyObject_Vectorcall(L->handshake_rtt, args, 2, NULL)) < 0)
+            goto done;
+    }
     if (pkt == NULL && count_known(L, flow, c2s, r) < 0)
         goto done;
     if (r->data < r->stop && L->on_payload != Py_None) {
@@ -1128,7 +1175,7 @@ static PyObject *Loop_run(Loop *L, PyObject *const *args, Py_ssize_t nargs)
         while (more && peeked <= done + AHEAD) {
             Peek *k = &ring[peeked & (RING - 1)];
             k->rec = r;
-            if (!(more = frame(L, p, scan, end, &k->rec)))
+            if (!(more = frame_any(L, p, scan, end, &k->rec)))
                 break;
             classify(p, &k->rec);
             k->ok = k->rec.data >= 0;
@@ -1137,7 +1184,7 @@ static PyObject *Loop_run(Loop *L, PyObject *const *args, Py_ssize_t nargs)
                 k->hash = HASH_BYTES(k->key, KEYLEN);
                 __builtin_prefetch(&L->cache.slots[(size_t)k->hash & L->cache.mask]);
             }
-            scan = k->rec.nxt;
+            scan = k->rec.next;
             peeked++;
         }
         if (peeked > done + 2)
@@ -1146,23 +1193,23 @@ static PyObject *Loop_run(Loop *L, PyObject *const *args, Py_ssize_t nargs)
             prefetch_flow(L, &ring[(done + 1) & (RING - 1)], 1);
         /* This record: as peeked when the buffer is bytes (immutable), else framed again. */
         const Peek *k = peeked > done ? &ring[done & (RING - 1)] : NULL;
-        if (k != NULL && r.exact && k->rec.s == pos + 16) {
+        if (k != NULL && r.exact && k->rec.at == pos) {
             r = k->rec;
         } else {
             k = NULL;
-            if (!frame(L, p, pos, end, &r))
+            if (!frame_any(L, p, pos, end, &r))
                 break;
             classify(p, &r);
         }
         if (r.caplen > r.wirelen) {
-            if (!L->warned_orig) { /* the same warnings as PcapReader.__iter__, once per file */
+            if (!L->warned_orig && !L->ng) { /* the same warnings as PcapReader.__iter__, once per file */
                 L->warned_orig = 1;
                 if (warn(L, "record at offset %S has caplen %lu > origlen %lu", pos, r.caplen, r.wirelen) < 0)
                     goto fail;
             }
             r.wirelen = r.caplen;
         }
-        if (r.caplen > L->snaplen && !L->warned_snap) {
+        if (r.caplen > L->snaplen && !L->warned_snap && !L->ng) {
             L->warned_snap = 1;
             if (warn(L, "record at offset %S has caplen %lu > snaplen %lu", pos, r.caplen,
                      (unsigned long)L->snaplen) < 0)
@@ -1170,7 +1217,6 @@ static PyObject *Loop_run(Loop *L, PyObject *const *args, Py_ssize_t nargs)
         }
         L->n++;
         L->wire += (long long)r.wirelen;
-        r.ts = (double)r.sec + (double)r.frac / L->ts_div;
         if ((r.ts_obj = PyFloat_FromDouble(r.ts)) == NULL)
             goto fail;
         int rc;
@@ -1186,7 +1232,7 @@ static PyObject *Loop_run(Loop *L, PyObject *const *args, Py_ssize_t nargs)
             rc = fast_path(L, &r, key, hash);
         }
         if (rc == 0 && !(L->n & 0x3FF)) {
-            rc = every_1024(L, r.nxt, r.ts_obj);
+            rc = every_1024(L, r.next, r.ts_obj);
             if (rc > 0) {
                 stopped = 1;
                 rc = 0;
@@ -1195,7 +1241,7 @@ static PyObject *Loop_run(Loop *L, PyObject *const *args, Py_ssize_t nargs)
         Py_CLEAR(r.ts_obj);
         if (rc < 0)
             goto fail;
-        pos = r.nxt;
+        pos = r.next;
         if (stopped)
             break;
     }
@@ -1212,6 +1258,71 @@ out:
 static PyObject *Loop_counts(Loop *L, PyObject *Py_UNUSED(ignored))
 {
     return Py_BuildValue("(LLLL)", L->n, L->wire, L->ip, L->with_payload);
+}
+
+/* interfaces(big_endian, [(ethernet, ts_div, ts_offset), ...], first): the pcapng section's byte order,
+ * and its interfaces numbered `first` on (those before are kept; 0 for a new section). */
+static PyObject *Loop_interfaces(Loop *L, PyObject *args)
+{
+    int big;
+    PyObject *table;
+    Py_ssize_t first;
+    if (!PyArg_ParseTuple(args, "pO!n", &big, &PyList_Type, &table, &first))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(table);
+    if (first < 0 || first > L->n_ifaces || n > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Iface) - first) {
+        PyErr_SetString(PyExc_ValueError, "interfaces: first is past the interfaces known");
+        return NULL;
+    }
+    Py_ssize_t total = first + n;
+    if (total > L->cap_ifaces) { /* grown by doubling: a section may declare its interfaces one by one */
+        Py_ssize_t cap = L->cap_ifaces ? L->cap_ifaces : 8;
+        while (cap < total)
+            cap *= 2;
+        Iface *f = PyMem_Realloc(L->ifaces, (size_t)cap * sizeof(Iface));
+        if (f == NULL)
+            return PyErr_NoMemory();
+        L->ifaces = f;
+        L->cap_ifaces = cap;
+    }
+    L->n_ifaces = first;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int ethernet;
+        double ts_div, ts_offset;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(table, i), "pdd", &ethernet, &ts_div, &ts_offset))
+            return NULL;
+        L->ifaces[first + i] = (Iface){.ethernet = ethernet && ts_div > 0, .ts_div = ts_div, .ts_offset = ts_offset};
+        L->n_ifaces = first + i + 1;
+    }
+    L->big = big;
+    Py_RETURN_NONE;
+}
+
+/* counted(wirelen, ip, given, ts, pos) -> stop: a record the reader gave and the caller decoded, counted
+ * as the loop counts its own (records, wire bytes, IP, payloads; every 1024th closes idle flows and
+ * ticks). The caller's FlowTable.add may have evicted: the cache forgets them. */
+static PyObject *Loop_counted(Loop *L, PyObject *args)
+{
+    unsigned long long wirelen;
+    int ip, given;
+    PyObject *ts;
+    Py_ssize_t pos;
+    if (!PyArg_ParseTuple(args, "KppO!n", &wirelen, &ip, &given, &PyFloat_Type, &ts, &pos))
+        return NULL;
+    if (L->reader == NULL || L->cache.slots == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Loop is not initialised");
+        return NULL;
+    }
+    L->n++;
+    L->wire += (long long)wirelen;
+    L->ip += ip;
+    L->with_payload += given;
+    if (check_evicted(L) < 0)
+        return NULL;
+    int stop = 0;
+    if (!(L->n & 0x3FF) && (stop = every_1024(L, pos, ts)) < 0)
+        return NULL;
+    return PyBool_FromLong(stop);
 }
 
 /* The member descriptors of the Flow class: for direct access, each field a writable member of the class
@@ -1420,7 +1531,7 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"reader", "decoder", "flows", "on_payload", "tick", "hand_over", "packet_cls",
                              "flow_cls", "handshake_rtt", "ts_div", "snaplen", "max_caplen", "big_endian",
                              "inspect_per_flow", "always_inspect", "beat_gap", "direct", "cache_slots", "gate", "beat_log",
-                             "open_flows", "max_shared", NULL};
+                             "open_flows", "max_shared", "pcapng", NULL};
     PyObject *reader, *decoder, *flows, *on_payload, *tick, *hand_over, *packet_cls, *flow_cls, *rtt, *always;
     PyObject *limit, *gap, *gate = Py_None;
     double ts_div;
@@ -1430,10 +1541,11 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     long long beat_log = 0;
     int open_flows = 0;
     Py_ssize_t max_shared = 65536;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pnOLpn", kwlist, &reader, &decoder,
+    int ng = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pnOLpnp", kwlist, &reader, &decoder,
                                      &flows, &on_payload, &tick, &hand_over, &packet_cls, &flow_cls, &rtt,
                                      &ts_div, &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct,
-                                     &cache_slots, &gate, &beat_log, &open_flows, &max_shared))
+                                     &cache_slots, &gate, &beat_log, &open_flows, &max_shared, &ng))
         return -1;
     if (cache_slots < 2 || cache_slots > CACHE_MAX || (cache_slots & (cache_slots - 1)) != 0) {
         PyErr_SetString(PyExc_ValueError, "cache_slots must be a power of two from 2 to 262144");
@@ -1468,8 +1580,9 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     if (L->array_type == NULL)
         return -1;
     L->snaplen = snaplen;
-    L->max_caplen = max_caplen;
+    L->max_caplen = max_caplen; /* pcapng: the largest packet block */
     L->big = big;
+    L->ng = ng;
     L->beat_gap = PyFloat_AsDouble(gap);
     if (L->beat_gap == -1.0 && PyErr_Occurred())
         return -1;
@@ -1562,6 +1675,8 @@ static void Loop_dealloc(Loop *L)
 {
     PyObject_GC_UnTrack(L);
     Loop_clear(L);
+    PyMem_Free(L->ifaces);
+    L->ifaces = NULL;
     Py_TYPE(L)->tp_free((PyObject *)L);
 }
 
@@ -1583,6 +1698,10 @@ static PyMethodDef Loop_methods[] = {
     {"run", (PyCFunction)(void (*)(void))Loop_run_checked, METH_FASTCALL,
      "run(buf, pos) -> (pos, stopped): the records wholly inside buf from pos."},
     {"counts", (PyCFunction)Loop_counts, METH_NOARGS, "(records, wire bytes, IP packets, payload packets)"},
+    {"interfaces", (PyCFunction)Loop_interfaces, METH_VARARGS,
+     "interfaces(big_endian, [(ethernet, ts_div, ts_offset), ...]): a pcapng section's (pcapng=True)"},
+    {"counted", (PyCFunction)Loop_counted, METH_VARARGS,
+     "counted(wirelen, ip, given, ts, pos) -> stop: count a record read and decoded outside the loop"},
     {NULL, NULL, 0, NULL},
 };
 

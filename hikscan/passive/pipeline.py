@@ -21,6 +21,7 @@ from typing import Any
 
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
 from hikscan.capture.inputs import expand_paths, input_size
+from hikscan.capture.pcapng import MAX_PACKET_BLOCK, PcapngReader
 from hikscan.passive.decode import MAX_VLANS, VLAN_TPIDS, Decoder, Packet
 from hikscan.passive.flows import (
     BEAT_GAP,
@@ -136,6 +137,9 @@ def run(
 
             if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
                 n, wire, ip, with_payload = ethernet_loop(reader, dec, flows, on_payload, tick, gate)
+                fs.loop = stats.loop
+            elif fast and isinstance(reader, PcapngReader) and stats.loop == "c":
+                n, wire, ip, with_payload = _pcapng_loop_c(reader, dec, flows, on_payload, tick, gate)
                 fs.loop = stats.loop
             else:
                 n, wire, ip, with_payload = _generic_loop(reader, dec, flows, on_payload, tick)
@@ -332,11 +336,11 @@ def _pcap_ethernet_loop(
                         (2 if flow.sketched else 1) if sport == flow.client_port and src == flow.client else 0
                     )
                     dirs[key] = (flow, c2s)
-                    if pkt is None and not c2s and flags & 0x12 == 0x12:  # the SYN-ACK: handshake RTT
-                        handshake_rtt(flow, ts)
                 else:
                     flow, c2s = hit
                 if pkt is None:  # FlowTable.add's updates, inline
+                    if not c2s and flags & 0x12 == 0x12:  # a SYN-ACK: the handshake RTT
+                        handshake_rtt(flow, ts)
                     if ts > flow.last_seen:
                         flow.last_seen = ts
                     elif ts < flow.first_seen:
@@ -411,5 +415,55 @@ def _pcap_ethernet_loop_c(
         if stopped or not reader.next_record_in_buffer():
             break
     reader.records = loop.n
+    counts: tuple[int, int, int, int] = loop.counts()
+    return counts
+
+
+def _pcapng_loop_c(
+    reader: PcapngReader,
+    dec: Decoder,
+    flows: FlowTable,
+    on_payload: Callable[[Packet], object] | None,
+    tick: Callable[[int], bool],
+    gate: PayloadGate | None = None,
+) -> tuple[int, int, int, int]:
+    """pcapng through the C loop: the reader walks the blocks and hands the loop each run of Enhanced
+    Packet Blocks of Ethernet interfaces (PcapngReader.fast_reader); the records it yields itself (other
+    link types, or a block it has something to warn about) are read here as the generic loop reads
+    them, and counted by the loop, so records are counted, flows closed and progress ticked in one order.
+    The results are the generic loop's (tests/passive/test_fastloop.py)."""
+    loop = _fastloop.Loop(
+        reader, dec, flows, on_payload, tick, _hand_over, Packet, flows.flow_cls, handshake_rtt,
+        1e6, MAX_CAPLEN, MAX_PACKET_BLOCK, reader.endian == ">", INSPECT_PER_FLOW, ALWAYS_INSPECT, BEAT_GAP,
+        gate=gate, beat_log=BEAT_LOG, open_flows=type(flows) is FlowTable, max_shared=MAX_SHARED, pcapng=True,
+    )  # fmt: skip
+    # The section and how many of its interfaces the loop was told of; whether one of them is Ethernet.
+    # Only new interfaces are sent: a section may declare 65,536 between its packets.
+    told = [-1, 0, False]
+
+    def fast_reader(buf: bytes, pos: int) -> tuple[int, bool]:
+        if reader.sections != told[0] or reader.interface_count != told[1]:
+            if reader.sections != told[0]:
+                told[:] = reader.sections, 0, False
+            new = [(lt == LINKTYPE_ETHERNET, div, off) for lt, div, off in reader.interfaces_from(told[1])]
+            loop.interfaces(reader.endian == ">", new, told[1])
+            told[1:] = reader.interface_count, told[2] or any(t[0] for t in new)
+        if not told[2]:
+            return pos, False
+        before = loop.n
+        pos, stopped = loop.run(buf, pos)
+        reader.records += loop.n - before
+        return pos, bool(stopped)
+
+    decode, add, counted = dec.decode_frame, flows.add, loop.counted
+    reader.fast_reader = fast_reader
+    try:
+        for rec in reader:
+            pkt = decode(rec.ts, rec.linktype, rec.data, rec.wirelen)
+            given = 0 if pkt is None else _hand_over(pkt, add(pkt), on_payload)
+            if counted(rec.wirelen, pkt is not None, given, rec.ts, reader._pos):
+                break
+    finally:
+        reader.fast_reader = None
     counts: tuple[int, int, int, int] = loop.counts()
     return counts

@@ -167,9 +167,11 @@ def observe(
     flow_cls: type[Flow] | None = None,
     cache_slots: int | None = None,
     gate: PayloadGate | None = None,
+    fast: bool = True,
 ) -> dict[str, Any]:
     """Everything one run shows: packets and closed flows in order, stats, table and decoder counters.
-    `flow_cls`: the flows' layout (default the table's: C values where the module is built)."""
+    `flow_cls`: the flows' layout (default the table's: C values where the module is built). `fast=False`:
+    every file through the generic loop (Records → Decoder → FlowTable.add)."""
     events: list[tuple[str, tuple[Any, ...]]] = []
 
     def on_payload(pkt: Packet) -> None:
@@ -196,7 +198,7 @@ def observe(
         with _loop(kind, direct, cache_slots):
             try:
                 stats = pipeline.run(
-                    paths, on_payload if payloads else None, flows, progress, dec, stop=stop, gate=gate
+                    paths, on_payload if payloads else None, flows, progress, dec, fast, stop=stop, gate=gate
                 ).to_dict()
             except MalformedInput as exc:
                 return {"error": str(exc), "events": events}
@@ -235,6 +237,15 @@ def _small_table(max_flows: int, **kw: Any) -> Callable[[Callable[[Flow], object
 def test_every_bundled_capture_same_both_ways(path: Path) -> None:
     same([path])
     same([path], table=_small_table(3, evict_batch=2))
+
+
+def test_the_fast_loops_give_what_the_generic_loop_gives() -> None:
+    """Every bundled, real and corpus capture: the fast loops (the C loop as `same` checks it against the
+    Python one) give the generic loop's packets, flows, counters and stats, record for record."""
+    for path in _captures():
+        fast = observe([path], "python")
+        generic = observe([path], "python", fast=False)
+        assert fast == generic, path.name
 
 
 @pytest.mark.parametrize("layout", [FIELDS_FLOW, SlotFlow], ids=lambda c: c.__name__)
@@ -476,9 +487,8 @@ def test_tagged_frames_are_read_inline_with_their_vlans(
 
 def test_beats_and_handshakes_same(tmp_path: Path) -> None:
     """UDP keep-alives every 2 s (a beat each) and TCP handshakes, one with its SYN-ACK sent twice and
-    one whose first SYN-ACK is timed before the SYN. Both loops measure the RTT only on the first
-    packet of the server's direction they see (the direction cache), so the second gets none; the
-    generic loop (FlowTable.add, on every SYN-ACK) would measure 0.2 s there."""
+    one whose first SYN-ACK is timed before the SYN. Every loop looks at every SYN-ACK, as
+    FlowTable.add does: the second handshake is measured on its second SYN-ACK (0.2 s)."""
     cam, cloud, lan = bytes([192, 168, 1, 20]), bytes([47, 88, 1, 10]), bytes([192, 168, 1, 30])
     keepalive = _ip4_frame(cam, cloud, 17, struct.pack("!HHHH", 40001, 6800, 12, 0) + b"ping")
     syn = _ip4_frame(cam, cloud, 6, struct.pack("!HHIIBBHHH", 40002, 443, 1, 0, 0x50, 0x02, 512, 0, 0))
@@ -495,10 +505,11 @@ def test_beats_and_handshakes_same(tmp_path: Path) -> None:
         + b"".join(capwrite.pcap_record(int(t), round(t % 1 * 1e6), f) for t, f in records)
     )
     got = same([path], table=_small_table(100))
+    assert got == observe([path], "python", table=_small_table(100), fast=False)
     flows = [dict(zip(FLOW_FIELDS, fields, strict=True)) for kind, fields in got["events"] if kind == "flow"]
     assert sorted(f["beats"][1] for f in flows) == [0, 0, 100]
     assert [f["beat_log"][0] for f in flows].count("array") == 1
-    assert sorted(round(f["rtt"][1], 3) for f in flows) == [-1.0, -1.0, 0.1]
+    assert sorted(round(f["rtt"][1], 3) for f in flows) == [-1.0, 0.1, 0.2]
 
 
 def test_open_flows_read_by_the_c_loop_cost_what_the_budget_charges(tmp_path: Path) -> None:
@@ -634,6 +645,62 @@ def capture(draw: st.DrawFn) -> bytes:
     return data
 
 
+@st.composite
+def pcapng_capture(draw: st.DrawFn) -> bytes:
+    """A pcapng of the same frames: sections in either byte order (a second one resets the interfaces),
+    Ethernet and other interfaces with drawn if_tsresol and if_tsoffset, EPBs for them and for undeclared
+    ones, with caplens that lie, timestamps out of range, SPBs, skipped blocks, lying block lengths, cuts."""
+    frames = draw(st.lists(frame(), min_size=1, max_size=16))
+    blocks: list[bytes] = []
+    resolutions = st.sampled_from([None, None, 6, 9, 3, 0x80 | 20, 0x80 | 0x7F, 0])
+    for _ in range(draw(st.integers(1, 2))):
+        big = draw(st.booleans())
+        blocks.append(capwrite.shb(big))
+        ifaces = []
+        for _ in range(draw(st.integers(0, 3))):
+            linktype = draw(st.sampled_from([1, 1, 1, 113, 101]))
+            res, offset = draw(resolutions), draw(st.sampled_from([None, None, 0, 3600, -(10**12), 1 << 40]))
+            e = ">" if big else "<"
+            opts = b"" if res is None else capwrite.option(9, bytes([res]), big)
+            opts += b"" if offset is None else capwrite.option(14, struct.pack(e + "q", offset), big)
+            blocks.append(
+                capwrite.idb(linktype, 0, opts + capwrite.option(0, b"", big) if opts else b"", big)
+            )
+            ifaces.append(res)
+        order = draw(st.lists(st.integers(0, len(frames) - 1), min_size=1, max_size=200))
+        total = draw(st.sampled_from([0, 0, 1100, 2500]))  # past 1024 records: sweeps and ticks
+        units = draw(st.sampled_from([1_700_000_000 * 10**6, 1_700_000_000 * 10**9, 0, (1 << 64) - 1]))
+        steps = draw(st.lists(st.sampled_from([0, 1, 37, 400_000, 40_000_000_000, -5]), min_size=1))
+        for i in range(max(len(order), total)):
+            data = frames[order[i % len(order)]]
+            units = max(0, min((1 << 64) - 1, units + steps[i % len(steps)]))
+            kind = (
+                draw(st.sampled_from(["epb"] * 12 + ["spb", "undeclared", "lie", "skip", "wire"]))
+                if i < 40
+                else "epb"
+            )
+            iface = draw(st.integers(0, max(0, len(ifaces) - 1)))
+            if kind == "spb":
+                blocks.append(capwrite.spb(data, big=big))
+            elif kind == "skip":
+                blocks.append(capwrite.block(5, bytes(20), big))  # an ISB
+            elif kind == "undeclared":
+                blocks.append(capwrite.epb(len(ifaces) + 1, units, data, big=big))
+            elif kind == "lie":
+                blocks.append(
+                    capwrite.epb(
+                        iface, units, data, caplen=len(data) + draw(st.sampled_from([1, 4, 9])), big=big
+                    )
+                )
+            else:
+                wire = len(data) - 1 if kind == "wire" and data else None  # caplen > origlen
+                blocks.append(capwrite.epb(iface, units, data, wirelen=wire, big=big))
+    data = b"".join(blocks)
+    if draw(st.sampled_from([False, False, False, True])):  # cut anywhere
+        data = data[: draw(st.integers(0, len(data)))]
+    return data
+
+
 def _write(data: bytes) -> Path:
     fd, name = tempfile.mkstemp(suffix=".pcap", prefix="hikscan-fastloop-")
     with os.fdopen(fd, "wb") as fh:
@@ -655,6 +722,65 @@ def test_generated_captures_same_both_ways(data: bytes, max_flows: int, direct: 
         )
     finally:
         path.unlink()
+
+
+@FUZZ
+@given(pcapng_capture(), st.sampled_from([1, 5, 200_000]))
+def test_generated_pcapng_same_both_ways(data: bytes, max_flows: int) -> None:
+    """The C loop on pcapng (the reader's blocks, its Ethernet EPBs read by the loop) against the Python
+    path (every record through the generic loop): the same packets, flows, counters and warnings."""
+    path = _write(data)
+    try:
+        same([path], table=_small_table(max_flows))
+    finally:
+        path.unlink()
+
+
+def _as_pcapng(path: Path, out: Path, tsresol: int) -> None:
+    """A classic pcap (µs) rewritten as pcapng: one section, one Ethernet interface with if_tsresol
+    `tsresol` (a power of ten), each record an EPB."""
+    data = path.read_bytes()
+    record = struct.Struct("<IIII")
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    opts = capwrite.option(9, bytes([tsresol])) + capwrite.option(0, b"")
+    parts, pos = [capwrite.shb(), capwrite.idb(1, 0, opts)], 24
+    while pos + 16 <= len(data):
+        sec, usec, caplen, wirelen = record.unpack_from(data, pos)
+        units = (sec * 10**6 + usec) * 10 ** (tsresol - 6)
+        parts.append(capwrite.epb(0, units, data[pos + 16 : pos + 16 + caplen], wirelen=wirelen))
+        pos += 16 + caplen
+    out.write_bytes(b"".join(parts))
+
+
+@pytest.mark.parametrize("tsresol", [6, 9])
+def test_pcapng_read_by_the_c_loop_as_its_pcap_is(
+    bench_captures: list[Path], tmp_path: Path, tsresol: int
+) -> None:
+    """The benchmark captures (40,000 records: many chunk refills, evictions) as pcapng, µs and ns: the
+    C loop reads them (Decoder.decode_frame sees only the frames it sees in the pcap), gives the generic
+    loop's results, and the pcap's packets and flows."""
+    calls = {"pcap": 0, "pcapng": 0}
+    real_decode = Decoder.decode_frame
+    kind = ["pcap"]
+
+    def counting(self: Decoder, *args: Any) -> Any:
+        calls[kind[0]] += 1
+        return real_decode(self, *args)
+
+    for path in bench_captures:
+        ng = tmp_path / (path.stem + ".pcapng")
+        _as_pcapng(path, ng, tsresol)
+        got = same([ng], table=_small_table(5000))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Decoder, "decode_frame", counting)
+            kind[0] = "pcap"
+            classic = observe([path], "c", table=_small_table(5000))
+            kind[0] = "pcapng"
+            assert observe([ng], "c", table=_small_table(5000)) == got
+        assert calls["pcapng"] == calls["pcap"] < 1000, calls
+        assert got["counters"] == classic["counters"]
+        assert len(got["events"]) == len(classic["events"]) > 1000
+        assert got["stats"]["files"][0]["packets"] == classic["stats"]["files"][0]["packets"] == 40_000
 
 
 SEEDS = [p.read_bytes()[:6000] for p in _captures() if p.suffix == ".pcap" and p.stat().st_size > 24][:40]
