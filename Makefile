@@ -51,7 +51,8 @@ fuzz-c: $(STAMP)
 		PYTHONMALLOC=malloc HIKSCAN_FASTLOOP_SO=$(ASAN_SO) HYPOTHESIS_MAX_EXAMPLES=$(FUZZ_C_EXAMPLES) \
 		$(PY) -X dev -m pytest -q -p no:cacheprovider --capture=sys tests/passive/test_fastloop.py
 
-# hikscan analyze vs tshark, tcpdump and Suricata on generated captures: LAN 1M, many-findings 1M/3M/10M, two on two cores.
+# hikscan analyze vs tshark, tcpdump and Suricata on generated captures: LAN 1M, many-findings 1M/3M/10M, two on two cores,
+# many-hosts, and many-findings 1M as a trunk port's pcapng (802.1Q tags, as dumpcap writes).
 # An installed package has its bytecode; an editable one whose shell sets PYTHONDONTWRITEBYTECODE would
 # compile every module on every run (~0.2 s), which no user pays: compile once before timing.
 # The 1M-packet tables are medians of three runs per tool (figures vary ±20% run to run).
@@ -61,6 +62,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --repeat 3 \
 		--big 3000000 --big 10000000 --two-captures
 	$(PY) bench/bench_analyze.py --profile many-hosts --packets 1300000 --skip-tshark
+	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --repeat 3 --vlan 10 --pcapng
 
 # watch's highest zero-drop rate and its kernel drop counter above it: tcpreplay into namespaces (root).
 bench-live: $(STAMP)

@@ -1,7 +1,7 @@
 """Write a realistic classic-pcap benchmark capture quickly (frames with struct, records with lab.capwrite).
 
     python scripts/make_bench_pcap.py OUT --packets 1000000 [--seed 1]
-                                      [--profile lan|many-findings|many-hosts]
+                                      [--profile lan|many-findings|many-hosts] [--vlan ID] [--pcapng]
 
 `lan` (the default): a /16 of LAN hosts (a third of them cameras with the Hikvision OUI 58:50:ed), TCP
 and UDP flows, DNS queries and answers, TLS ClientHellos with SNI, RTSP on 554, HTTP, and some flows to
@@ -13,7 +13,8 @@ findings, the case where the report, not the packet loop, decides memory; every 
 server, closed with a FIN — then, after two minutes of quiet (they time out), many-findings traffic of
 400 hosts and 65,000 flows: the evidence, name, flow and contact tables all full at once.
 Frames are built once per flow as templates, then replayed with rising timestamps, so a million packets
-take a few seconds.
+take a few seconds. `--vlan ID` puts an 802.1Q tag on every frame (a trunk port's SPAN); `--pcapng` writes
+pcapng (one Ethernet interface, µs, an Enhanced Packet Block per frame), as Wireshark and dumpcap do.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import random
 import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from hikscan.lab import capwrite
@@ -220,7 +222,27 @@ def lan_crowd(hosts: int = 60_000) -> list[bytes]:
     return frames
 
 
-def write_capture(out: Path, packets: int, seed: int = 1, profile: str = "lan") -> int:
+def _record_writer(vlan: int | None, pcapng: bool) -> tuple[bytes, Callable[[int, int, bytes], bytes]]:
+    """The file's header and a function (seconds, microseconds, frame) -> its record."""
+    tag = b"" if vlan is None else b"\x81\x00" + struct.pack("!H", vlan & 0x0FFF)
+
+    def tagged(frame: bytes) -> bytes:
+        return frame[:12] + tag + frame[12:] if tag else frame
+
+    if pcapng:
+        header = capwrite.shb() + capwrite.idb(1)
+        return header, lambda sec, usec, frame: capwrite.epb(0, sec * 1_000_000 + usec, tagged(frame))
+    return capwrite.pcap_header(), lambda sec, usec, frame: capwrite.pcap_record(sec, usec, tagged(frame))
+
+
+def write_capture(
+    out: Path,
+    packets: int,
+    seed: int = 1,
+    profile: str = "lan",
+    vlan: int | None = None,
+    pcapng: bool = False,
+) -> int:
     """Write `packets` records to `out`; returns the file size."""
     rng = random.Random(seed)
     crowd: list[bytes] = []
@@ -232,9 +254,9 @@ def write_capture(out: Path, packets: int, seed: int = 1, profile: str = "lan") 
     cursor = [0] * len(flows)
     weights = [rng.paretovariate(1.2) for _ in flows]
     ts_us = 1_700_000_000 * 1_000_000
-    pack = capwrite.pcap_record
+    header, pack = _record_writer(vlan, pcapng)
     with out.open("wb") as fh:
-        fh.write(capwrite.pcap_header())
+        fh.write(header)
         stamps = (ts_us + 200 * k for k in range(1, len(crowd) + 1))  # 200 µs apart
         fh.write(b"".join(pack(t // 1_000_000, t % 1_000_000, f) for t, f in zip(stamps, crowd, strict=True)))
         if crowd:  # then quiet: the crowd's flows close (FIN, then 30 s)
@@ -265,8 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", choices=("lan", "many-findings", "many-hosts"), default="lan")
+    ap.add_argument("--vlan", type=int, help="an 802.1Q tag with this VLAN ID on every frame")
+    ap.add_argument("--pcapng", action="store_true", help="write pcapng instead of classic pcap")
     args = ap.parse_args(argv)
-    size = write_capture(args.out, args.packets, args.seed, args.profile)
+    size = write_capture(args.out, args.packets, args.seed, args.profile, args.vlan, args.pcapng)
     print(f"wrote {args.packets} packets, {size / 2**20:.1f} MiB to {args.out}", file=sys.stderr)
     return 0
 

@@ -1,0 +1,66 @@
+"""The same traffic as a trunk port's pcapng (802.1Q tags, written as dumpcap writes) gives the same report.
+
+scripts/make_bench_pcap.py writes the bench's many-findings traffic both ways: as classic pcap, and as
+pcapng with a VLAN tag on every frame. `hikscan analyze` must find the same devices and findings in both
+(only byte counts, which the tags lengthen, and the capture's name differ), and read the pcapng with the
+compiled loop when it is built.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hikscan.passive import pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+DIFFER = {"bytes", "capture", "captures", "path", "format", "inputs", "seconds", "started", "finished"}
+
+
+def _writer() -> Any:
+    spec = importlib.util.spec_from_file_location("make_bench_pcap", ROOT / "scripts" / "make_bench_pcap.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _analyze(path: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "hikscan", "analyze", str(path), "-f", "json", "--fail-on", "none"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def _without(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without(v) for k, v in value.items() if k not in DIFFER}
+    if isinstance(value, list):
+        return [_without(v) for v in value]
+    return value
+
+
+def test_a_trunk_ports_pcapng_reports_what_its_pcap_reports(tmp_path: Path) -> None:
+    write = _writer().write_capture
+    plain, trunk = tmp_path / "plain.pcap", tmp_path / "trunk.pcapng"
+    write(plain, 30_000, 5, "many-findings")
+    write(trunk, 30_000, 5, "many-findings", vlan=10, pcapng=True)
+    assert trunk.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
+    a, b = _analyze(plain), _analyze(trunk)
+    assert len(a["findings"]) > 100 and len(a["devices"]) > 50
+    for part in ("findings", "devices", "summary"):
+        assert _without(a[part]) == _without(b[part]), part
+    tagged_bytes = sum(f["bytes"] for f in b["findings"])
+    assert tagged_bytes > sum(f["bytes"] for f in a["findings"])
+    files = b["stats"][0]["files"]
+    assert [f["format"] for f in files] == ["pcapng"] and files[0]["packets"] == 30_000
+    assert files[0]["loop"] == ("c" if pipeline.hot_loop() == "c" else "generic")
