@@ -401,8 +401,12 @@ def test_the_gate_withholds_only_payloads_no_inspector_reads(bench_captures: lis
     assert left_out > 10_000  # most of the bench captures' payloads: the gate is used
 
 
-def test_stop_lands_on_the_same_record(bench_captures: list[Path]) -> None:
+def test_stop_lands_on_the_same_record(bench_captures: list[Path], tmp_path: Path) -> None:
     got = same(bench_captures, stop_after=3)
+    assert got["stats"]["interrupted"] and got["stats"]["packets"] == 3 * 1024
+    ng = tmp_path / "lan.pcapng"
+    _as_pcapng(bench_captures[0], ng, 6)
+    got = same([ng], stop_after=3)
     assert got["stats"]["interrupted"] and got["stats"]["packets"] == 3 * 1024
 
 
