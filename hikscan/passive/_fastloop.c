@@ -1,10 +1,10 @@
 /* The Ethernet record loop of hikscan.passive.pipeline, in C (optional; see docs/FUZZING.md).
  *
  * Loop(...).run(buf, pos) walks the records wholly inside buf from pos, exactly as the inner
- * `while pos + 16 <= end:` loop of pipeline._pcap_ethernet_loop does, and returns (pos, stopped).
+ * `while pos + 16 <= end:` loop of pyloop.pcap_ethernet_loop does, and returns (pos, stopped).
  * The reader's refills, cuts and corrupt-length handling stay in Python. Ethernet (with up to four
  * VLAN tags) + IPv4 (IHL 5, not a fragment) + TCP/UDP is decoded here; everything else goes to the
- * Python objects given (Decoder.decode_frame, FlowTable.add, pipeline._hand_over). New flows are made by
+ * Python objects given (Decoder.decode_frame, FlowTable.add, pyloop.hand_over). New flows are made by
  * FlowTable.add(Packet(...)); known flows are counted here, field by field, as the Python loop does,
  * with the same per-direction cache, cleared at the same moments (whenever the table evicted).
  * With pcapng=True the records are pcapng Enhanced Packet Blocks of the section's Ethernet interfaces
@@ -1720,7 +1720,7 @@ static PyTypeObject LoopType = {
     .tp_name = "hikscan.passive._fastloop.Loop",
     .tp_basicsize = sizeof(Loop),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "The classic-pcap Ethernet record loop of one file (see pipeline._pcap_ethernet_loop).",
+    .tp_doc = "The classic-pcap Ethernet record loop of one file (see pyloop.pcap_ethernet_loop).",
     .tp_new = Loop_new,
     .tp_init = (initproc)Loop_init,
     .tp_dealloc = (destructor)Loop_dealloc,

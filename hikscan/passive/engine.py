@@ -1,7 +1,7 @@
 """The one passive engine: capture files and live frames go through the same per-packet path.
 
     records/frames → decode → flow table → payload inspection (first packets of each flow, see
-    pipeline.should_inspect) → flows folded into contacts → detectors → findings
+    pyloop.should_inspect) → flows folded into contacts → detectors → findings
 
 `run_files` streams capture files through the hot loop in `pipeline`; `feed` takes one frame (live
 capture, or any record) through the same decoder, flow table and inspection rule. `findings()` can be
@@ -34,7 +34,8 @@ from hikscan.passive.detectors.base import CloudMatch
 from hikscan.passive.flows import ENGINE_FLOWS, FLOW_BYTES, Flow, FlowTable, flow_key
 from hikscan.passive.naming import NameBook
 from hikscan.passive.payload import Inspector
-from hikscan.passive.pipeline import Stats, run, should_inspect
+from hikscan.passive.pipeline import Stats, run
+from hikscan.passive.pyloop import should_inspect
 from hikscan.passive.records import finding_records
 from hikscan.passive.roundtrip import RoundTrips
 from hikscan.passive.timeline import timeline

@@ -114,7 +114,7 @@ class Flow:
         self.first_seen = self.last_seen = pkt.ts
         self.packets_c2s = self.packets_s2c = self.bytes_c2s = self.bytes_s2c = 0
         self.tcp_flags = 0
-        self.inspected = 0  # payload packets handed to the inspectors (see pipeline.INSPECT_PER_FLOW)
+        self.inspected = 0  # payload packets handed to the inspectors (see pyloop.INSPECT_PER_FLOW)
         self.folded_packets = self.folded_bytes = 0  # already counted into a contact (passive.contacts)
         # UDP timing sketch (see the module docstring); only UDP flows beat. A flow opened by its client
         # starts with its first beat here (no call on the hot path for the many one-beat flows).

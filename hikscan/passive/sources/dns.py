@@ -2,7 +2,7 @@
 are evidence about that host (`dns.query`: a host resolving a camera vendor's cloud), kept when a rule
 reads them or they name a vendor cloud (base.NameFilter).
 
-Every DNS packet is inspected (pipeline.ALWAYS_INSPECT), and most repeat one seen before: the same
+Every DNS packet is inspected (pyloop.ALWAYS_INSPECT), and most repeat one seen before: the same
 question from the same client, the same answer to it. Such a packet is "settled" once its effects are
 all in place (its question filed for that client; each of its answers in the name tables, which only
 grow), and a settled packet is passed over at the cost of one set look-up (its key: the address length,
