@@ -184,6 +184,27 @@ def _generic_loop(
     return n, wire, ip, with_payload
 
 
+def _c_loop(
+    reader: PcapReader | PcapngReader,
+    dec: Decoder,
+    flows: FlowTable,
+    on_payload: Callable[[Packet], object] | None,
+    tick: Callable[[int], bool],
+    gate: PayloadGate | None,
+    ts_div: float,
+    snaplen: int,
+    most: int,
+    pcapng: bool = False,
+) -> Any:
+    """The compiled loop over one file: records of at most `most` bytes (a pcap record, a pcapng block)."""
+    return _fastloop.Loop(
+        reader, dec, flows, on_payload, tick, _hand_over, Packet, flows.flow_cls, handshake_rtt,
+        ts_div, snaplen, most, reader.endian == ">", INSPECT_PER_FLOW, ALWAYS_INSPECT, BEAT_GAP,
+        gate=gate, beat_log=BEAT_LOG, open_flows=type(flows) is FlowTable, max_shared=MAX_SHARED,
+        pcapng=pcapng,
+    )  # fmt: skip
+
+
 def _pcap_ethernet_loop_c(
     reader: PcapReader,
     dec: Decoder,
@@ -192,17 +213,14 @@ def _pcap_ethernet_loop_c(
     tick: Callable[[int], bool],
     gate: PayloadGate | None = None,
 ) -> tuple[int, int, int, int]:
-    """_pcap_ethernet_loop with its record loop (`while pos + 16 <= end`) in C; the refills, cuts and
-    corrupt lengths are handled here as there. The same results, to the warning. Only this loop uses
+    """pyloop.pcap_ethernet_loop with its record loop (`while pos + 16 <= end`) in C; the refills, cuts and
+    corrupt lengths are handled here as there. The same results, to the warning. Only the C loops use
     `gate`: the Python loop hands every payload over, so the differential test proves the gate."""
     if not reader._header_ok:
         return 0, 0, 0, 0
-    loop = _fastloop.Loop(
-        reader, dec, flows, on_payload, tick, _hand_over, Packet, flows.flow_cls, handshake_rtt,
-        reader.ts_div, reader.snaplen or MAX_CAPLEN, MAX_CAPLEN, reader.endian == ">", INSPECT_PER_FLOW,
-        ALWAYS_INSPECT, BEAT_GAP, gate=gate, beat_log=BEAT_LOG, open_flows=type(flows) is FlowTable,
-        max_shared=MAX_SHARED,
-    )  # fmt: skip
+    loop = _c_loop(
+        reader, dec, flows, on_payload, tick, gate, reader.ts_div, reader.snaplen or MAX_CAPLEN, MAX_CAPLEN
+    )
     while True:
         reader._pos, stopped = loop.run(reader._buf, reader._pos)
         if stopped or not reader.next_record_in_buffer():
@@ -225,24 +243,19 @@ def _pcapng_loop_c(
     link types, or a block it has something to warn about) are read here as the generic loop reads
     them, and counted by the loop, so records are counted, flows closed and progress ticked in one order.
     The results are the generic loop's (tests/passive/test_fastloop.py)."""
-    loop = _fastloop.Loop(
-        reader, dec, flows, on_payload, tick, _hand_over, Packet, flows.flow_cls, handshake_rtt,
-        1e6, MAX_CAPLEN, MAX_PACKET_BLOCK, reader.endian == ">", INSPECT_PER_FLOW, ALWAYS_INSPECT, BEAT_GAP,
-        gate=gate, beat_log=BEAT_LOG, open_flows=type(flows) is FlowTable, max_shared=MAX_SHARED, pcapng=True,
-    )  # fmt: skip
-    # The section and how many of its interfaces the loop was told of; whether one of them is Ethernet.
-    # Only new interfaces are sent: a section may declare 65,536 between its packets.
-    told = [-1, 0, False]
+    # ts_div and snaplen are per interface in pcapng (Loop.interfaces); the length bound is the block's.
+    loop = _c_loop(reader, dec, flows, on_payload, tick, gate, 1e6, MAX_CAPLEN, MAX_PACKET_BLOCK, pcapng=True)
+    # The section and how many of its interfaces the loop was told of. Only new interfaces are sent: a
+    # section may declare 65,536 between its packets.
+    told = [-1, 0]
 
     def fast_reader(buf: bytes, pos: int) -> tuple[int, bool]:
         if reader.sections != told[0] or reader.interface_count != told[1]:
-            if reader.sections != told[0]:
-                told[:] = reader.sections, 0, False
+            if reader.sections != told[0]:  # a new section: its byte order, and none of the old interfaces
+                told[:] = reader.sections, 0
             new = [(lt == LINKTYPE_ETHERNET, div, off) for lt, div, off in reader.interfaces_from(told[1])]
             loop.interfaces(reader.endian == ">", new, told[1])
-            told[1:] = reader.interface_count, told[2] or any(t[0] for t in new)
-        if not told[2]:
-            return pos, False
+            told[1] = reader.interface_count
         before = loop.n
         pos, stopped = loop.run(buf, pos)
         reader.records += loop.n - before
