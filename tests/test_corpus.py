@@ -5,7 +5,6 @@ from how each file was built.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from script_module import load_script
 
 from hikscan.capture import open_capture
 from hikscan.passive.flows import FlowTable
@@ -34,11 +34,7 @@ def _analyze(paths: list[Path], out: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _make_corpus() -> Any:
-    spec = importlib.util.spec_from_file_location("make_corpus", ROOT / "scripts" / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_corpus")
 
 
 @pytest.fixture(scope="module")

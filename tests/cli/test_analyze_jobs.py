@@ -4,7 +4,6 @@ the parent (the worker counts them for the summary: report.tally)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import time
 import weakref
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from script_module import load_script
 
 from hikscan.cli import analyze
 from hikscan.cli.analyze import AnalyzeRequest, run_analyze
@@ -31,11 +31,7 @@ MIXED = ("json", *DECODING)  # one writer that would take text is not enough: th
 def captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Two many-findings captures from the bench's own generator (two seeds: different traffic), then the
     scenario captures of pcaps/ (a directory: expanded as the CLI does)."""
-    path = Path(__file__).resolve().parents[2] / "scripts" / "make_bench_pcap.py"
-    spec = importlib.util.spec_from_file_location("make_bench_pcap", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("make_bench_pcap")
     folder = tmp_path_factory.mktemp("jobs")
     made = []
     for seed in (1, 2):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from script_module import load_script
 
 from hikscan.errors import RuleError
 from hikscan.knowledge import rulefiles, rules
@@ -128,12 +129,7 @@ def test_a_user_rules_dir_is_always_checked(tmp_path: Path) -> None:
 def test_the_stamp_script_checks_before_it_writes(
     bundled_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("stamp_rules", ROOT / "scripts" / "stamp_rules.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("stamp_rules")
     record = (bundled_copy / rulefiles.STAMP_FILE).read_text(encoding="utf-8")
     original = (bundled_copy / "networks.yaml").read_text(encoding="utf-8")
     assert script.main(["--check"]) == 0
@@ -149,12 +145,7 @@ def test_the_stamp_script_checks_before_it_writes(
 
 
 def test_the_stamp_script_records_only_documents_json_keeps() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("stamp_rules", ROOT / "scripts" / "stamp_rules.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("stamp_rules")
     for text in ("when: 2024-01-01", "1: one", "x: .nan", "s: !!set {a: null}"):  # YAML that JSON changes
         assert not script._json_keeps(yaml.safe_load(text)), text
     assert script._json_keeps(yaml.safe_load("kind: networks\nrules: [{id: a, cidr: 10.0.0.0/8, n: 1.5}]"))

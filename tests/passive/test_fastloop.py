@@ -34,6 +34,7 @@ import pytest
 import samples
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from script_module import load_script
 
 from hikscan.capture import MAX_CAPLEN
 from hikscan.errors import MalformedInput
@@ -276,10 +277,7 @@ def test_bundled_captures_in_one_run_small_tables_and_getattr_mode() -> None:
 
 @pytest.fixture(scope="module")
 def bench_captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    spec = importlib.util.spec_from_file_location("make_bench_pcap", ROOT / "scripts" / "make_bench_pcap.py")
-    assert spec is not None and spec.loader is not None
-    make = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make)
+    make = load_script("make_bench_pcap")
     out = []
     for profile in ("lan", "many-findings", "many-hosts"):  # many-hosts: its first 8,000 hosts' HTTP and FIN
         path = tmp_path_factory.mktemp("bench") / f"{profile}.pcap"
@@ -415,17 +413,29 @@ def _ip4_frame(src: bytes, dst: bytes, proto: int, l4: bytes) -> bytes:
     return MACS[0] + MACS[1] + b"\x08\x00" + ip + l4
 
 
-def _tagged(path: Path, out: Path, tags: bytes) -> None:
-    """A copy of a classic pcap Ethernet capture with `tags` (802.1Q/802.1ad headers) after each frame's
-    MAC addresses: the same traffic as a trunk port's SPAN shows it."""
+def _pcap_records(path: Path) -> tuple[bytes, struct.Struct, Iterator[tuple[int, int, int, int, bytes]]]:
+    """A classic pcap's file header, its record header's layout and its records: (seconds, fraction,
+    caplen, wirelen, frame)."""
     data = path.read_bytes()
     endian = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
     record = struct.Struct(endian + "IIII")
-    parts, pos = [data[:24]], 24
-    while pos + 16 <= len(data):
-        sec, frac, caplen, wirelen = record.unpack_from(data, pos)
-        frame = data[pos + 16 : pos + 16 + caplen]
-        pos += 16 + caplen
+
+    def records() -> Iterator[tuple[int, int, int, int, bytes]]:
+        pos = 24
+        while pos + 16 <= len(data):
+            sec, frac, caplen, wirelen = record.unpack_from(data, pos)
+            yield sec, frac, caplen, wirelen, data[pos + 16 : pos + 16 + caplen]
+            pos += 16 + caplen
+
+    return data[:24], record, records()
+
+
+def _tagged(path: Path, out: Path, tags: bytes) -> None:
+    """A copy of a classic pcap Ethernet capture with `tags` (802.1Q/802.1ad headers) after each frame's
+    MAC addresses: the same traffic as a trunk port's SPAN shows it."""
+    header, record, records = _pcap_records(path)
+    parts = [header]
+    for sec, frac, caplen, wirelen, frame in records:
         if len(frame) >= 14:
             frame = frame[:12] + tags + frame[12:]
         parts.append(record.pack(sec, frac, len(frame), wirelen + len(frame) - caplen) + frame)
@@ -743,16 +753,13 @@ def test_generated_pcapng_same_both_ways(data: bytes, max_flows: int) -> None:
 def _as_pcapng(path: Path, out: Path, tsresol: int) -> None:
     """A classic pcap (µs) rewritten as pcapng: one section, one Ethernet interface with if_tsresol
     `tsresol` (a power of ten), each record an EPB."""
-    data = path.read_bytes()
-    record = struct.Struct("<IIII")
-    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    header, _, records = _pcap_records(path)
+    assert header[:4] == b"\xd4\xc3\xb2\xa1"
     opts = capwrite.option(9, bytes([tsresol])) + capwrite.option(0, b"")
-    parts, pos = [capwrite.shb(), capwrite.idb(1, 0, opts)], 24
-    while pos + 16 <= len(data):
-        sec, usec, caplen, wirelen = record.unpack_from(data, pos)
+    parts = [capwrite.shb(), capwrite.idb(1, 0, opts)]
+    for sec, usec, _caplen, wirelen, frame in records:
         units = (sec * 10**6 + usec) * 10 ** (tsresol - 6)
-        parts.append(capwrite.epb(0, units, data[pos + 16 : pos + 16 + caplen], wirelen=wirelen))
-        pos += 16 + caplen
+        parts.append(capwrite.epb(0, units, frame, wirelen=wirelen))
     out.write_bytes(b"".join(parts))
 
 

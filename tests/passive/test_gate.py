@@ -8,7 +8,6 @@ tested packet by packet in test_fastloop.py.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pcaputil import shared_real_dir
+from script_module import load_script
 
 from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
@@ -100,10 +100,7 @@ def test_the_gate_says_no_only_to_unicast_tcp_or_udp_nobody_reads() -> None:
 
 
 def _bench_capture(tmp: Path, profile: str) -> Path:
-    spec = importlib.util.spec_from_file_location("make_bench_pcap", ROOT / "scripts" / "make_bench_pcap.py")
-    assert spec is not None and spec.loader is not None
-    make = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make)
+    make = load_script("make_bench_pcap")
     path = tmp / f"{profile}.pcap"
     make.write_capture(path, 30_000, seed=5, profile=profile)
     return path

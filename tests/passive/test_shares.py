@@ -4,7 +4,6 @@ the same stats; a share whose process fails is made again; nothing is left runni
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import threading
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 from pcaputil import PCAPS
+from script_module import load_script
 
 from hikscan.cli.analyze import AnalyzeRequest, run_analyze
 from hikscan.knowledge.geo import GeoLookup
@@ -32,12 +32,7 @@ Report = tuple[list[Any], dict[str, int], dict[str, Any]]
 
 def _bench_capture(path: Path, packets: int) -> Path:
     """The bench's many-findings capture: hundreds of cameras, most contacts findings (3 an address)."""
-    script = Path(__file__).resolve().parents[2] / "scripts" / "make_bench_pcap.py"
-    spec = importlib.util.spec_from_file_location("make_bench_pcap", script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.write_capture(path, packets, 3, "many-findings")
+    load_script("make_bench_pcap").write_capture(path, packets, 3, "many-findings")
     return path
 
 

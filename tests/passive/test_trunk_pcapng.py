@@ -8,25 +8,18 @@ compiled loop when it is built.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from script_module import load_script
+
 from hikscan.passive import pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 DIFFER = {"bytes", "capture", "captures", "path", "format", "inputs", "seconds", "started", "finished"}
-
-
-def _writer() -> Any:
-    spec = importlib.util.spec_from_file_location("make_bench_pcap", ROOT / "scripts" / "make_bench_pcap.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _analyze(path: Path) -> dict[str, Any]:
@@ -50,7 +43,7 @@ def _without(value: Any) -> Any:
 
 
 def test_a_trunk_ports_pcapng_reports_what_its_pcap_reports(tmp_path: Path) -> None:
-    write = _writer().write_capture
+    write = load_script("make_bench_pcap").write_capture
     plain, trunk = tmp_path / "plain.pcap", tmp_path / "trunk.pcapng"
     write(plain, 30_000, 5, "many-findings")
     write(trunk, 30_000, 5, "many-findings", vlan=10, pcapng=True)

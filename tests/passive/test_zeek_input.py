@@ -9,15 +9,14 @@ device vendors are.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from pcaputil import shared_real_dir
+from script_module import load_script
 
 from hikscan.cli.app import main
 
@@ -37,12 +36,7 @@ SHARED_CAPTURES = sorted(p.name for p in SHARED.glob("*.pcap*")) if SHARED is no
 
 
 def _script() -> Any:
-    spec = importlib.util.spec_from_file_location("make_zeek_logs", ROOT / "scripts" / "make_zeek_logs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_zeek_logs"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_zeek_logs")
 
 
 MAKE = _script()

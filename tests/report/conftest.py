@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from script_module import load_script
 
 from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
@@ -14,15 +15,7 @@ from hikscan.passive.engine import Engine
 
 def many_findings_capture(path: Path) -> None:
     """Cameras talking to many remotes in high-risk and other countries (the bench's own generator)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "make_bench_pcap", Path(__file__).resolve().parents[2] / "scripts" / "make_bench_pcap.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.write_capture(path, 20_000, 3, "many-findings")
+    load_script("make_bench_pcap").write_capture(path, 20_000, 3, "many-findings")
 
 
 @pytest.fixture(scope="session")
