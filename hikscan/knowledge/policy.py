@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hikscan.knowledge.ruleset import CloudEndpoint, IpNet, ip_of, norm_name, suffix_match
+from hikscan.knowledge.netset import NetSet
+from hikscan.knowledge.ruleset import CloudEndpoint, IpNet, norm_name, suffix_match
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,12 @@ class Policy:
     _by_detector: dict[str, tuple[PolicyRule, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _internal: NetSet = field(init=False, repr=False, compare=False)
+    _allowed: NetSet = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_internal", NetSet(self.internal_cidrs))
+        object.__setattr__(self, "_allowed", NetSet(self.allow_cidrs))
 
     def with_home_country(self, country: str) -> Policy:
         return replace(self, home_country=country.upper())
@@ -196,18 +203,13 @@ class Policy:
         return rule.id, rule.severity
 
     def is_internal(self, ip: str) -> bool:
-        addr = ip_of(ip)
-        return addr is not None and any(
-            addr in net for net in self.internal_cidrs if net.version == addr.version
-        )
+        return ip in self._internal
 
     def allowed(self, ip: str | None, name: str | None) -> bool:
         if not self.allow_cidrs and not self.allow_domains:
             return False
-        if ip is not None:
-            addr = ip_of(ip)
-            if addr is not None and any(addr in n for n in self.allow_cidrs if n.version == addr.version):
-                return True
+        if ip is not None and ip in self._allowed:
+            return True
         return name is not None and suffix_match(norm_name(name), self.allow_domains) is not None
 
 

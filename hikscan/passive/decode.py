@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from socket import inet_ntoa
 
 from hikscan.capture.base import (
     LINKTYPE_ETHERNET,
@@ -107,7 +108,7 @@ class Packet:
 def ip_text(b: bytes) -> str:
     """Packed 4- or 16-byte address → text ("192.0.2.1", "2001:db8::1")."""
     if len(b) == 4:
-        return f"{b[0]}.{b[1]}.{b[2]}.{b[3]}"
+        return inet_ntoa(b)
     return str(ipaddress.IPv6Address(bytes(b)))
 
 

@@ -16,6 +16,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from hikscan.errors import UsageError
+from hikscan.knowledge.netset import NetSet
 from hikscan.knowledge.policy import Policy
 from hikscan.knowledge.ruleset import IpNet, ip_of
 
@@ -39,6 +40,7 @@ class Locality:
     def __init__(self, policy: Policy, local_nets: Iterable[IpNet] = ()) -> None:
         self.policy = policy
         self.local_nets = tuple(local_nets)
+        self._stated = NetSet((*policy.internal_cidrs, *self.local_nets))
         self.learnt: dict[str, str] = {}  # address -> why (for the report's evidence)
         self.prefixes: set[bytes] = set()  # /24s (first three bytes) of learnt IPv4 addresses
         self.mac_ip: dict[bytes, bytes] = {}  # MAC -> the one address it sends from (b"" once several)
@@ -46,12 +48,7 @@ class Locality:
 
     def stated(self, ip: str) -> bool:
         """Local by configuration alone (policy ranges or --local-net), not by what was seen."""
-        if self.policy.is_internal(ip):
-            return True
-        if not self.local_nets:
-            return False
-        addr = ip_of(ip)
-        return addr is not None and any(addr in n for n in self.local_nets if n.version == addr.version)
+        return ip in self._stated
 
     def is_local(self, ip: str) -> bool:
         return ip in self.learnt or self.stated(ip)
