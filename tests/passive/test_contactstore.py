@@ -16,6 +16,7 @@ from hikscan.capture import open_capture
 from hikscan.knowledge.geo import GeoLookup
 from hikscan.knowledge.oui import OuiTable
 from hikscan.knowledge.rules import load_rules
+from hikscan.passive import contactstore
 from hikscan.passive.contacts import CONTACT_BYTES, MIN_SHARE, Contact, ContactTable
 from hikscan.passive.contactstore import unpacked
 from hikscan.passive.decode import Packet
@@ -69,14 +70,31 @@ RECORD = st.tuples(
     records=st.lists(RECORD, min_size=1, max_size=120),
     memory=st.sampled_from([1, 2_500, 6_000]),
     caps=st.sampled_from([(4_096, 200_000), (3, 200_000), (4_096, 7), (2, 5)]),
+    rewrite_share=st.sampled_from([contactstore.REWRITE_SHARE, -1.0, 2.0]),
 )
 def test_a_spilled_table_reports_what_an_unbounded_one_does(
-    records: list[tuple[int, int, float, int, int, bool, bool]], memory: int, caps: tuple[int, int]
+    records: list[tuple[int, int, float, int, int, bool, bool]],
+    memory: int,
+    caps: tuple[int, int],
+    rewrite_share: float,
 ) -> None:
     """The same flows into a table that keeps everything in memory and one that spills every few
     contacts (down to one): identical contacts in identical order, beacon logs and storm tallies,
-    contacts left out by the per-host and total caps, and findings."""
+    contacts left out by the per-host and total caps, and findings; whether the merge rewrites the whole
+    table (-1: always) or only the pairs with several partials (2: always)."""
     engines = (_engine(None, *caps), _engine(memory, *caps))
+    before, contactstore.REWRITE_SHARE = contactstore.REWRITE_SHARE, rewrite_share
+    try:
+        _fold_all(records, engines)
+        unbounded, spilled = (_everything(e) for e in engines)
+    finally:
+        contactstore.REWRITE_SHARE = before
+    assert spilled == unbounded
+
+
+def _fold_all(
+    records: list[tuple[int, int, float, int, int, bool, bool]], engines: tuple[Engine, ...]
+) -> None:
     t = T0
     for host, remote, step, port, packets, answered, outbound in records:
         t += step
@@ -88,8 +106,6 @@ def test_a_spilled_table_reports_what_an_unbounded_one_does(
             engine.fold_record(
                 t, t + 1.0, client, 40_000 + host, server, port, 6, (packets, 90 * packets), reply
             )
-    unbounded, spilled = (_everything(e) for e in engines)
-    assert spilled == unbounded
 
 
 def test_the_spilled_comparison_is_not_vacuous() -> None:
