@@ -165,6 +165,11 @@ def verdicts(rows: list[dict[str, object]]) -> list[str]:
     it: one process). Memory is judged on the larger of the largest process's peak RSS and what all the
     command's processes held together. The `-j 2` rows (the report in two processes) are shown, not judged."""
     out = []
+    suricata_vs_tshark = {
+        r["file"]: float(str(r["vs_tshark"]))
+        for r in rows
+        if str(r["tool"]).startswith("suricata") and r.get("vs_tshark") is not None
+    }
     for r in rows:
         if r["tool"] not in ("hikscan analyze -f json", "hikscan analyze -f json -j 2"):
             continue
@@ -178,7 +183,9 @@ def verdicts(rows: list[dict[str, object]]) -> list[str]:
         out.append(f"{name} {memory}, target <= 100 MB: {_met(max(rss_mb, all_mb) <= 100)}")
         if r.get("vs_tshark") is not None:
             x = float(str(r["vs_tshark"]))
-            out.append(f"{name} {x:.1f}x faster than tshark, target >= 15x: {_met(x >= 15)}")
+            reference = suricata_vs_tshark.get(r["file"])
+            beside = f" (Suricata {reference:.1f}x)" if reference is not None else ""
+            out.append(f"{name} {x:.1f}x faster than tshark{beside}, target >= 15x: {_met(x >= 15)}")
         if r.get("vs_suricata") is not None:
             x = float(str(r["vs_suricata"]))
             out.append(f"{name} {x:.2f}x Suricata's time, target <= 2x: {_met(x <= 2)}")

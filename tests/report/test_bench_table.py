@@ -62,6 +62,15 @@ def test_targets_are_met_only_inside_their_bounds():
     worse = {**row, "peak_rss_mib": 95.4, "vs_tshark": 14.9, "vs_suricata": 2.01}
     assert [line.endswith("NOT met") for line in bench.verdicts([worse])] == [True, True, True]
     assert bench.verdicts([{**row, "tool": "tcpdump -nn -r"}]) == []
+    suricata = {
+        "tool": "suricata -r (no rules)",
+        "file": "/tmp/x.pcap",
+        "vs_tshark": 6.93,
+        "vs_suricata": 1.0,
+    }
+    assert bench.verdicts([suricata, worse])[1] == (  # how far the reference tool itself gets on the file
+        "x.pcap: 14.9x faster than tshark (Suricata 6.9x), target >= 15x: NOT met"
+    )
     two = {**row, "peak_rss_mib": 80.0, "all_processes_mib": 110.0}  # each process under, both together over
     assert (
         bench.verdicts([two])[0] == "x.pcap: peak RSS 84 MB, all processes 115 MB, target <= 100 MB: NOT met"
