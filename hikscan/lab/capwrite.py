@@ -69,3 +69,27 @@ def epb(
 
 def spb(data: bytes, wire: int | None = None, big: bool = False) -> bytes:
     return block(SPB, struct.pack(_e(big) + "I", len(data) if wire is None else wire) + data, big)
+
+
+LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW = 113, 276, 101
+
+
+def relinked(frame: bytes, linktype: int, addr_len: int = 6) -> bytes:
+    """An Ethernet frame as another link layer writes the same packet: Linux cooked capture v1 or v2
+    (`tcpdump -i any`: the sender's address, `addr_len` bytes of it declared, and the EtherType), or raw IP
+    (the bytes after the EtherType and any VLAN tags; a frame that is not IPv4/IPv6 becomes a non-IP record,
+    a byte 0 before it, and one shorter than 14 bytes an empty record). Ethernet (1) is returned as it is."""
+    if linktype == 1:
+        return frame
+    if len(frame) < 14:
+        return b"" if linktype == LINKTYPE_RAW else frame
+    src, etype, rest = frame[6:12], frame[12:14], frame[14:]  # packet type 0: "sent to this host"
+    if linktype == LINKTYPE_LINUX_SLL:  # packet type, ARPHRD_ETHER, address length, address (8), protocol
+        return struct.pack("!HHH", 0, 1, addr_len) + src + b"\0\0" + etype + rest
+    if linktype == LINKTYPE_LINUX_SLL2:  # protocol, reserved, ifindex, ARPHRD_ETHER, packet type, length
+        return etype + struct.pack("!HIHBB", 0, 2, 1, 0, addr_len) + src + b"\0\0" + rest
+    if linktype == LINKTYPE_RAW:  # no VLAN tags either: they are the Ethernet's
+        while etype in (b"\x81\x00", b"\x88\xa8", b"\x91\x00") and len(rest) >= 4:
+            etype, rest = rest[2:4], rest[4:]
+        return rest if etype in (b"\x08\x00", b"\x86\xdd") else b"\0" + frame
+    raise ValueError(f"relinked: link type {linktype} is not written")

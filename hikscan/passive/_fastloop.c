@@ -1,13 +1,14 @@
-/* The Ethernet record loop of hikscan.passive.pipeline, in C (optional; see docs/FUZZING.md).
+/* The record loop of hikscan.passive.pipeline, in C (optional; see docs/FUZZING.md).
  *
  * Loop(...).run(buf, pos) walks the records wholly inside buf from pos, exactly as the inner
  * `while pos + 16 <= end:` loop of pyloop.pcap_ethernet_loop does, and returns (pos, stopped).
- * The reader's refills, cuts and corrupt-length handling stay in Python. Ethernet (with up to four
- * VLAN tags) + IPv4 (IHL 5, not a fragment) + TCP/UDP is decoded here; everything else goes to the
+ * The reader's refills, cuts and corrupt-length handling stay in Python. Ethernet, Linux cooked (SLL,
+ * SLL2: `tcpdump -i any`) or raw IP framing (the first three with up to four VLAN tags) + IPv4 (IHL 5,
+ * not a fragment) + TCP/UDP is decoded here; everything else goes to the
  * Python objects given (Decoder.decode_frame, FlowTable.add, pyloop.hand_over). New flows are made by
  * FlowTable.add(Packet(...)); known flows are counted here, field by field, as the Python loop does,
  * with the same per-direction cache, cleared at the same moments (whenever the table evicted).
- * With pcapng=True the records are pcapng Enhanced Packet Blocks of the section's Ethernet interfaces
+ * With pcapng=True the records are pcapng Enhanced Packet Blocks of the section's interfaces of those types
  * (frame_ng); capture/pcapng.py walks the other blocks and calls run() before each one it reads.
  *
  * The module also gives flows.Flow its layout, FlowFields (the fields as C values; see below), which the
@@ -177,9 +178,31 @@ static int cache_put(Cache *c, const unsigned char *key, Py_hash_t hash, PyObjec
 /* ---- the Loop object ---------------------------------------------------------------------- */
 #define GATE_ROWS 255 /* bound ports per transport with a row of their own; past that, they share the last */
 
-/* A pcapng interface as frame_ng reads its packets: taken only when Ethernet; its if_tsresol and if_tsoffset. */
+/* The link layers the inline path reads (decode.Decoder.decode_frame's framing of each): Ethernet, Linux
+ * cooked capture v1 and v2 (`tcpdump -i any`), and raw IP. LINK_NONE: every record to the decoder. */
+enum { LINK_NONE, LINK_ETHERNET, LINK_SLL, LINK_SLL2, LINK_RAW };
+
+static int link_of(long linktype)
+{
+    switch (linktype) {
+    case 1: /* LINKTYPE_ETHERNET */
+        return LINK_ETHERNET;
+    case 113: /* LINKTYPE_LINUX_SLL */
+        return LINK_SLL;
+    case 276: /* LINKTYPE_LINUX_SLL2 */
+        return LINK_SLL2;
+    case 12: case 14: case 101: case 228: case 229: /* decode._RAW_TYPES */
+        return LINK_RAW;
+    default:
+        return LINK_NONE;
+    }
+}
+
+/* A pcapng interface as frame_ng reads its packets: its link layer (taken unless LINK_NONE), link type,
+ * if_tsresol and if_tsoffset. */
 typedef struct {
-    int ethernet;
+    int link;
+    long linktype;
     double ts_div, ts_offset;
 } Iface;
 
@@ -189,6 +212,8 @@ typedef struct {
         *flow_cls, *handshake_rtt, *always, *inspect_limit, *beat_gap_obj, *evicted, *empty_tuple;
     PyObject *vlan_tuple; /* the VLAN IDs of the last tagged record made into a Packet or flow (shared) */
     double ts_div, beat_gap;
+    int link;        /* a classic pcap's link layer (LINK_*) and link type */
+    long linktype;
     unsigned long long snaplen, max_caplen;
     long inspect_per_flow;
     long long beat_log;    /* flows.BEAT_LOG: beats logged per flow (0: every beat by Flow.beat) */
@@ -197,7 +222,7 @@ typedef struct {
     Py_ssize_t max_shared; /* flows.MAX_SHARED (FlowTable._share_addresses) */
     PyObject *array_type;  /* array.array: a beat log the loop appends to itself */
     int big, direct, packet_direct, always_is_ports, warned_orig, warned_snap;
-    /* pcapng: records are Enhanced Packet Blocks of the section's Ethernet interfaces (frame_ng); the
+    /* pcapng: records are Enhanced Packet Blocks of the section's interfaces with a link (frame_ng); the
      * reader (capture/pcapng.py) gives the section's byte order and interfaces through interfaces(). */
     int ng;
     Py_ssize_t n_ifaces, cap_ifaces;
@@ -243,6 +268,9 @@ typedef struct {
     Py_ssize_t at, s, nxt, next; /* the record at p[at:next]; its frame's bytes p[s:nxt] */
     Py_ssize_t ipo, l4, data, stop; /* IPv4 and L4 header offsets; payload p[data:stop]; data -1: not inline */
     int proto, flags, sport, dport;
+    int link;             /* the record's link layer (LINK_*) and link type */
+    long linktype;
+    Py_ssize_t smac, dmac; /* where its source and destination MACs are (classify), -1: none (Packet: None) */
     int nvlan, vlan[MAX_VLANS]; /* 802.1Q/802.1ad tags before the IPv4 header: their VLAN IDs, outer first */
     double ts;
     PyObject *ts_obj;
@@ -263,12 +291,14 @@ static int frame(const Loop *L, const unsigned char *p, Py_ssize_t pos, Py_ssize
     r->s = pos + 16;
     r->nxt = r->next = r->s + (Py_ssize_t)r->caplen;
     r->ts = (double)r->sec + (double)r->frac / L->ts_div;
+    r->link = L->link;
+    r->linktype = L->linktype;
     return !(r->nxt > end || r->caplen > L->max_caplen);
 }
 
 /* pcapng: frame the Enhanced Packet Block at pos, as PcapngReader._blocks and _packet read it; 0 for
  * anything else or anything they would warn about (another block type, a length that is not whole in
- * the buffer or not possible, an interface not declared or not Ethernet, a packet longer than its
+ * the buffer or not possible, an interface not declared or of a link the loop does not read, a packet longer than its
  * block, a timestamp out of range): the loop stops there and the reader takes that block. */
 static int frame_ng(const Loop *L, const unsigned char *p, Py_ssize_t pos, Py_ssize_t end, Rec *r)
 {
@@ -277,11 +307,13 @@ static int frame_ng(const Loop *L, const unsigned char *p, Py_ssize_t pos, Py_ss
     const unsigned char *h = p + pos;
     uint32_t btype = rd32(h, L->big), blen = rd32(h + 4, L->big), ifid = rd32(h + 8, L->big);
     if (btype != 6 || blen < 32 || (blen & 3) || blen > L->max_caplen || (Py_ssize_t)blen > end - pos ||
-        ifid >= (uint64_t)L->n_ifaces || !L->ifaces[ifid].ethernet)
+        ifid >= (uint64_t)L->n_ifaces || L->ifaces[ifid].link == LINK_NONE)
         return 0;
     uint64_t units = ((uint64_t)rd32(h + 12, L->big) << 32) | rd32(h + 16, L->big);
     const Iface *f = &L->ifaces[ifid];
     r->ts = (double)units / f->ts_div + f->ts_offset;
+    r->link = f->link;
+    r->linktype = f->linktype;
     r->caplen = rd32(h + 20, L->big);
     r->wirelen = rd32(h + 24, L->big);
     r->at = pos;
@@ -298,18 +330,53 @@ static inline int frame_any(const Loop *L, const unsigned char *p, Py_ssize_t po
     return L->ng ? frame_ng(L, p, pos, end, r) : frame(L, p, pos, end, r);
 }
 
-/* The inline path's test: Ethernet, up to MAX_VLANS VLAN tags, then IPv4 (IHL 5, not a fragment) +
- * TCP/UDP. Sets r->data to the payload's start, or -1. Each tag is read only when its 4 bytes are inside
- * the record; ipo + 40 <= nxt (caplen >= 54 untagged) puts every byte read after the tags (up to
- * ipo + 20 + 13) inside it; the L4 reads are further checked against `stop`, at most the record's end. */
+/* The inline path's test: a link header (Ethernet, SLL, SLL2: up to MAX_VLANS VLAN tags after it; raw
+ * IP: none), then IPv4 (IHL 5, not a fragment) + TCP/UDP. Sets r->data to the payload's start, or -1, and
+ * where the MACs are, as decode_frame takes them. The link header is read only when caplen holds it and
+ * 40 bytes more; each tag only when its 4 bytes are inside the record; ipo + 40 <= nxt puts every byte read
+ * after the tags (up to ipo + 20 + 13) inside it; the L4 reads are further checked against `stop`, at most
+ * the record's end. */
 static void classify(const unsigned char *p, Rec *r)
 {
-    Py_ssize_t s = r->s, ipo = s + 14, l4, stop;
+    Py_ssize_t s = r->s, ipo, l4, stop;
+    unsigned etype;
     r->data = -1;
     r->nvlan = 0;
-    if (r->caplen < 54)
+    r->smac = r->dmac = -1;
+    switch (r->link) {
+    case LINK_ETHERNET:
+        if (r->caplen < 14 + 40)
+            return;
+        r->dmac = s;
+        r->smac = s + 6;
+        etype = ((unsigned)p[s + 12] << 8) | p[s + 13];
+        ipo = s + 14;
+        break;
+    case LINK_SLL: /* packet type, ARPHRD type, address length, address (8), protocol */
+        if (r->caplen < 16 + 40)
+            return;
+        if (p[s + 4] == 0 && p[s + 5] == 6)
+            r->smac = s + 6;
+        etype = ((unsigned)p[s + 14] << 8) | p[s + 15];
+        ipo = s + 16;
+        break;
+    case LINK_SLL2: /* protocol, reserved, interface index, ARPHRD type, packet type, address length, address */
+        if (r->caplen < 20 + 40)
+            return;
+        if (p[s + 11] == 6)
+            r->smac = s + 12;
+        etype = ((unsigned)p[s] << 8) | p[s + 1];
+        ipo = s + 20;
+        break;
+    case LINK_RAW:
+        if (r->caplen < 40)
+            return;
+        etype = p[s] >> 4 == 4 ? 0x0800 : 0;
+        ipo = s;
+        break;
+    default:
         return;
-    unsigned etype = ((unsigned)p[s + 12] << 8) | p[s + 13];
+    }
     while (vlan_tpid(etype)) {
         if (r->nvlan == MAX_VLANS || ipo + 4 > r->nxt)
             return;
@@ -599,10 +666,10 @@ static PyObject *make_packet(Loop *L, const Rec *r)
 {
     PyObject *args[14] = {NULL};
     PyObject *pkt = NULL;
-    Py_ssize_t s = r->s, ipo = r->ipo;
+    Py_ssize_t ipo = r->ipo;
     args[0] = Py_NewRef(r->ts_obj);
-    args[1] = slice(r, s + 6, s + 12);
-    args[2] = slice(r, s, s + 6);
+    args[1] = r->smac < 0 ? Py_NewRef(Py_None) : slice(r, r->smac, r->smac + 6);
+    args[2] = r->dmac < 0 ? Py_NewRef(Py_None) : slice(r, r->dmac, r->dmac + 6);
     args[3] = vlans_of(L, r);
     args[4] = PyLong_FromLong(4);
     args[5] = slice(r, ipo + 12, ipo + 16);
@@ -737,8 +804,8 @@ static int count_known(Loop *L, PyObject *flow, int c2s, const Rec *r)
     res = field_is_none(L, flow, mac);
     if (res < 0)
         return -1;
-    if (res) {
-        PyObject *v = slice(r, r->s + 6, r->s + 12);
+    if (res && r->smac >= 0) { /* FlowTable.add: a MAC is set when the packet has one */
+        PyObject *v = slice(r, r->smac, r->smac + 6);
         if (v == NULL)
             return -1;
         res = field_set(L, flow, mac, v);
@@ -815,7 +882,8 @@ static PyObject *open_flow(Loop *L, const Rec *r, PyObject *key)
     int flags = r->flags, sport = r->sport, dport = r->dport; /* flows._client_is_src: */
     int from_client = (flags & 0x12) == 0x12 ? 0 : (flags & 0x02) ? 1 : !(sport < 1024 && 1024 <= dport);
     PyObject *src = slice(r, r->ipo + 12, r->ipo + 16), *dst = slice(r, r->ipo + 16, r->ipo + 20);
-    PyObject *src_mac = slice(r, r->s + 6, r->s + 12), *dst_mac = slice(r, r->s, r->s + 6), *flow = NULL;
+    PyObject *src_mac = r->smac < 0 ? Py_NewRef(Py_None) : slice(r, r->smac, r->smac + 6);
+    PyObject *dst_mac = r->dmac < 0 ? Py_NewRef(Py_None) : slice(r, r->dmac, r->dmac + 6), *flow = NULL;
     PyObject *vlans = vlans_of(L, r);
     PyTypeObject *type = (PyTypeObject *)L->flow_cls;
     if (src == NULL || dst == NULL || src_mac == NULL || dst_mac == NULL || vlans == NULL ||
@@ -865,6 +933,8 @@ static PyObject *open_flow(Loop *L, const Rec *r, PyObject *key)
         PyDict_Clear(shared);
     static const int share[4] = {F_CLIENT, F_SERVER, F_CLIENT_MAC, F_SERVER_MAC};
     for (int i = 0; i < 4; i++) {
+        if (OBJ(share[i]) == Py_None) /* no MAC: FlowTable._share_addresses leaves it */
+            continue;
         PyObject *v = PyDict_SetDefault(shared, OBJ(share[i]), OBJ(share[i]));
         if (v == NULL)
             goto fail;
@@ -969,7 +1039,7 @@ static int slow_path(Loop *L, const Rec *r)
 {
     PyObject *args[4] = {r->ts_obj, NULL, NULL, NULL}, *pkt = NULL, *flow = NULL, *given = NULL;
     int rc = -1;
-    args[1] = PyLong_FromLong(1); /* LINKTYPE_ETHERNET */
+    args[1] = PyLong_FromLong(r->linktype);
     args[2] = slice(r, r->s, r->nxt);
     args[3] = PyLong_FromUnsignedLong(r->wirelen);
     if (args[1] && args[2] && args[3])
@@ -1014,7 +1084,7 @@ static int gate_wants(const Loop *L, const Rec *r)
     const unsigned char *p = r->p;
     Py_ssize_t n = r->stop - r->data;
     int lane = r->proto == 6 ? 0 : r->proto == 17 ? 1 : -1;
-    if ((p[r->s] & 1) || PySet_GET_SIZE(L->learnt) > 0 || lane < 0 || n <= 0)
+    if (r->dmac < 0 || (p[r->dmac] & 1) || PySet_GET_SIZE(L->learnt) > 0 || lane < 0 || n <= 0)
         return 1;
     unsigned first = p[r->data], sport = (unsigned)r->sport & 0xffff, dport = (unsigned)r->dport & 0xffff;
     if (bit(L->call_ports[lane], sport) || bit(L->call_ports[lane], dport) || bit(L->call_first[lane], first))
@@ -1260,7 +1330,7 @@ static PyObject *Loop_counts(Loop *L, PyObject *Py_UNUSED(ignored))
     return Py_BuildValue("(LLLL)", L->n, L->wire, L->ip, L->with_payload);
 }
 
-/* interfaces(big_endian, [(ethernet, ts_div, ts_offset), ...], first): the pcapng section's byte order,
+/* interfaces(big_endian, [(linktype, ts_div, ts_offset), ...], first): the pcapng section's byte order,
  * and its interfaces numbered `first` on (those before are kept; 0 for a new section). */
 static PyObject *Loop_interfaces(Loop *L, PyObject *args)
 {
@@ -1287,11 +1357,12 @@ static PyObject *Loop_interfaces(Loop *L, PyObject *args)
     }
     L->n_ifaces = first;
     for (Py_ssize_t i = 0; i < n; i++) {
-        int ethernet;
+        long linktype;
         double ts_div, ts_offset;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(table, i), "pdd", &ethernet, &ts_div, &ts_offset))
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(table, i), "ldd", &linktype, &ts_div, &ts_offset))
             return NULL;
-        L->ifaces[first + i] = (Iface){.ethernet = ethernet && ts_div > 0, .ts_div = ts_div, .ts_offset = ts_offset};
+        int link = ts_div > 0 ? link_of(linktype) : LINK_NONE;
+        L->ifaces[first + i] = (Iface){.link = link, .linktype = linktype, .ts_div = ts_div, .ts_offset = ts_offset};
         L->n_ifaces = first + i + 1;
     }
     L->big = big;
@@ -1531,7 +1602,7 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"reader", "decoder", "flows", "on_payload", "tick", "hand_over", "packet_cls",
                              "flow_cls", "handshake_rtt", "ts_div", "snaplen", "max_caplen", "big_endian",
                              "inspect_per_flow", "always_inspect", "beat_gap", "direct", "cache_slots", "gate", "beat_log",
-                             "open_flows", "max_shared", "pcapng", NULL};
+                             "open_flows", "max_shared", "pcapng", "linktype", NULL};
     PyObject *reader, *decoder, *flows, *on_payload, *tick, *hand_over, *packet_cls, *flow_cls, *rtt, *always;
     PyObject *limit, *gap, *gate = Py_None;
     double ts_div;
@@ -1542,10 +1613,11 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     int open_flows = 0;
     Py_ssize_t max_shared = 65536;
     int ng = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pnOLpnp", kwlist, &reader, &decoder,
+    long linktype = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOdKKpOOO|pnOLpnpl", kwlist, &reader, &decoder,
                                      &flows, &on_payload, &tick, &hand_over, &packet_cls, &flow_cls, &rtt,
                                      &ts_div, &snaplen, &max_caplen, &big, &limit, &always, &gap, &direct,
-                                     &cache_slots, &gate, &beat_log, &open_flows, &max_shared, &ng))
+                                     &cache_slots, &gate, &beat_log, &open_flows, &max_shared, &ng, &linktype))
         return -1;
     if (cache_slots < 2 || cache_slots > CACHE_MAX || (cache_slots & (cache_slots - 1)) != 0) {
         PyErr_SetString(PyExc_ValueError, "cache_slots must be a power of two from 2 to 262144");
@@ -1583,6 +1655,8 @@ static int Loop_init(Loop *L, PyObject *args, PyObject *kw)
     L->max_caplen = max_caplen; /* pcapng: the largest packet block */
     L->big = big;
     L->ng = ng;
+    L->link = link_of(linktype);
+    L->linktype = linktype;
     L->beat_gap = PyFloat_AsDouble(gap);
     if (L->beat_gap == -1.0 && PyErr_Occurred())
         return -1;
@@ -1699,7 +1773,7 @@ static PyMethodDef Loop_methods[] = {
      "run(buf, pos) -> (pos, stopped): the records wholly inside buf from pos."},
     {"counts", (PyCFunction)Loop_counts, METH_NOARGS, "(records, wire bytes, IP packets, payload packets)"},
     {"interfaces", (PyCFunction)Loop_interfaces, METH_VARARGS,
-     "interfaces(big_endian, [(ethernet, ts_div, ts_offset), ...], first): a pcapng section's, from first on"},
+     "interfaces(big_endian, [(linktype, ts_div, ts_offset), ...], first): a pcapng section's, from first on"},
     {"counted", (PyCFunction)Loop_counted, METH_VARARGS,
      "counted(wirelen, ip, given, ts, pos) -> stop: count a record read and decoded outside the loop"},
     {NULL, NULL, 0, NULL},
@@ -1720,7 +1794,7 @@ static PyTypeObject LoopType = {
     .tp_name = "hikscan.passive._fastloop.Loop",
     .tp_basicsize = sizeof(Loop),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "The Ethernet record loop of one classic pcap or pcapng file (see pyloop.pcap_ethernet_loop).",
+    .tp_doc = "The record loop of one classic pcap or pcapng file (see pyloop.pcap_ethernet_loop).",
     .tp_new = Loop_new,
     .tp_init = (initproc)Loop_init,
     .tp_dealloc = (destructor)Loop_dealloc,
@@ -1787,7 +1861,7 @@ static PyTypeObject FlowFieldsType = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "hikscan.passive._fastloop",
-    "The pcap/Ethernet hot loop in C (optional; pipeline falls back to Python without it).", -1, NULL,
+    "The capture record loop in C (optional; pipeline falls back to Python without it).", -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__fastloop(void)

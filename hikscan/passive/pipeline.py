@@ -20,6 +20,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hikscan.capture import LINKTYPE_ETHERNET, MAX_CAPLEN, PcapReader, open_capture
+from hikscan.capture.base import (
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_BSD,
+    LINKTYPE_RAW_OPENBSD,
+)
 from hikscan.capture.inputs import expand_paths, input_size
 from hikscan.capture.pcapng import MAX_PACKET_BLOCK, PcapngReader
 from hikscan.passive.decode import Decoder, Packet
@@ -37,6 +46,12 @@ from hikscan.passive.pyloop import hand_over as _hand_over
 from hikscan.passive.pyloop import pcap_ethernet_loop as _pcap_ethernet_loop
 
 PROGRESS_EVERY = 0.25  # seconds
+# The link types whose records the compiled loop reads itself (_fastloop.c's link_of; the Python loop reads
+# Ethernet only): Ethernet, Linux cooked captures (`tcpdump -i any`: SLL, SLL2) and raw IP.
+C_LINKTYPES = (
+    LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2,
+    LINKTYPE_RAW, LINKTYPE_RAW_BSD, LINKTYPE_RAW_OPENBSD, LINKTYPE_IPV4, LINKTYPE_IPV6,
+)  # fmt: skip
 
 
 def _load_fastloop() -> Any:
@@ -112,7 +127,8 @@ def run(
     total = sum(input_size(p) for p in files)
     dec = decoder or Decoder()
     stats = Stats(loop=hot_loop())
-    ethernet_loop = _pcap_ethernet_loop_c if stats.loop == "c" else _pcap_ethernet_loop
+    ethernet_loop = _pcap_loop_c if stats.loop == "c" else _pcap_ethernet_loop
+    inline_links = C_LINKTYPES if stats.loop == "c" else (LINKTYPE_ETHERNET,)
     started = time.monotonic()
     done_bytes = 0
     last_report = started
@@ -130,7 +146,7 @@ def run(
                         progress(base + pos, total)
                 return stop is not None and stop.is_set()
 
-            if fast and isinstance(reader, PcapReader) and reader.linktype == LINKTYPE_ETHERNET:
+            if fast and isinstance(reader, PcapReader) and reader.linktype in inline_links:
                 n, wire, ip, with_payload = ethernet_loop(reader, dec, flows, on_payload, tick, gate)
                 fs.loop = stats.loop
             elif fast and isinstance(reader, PcapngReader) and stats.loop == "c":
@@ -195,17 +211,19 @@ def _c_loop(
     snaplen: int,
     most: int,
     pcapng: bool = False,
+    linktype: int = LINKTYPE_ETHERNET,
 ) -> Any:
-    """The compiled loop over one file: records of at most `most` bytes (a pcap record, a pcapng block)."""
+    """The compiled loop over one file: records of at most `most` bytes (a pcap record, a pcapng block);
+    `linktype`: a classic pcap's (pcapng gives each interface's through Loop.interfaces)."""
     return _fastloop.Loop(
         reader, dec, flows, on_payload, tick, _hand_over, Packet, flows.flow_cls, handshake_rtt,
         ts_div, snaplen, most, reader.endian == ">", INSPECT_PER_FLOW, ALWAYS_INSPECT, BEAT_GAP,
         gate=gate, beat_log=BEAT_LOG, open_flows=type(flows) is FlowTable, max_shared=MAX_SHARED,
-        pcapng=pcapng,
+        pcapng=pcapng, linktype=linktype,
     )  # fmt: skip
 
 
-def _pcap_ethernet_loop_c(
+def _pcap_loop_c(
     reader: PcapReader,
     dec: Decoder,
     flows: FlowTable,
@@ -213,14 +231,16 @@ def _pcap_ethernet_loop_c(
     tick: Callable[[int], bool],
     gate: PayloadGate | None = None,
 ) -> tuple[int, int, int, int]:
-    """pyloop.pcap_ethernet_loop with its record loop (`while pos + 16 <= end`) in C; the refills, cuts and
-    corrupt lengths are handled here as there. The same results, to the warning. Only the C loops use
-    `gate`: the Python loop hands every payload over, so the differential test proves the gate."""
+    """pyloop.pcap_ethernet_loop with its record loop (`while pos + 16 <= end`) in C, for any of
+    C_LINKTYPES (the Python loop reads Ethernet only); the refills, cuts and corrupt lengths are handled
+    here as there. The same results, to the warning. Only the C loops use `gate`: the Python loop hands
+    every payload over, so the differential test proves the gate."""
     if not reader._header_ok:
         return 0, 0, 0, 0
     loop = _c_loop(
-        reader, dec, flows, on_payload, tick, gate, reader.ts_div, reader.snaplen or MAX_CAPLEN, MAX_CAPLEN
-    )
+        reader, dec, flows, on_payload, tick, gate, reader.ts_div, reader.snaplen or MAX_CAPLEN, MAX_CAPLEN,
+        linktype=reader.linktype,
+    )  # fmt: skip
     while True:
         reader._pos, stopped = loop.run(reader._buf, reader._pos)
         if stopped or not reader.next_record_in_buffer():
@@ -239,7 +259,7 @@ def _pcapng_loop_c(
     gate: PayloadGate | None = None,
 ) -> tuple[int, int, int, int]:
     """pcapng through the C loop: the reader walks the blocks and hands the loop each run of Enhanced
-    Packet Blocks of Ethernet interfaces (PcapngReader.fast_reader); the records it yields itself (other
+    Packet Blocks of interfaces of C_LINKTYPES (PcapngReader.fast_reader); the records it yields itself (other
     link types, or a block it has something to warn about) are read here as the generic loop reads
     them, and counted by the loop, so records are counted, flows closed and progress ticked in one order.
     The results are the generic loop's (tests/passive/test_fastloop.py)."""
@@ -253,7 +273,7 @@ def _pcapng_loop_c(
         if reader.sections != told[0] or reader.interface_count != told[1]:
             if reader.sections != told[0]:  # a new section: its byte order, and none of the old interfaces
                 told[:] = reader.sections, 0
-            new = [(lt == LINKTYPE_ETHERNET, div, off) for lt, div, off in reader.interfaces_from(told[1])]
+            new = reader.interfaces_from(told[1])
             loop.interfaces(reader.endian == ">", new, told[1])
             told[1] = reader.interface_count
         before = loop.n

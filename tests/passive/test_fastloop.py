@@ -629,13 +629,23 @@ def frame(draw: st.DrawFn) -> bytes:
     return out[: draw(st.integers(0, len(out)))] if kind == "short" else out
 
 
+LINKTYPES = st.sampled_from(
+    [1, 1, 1, capwrite.LINKTYPE_LINUX_SLL, capwrite.LINKTYPE_LINUX_SLL2, capwrite.LINKTYPE_RAW]
+)
+ADDR_LENS = st.sampled_from([6, 6, 6, 0, 4, 8])  # SLL's address length: a MAC, none, or another's
+
+
 @st.composite
 def capture(draw: st.DrawFn) -> bytes:
-    """A classic pcap of Ethernet frames, replayed in a drawn order with drawn time steps (some long
-    enough to start UDP beats and close idle flows, some backwards), sometimes with lying lengths."""
-    big, ns = draw(st.booleans()), draw(st.booleans())
+    """A classic pcap of Ethernet frames (or the same packets as SLL, SLL2 or raw IP write them), replayed
+    in a drawn order with drawn time steps (some long enough to start UDP beats and close idle flows, some
+    backwards), sometimes with lying lengths."""
+    big, ns, linktype = draw(st.booleans()), draw(st.booleans()), draw(LINKTYPES)
     snaplen = draw(st.sampled_from([65535, 65535, 0, 60]))
-    frames = draw(st.lists(frame(), min_size=1, max_size=24))
+    frames = [
+        capwrite.relinked(f, linktype, draw(ADDR_LENS))
+        for f in draw(st.lists(frame(), min_size=1, max_size=24))
+    ]
     order = draw(st.lists(st.integers(0, len(frames) - 1), min_size=1, max_size=300))
     total = draw(st.sampled_from([0, 0, 1100, 3000]))  # past 1024 records: sweeps and ticks
     order = [order[i % len(order)] for i in range(max(len(order), total))]
@@ -646,7 +656,7 @@ def capture(draw: st.DrawFn) -> bytes:
         huge = draw(st.integers(0, len(order) - 1))
     unit = 1_000_000_000 if ns else 1_000_000
     t = 1_700_000_000 * unit
-    out = [capwrite.pcap_header(1, snaplen, ns, big)]
+    out = [capwrite.pcap_header(linktype, snaplen, ns, big)]
     for i, pick in enumerate(order):
         t = max(0, t + steps[i % len(steps)] * (1000 if ns else 1))
         data = frames[pick]
@@ -662,8 +672,9 @@ def capture(draw: st.DrawFn) -> bytes:
 @st.composite
 def pcapng_capture(draw: st.DrawFn) -> bytes:
     """A pcapng of the same frames: sections in either byte order (a second one resets the interfaces),
-    Ethernet and other interfaces with drawn if_tsresol and if_tsoffset, EPBs for them and for undeclared
-    ones, with caplens that lie, timestamps out of range, SPBs, skipped blocks, lying block lengths, cuts."""
+    Ethernet, SLL, SLL2 and raw-IP interfaces (their EPBs' frames written as each link writes them) with
+    drawn if_tsresol and if_tsoffset, EPBs for them and for undeclared ones, with caplens that lie,
+    timestamps out of range, SPBs, skipped blocks, lying block lengths, cuts."""
     frames = draw(st.lists(frame(), min_size=1, max_size=16))
     blocks: list[bytes] = []
     resolutions = st.sampled_from([None, None, 6, 9, 3, 0x80 | 20, 0x80 | 0x7F, 0])
@@ -672,7 +683,7 @@ def pcapng_capture(draw: st.DrawFn) -> bytes:
         blocks.append(capwrite.shb(big))
         ifaces = []
         for _ in range(draw(st.integers(0, 3))):
-            linktype = draw(st.sampled_from([1, 1, 1, 113, 101]))
+            linktype = draw(LINKTYPES)
             res, offset = draw(resolutions), draw(st.sampled_from([None, None, 0, 3600, -(10**12), 1 << 40]))
             e = ">" if big else "<"
             opts = b"" if res is None else capwrite.option(9, bytes([res]), big)
@@ -680,7 +691,7 @@ def pcapng_capture(draw: st.DrawFn) -> bytes:
             blocks.append(
                 capwrite.idb(linktype, 0, opts + capwrite.option(0, b"", big) if opts else b"", big)
             )
-            ifaces.append(res)
+            ifaces.append(linktype)
         order = draw(st.lists(st.integers(0, len(frames) - 1), min_size=1, max_size=200))
         total = draw(st.sampled_from([0, 0, 1100, 2500]))  # past 1024 records: sweeps and ticks
         units = draw(st.sampled_from([1_700_000_000 * 10**6, 1_700_000_000 * 10**9, 0, (1 << 64) - 1]))
@@ -694,6 +705,8 @@ def pcapng_capture(draw: st.DrawFn) -> bytes:
                 else "epb"
             )
             iface = draw(st.integers(0, max(0, len(ifaces) - 1)))
+            if ifaces:
+                data = capwrite.relinked(data, ifaces[iface], draw(ADDR_LENS))
             if kind == "spb":
                 blocks.append(capwrite.spb(data, big=big))
             elif kind == "skip":
@@ -840,3 +853,84 @@ def test_repeated_runs_do_not_grow(bench_captures: list[Path]) -> None:
     finally:
         tracemalloc.stop()
     assert grown < 64 * 1024, f"{grown} bytes more after 4 runs"
+
+
+# -- other link layers: Linux cooked captures and raw IP -----------------------------------------------
+LINKS = {
+    "SLL": capwrite.LINKTYPE_LINUX_SLL,
+    "SLL2": capwrite.LINKTYPE_LINUX_SLL2,
+    "raw": capwrite.LINKTYPE_RAW,
+}
+
+
+def _relinked_file(path: Path, out: Path, linktype: int) -> None:
+    """A copy of a classic pcap Ethernet capture as `linktype` writes the same packets (capwrite.relinked):
+    what `tcpdump -i any` (SLL, SLL2) or a tunnel interface (raw IP) records. Each record stays a record."""
+    header, record, records = _pcap_records(path)
+    endian = "<" if record.format.startswith("<") else ">"
+    parts = [header[:20] + struct.pack(endian + "I", linktype)]
+    for sec, frac, caplen, wirelen, frame in records:
+        data = capwrite.relinked(frame, linktype)
+        parts.append(record.pack(sec, frac, len(data), max(0, wirelen + len(data) - caplen)) + data)
+    out.write_bytes(b"".join(parts))
+
+
+def _linkless(events: list[tuple[str, tuple[Any, ...]]], vlans: bool = True) -> list[Any]:
+    """Events without what the link layer decides: MACs (SLL has the sender's alone, raw IP none), the
+    byte counts its header lengthens or shortens, and `vlans=False` the VLAN IDs (none on raw IP)."""
+    out = []
+    for kind, fields in events:
+        row = dict(zip(PACKET_FIELDS if kind == "packet" else FLOW_FIELDS, fields, strict=True))
+        linked = ["src_mac", "dst_mac", "client_mac", "server_mac", "wirelen", "bytes_c2s", "bytes_s2c"]
+        for name in [*linked, "folded_bytes", *([] if vlans else ["vlans"])]:
+            row.pop(name, None)
+        if row.get("beat_log", (None,))[0] == "array":
+            row["beat_log"] = row["beat_log"][2][::2]
+        out.append((kind, row))
+    return out
+
+
+@pytest.mark.parametrize("link", sorted(LINKS))
+def test_linux_cooked_and_raw_ip_captures_are_read_inline(tmp_path: Path, link: str) -> None:
+    """The real captures as `tcpdump -i any` (SLL, SLL2) or a raw-IP interface records them: the C loop reads
+    their IPv4 TCP/UDP records inline (decode_frame sees no more records than for the Ethernet original),
+    the same as the generic loop, to the field; packets and flows are those of the Ethernet original but for
+    the MACs and byte counts, and each SLL packet's source MAC is the frame's."""
+    linktype = LINKS[link]
+    reals = [
+        p for p in sorted((ROOT / "pcaps" / "real").glob("*.pcap")) if p.read_bytes()[20:24] == b"\x01\0\0\0"
+    ]
+    assert len(reals) >= 10
+    decoded: dict[str, int] = {}
+    real_decode = Decoder.decode_frame
+
+    def counting(self: Decoder, *args: Any) -> Any:
+        decoded[current] = decoded.get(current, 0) + 1
+        return real_decode(self, *args)
+
+    inline = records = 0
+    for path in reals:
+        copy = tmp_path / path.name
+        _relinked_file(path, copy, linktype)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Decoder, "decode_frame", counting)
+            current = "ethernet"
+            plain = observe([path], "c")
+            current = link
+            observe([copy], "c")
+        got = same([copy])  # the C loop against the generic loop
+        assert decoded.get(link, 0) <= decoded.get("ethernet", 0), path.name  # raw: non-IP frames fewer
+        if link != "raw":
+            assert decoded.get(link, 0) == decoded.get("ethernet", 0), path.name
+        records += plain["stats"]["packets"]
+        inline += plain["stats"]["packets"] - decoded.get(link, 0)
+        tags = link != "raw"
+        assert _linkless(got["events"], tags) == _linkless(plain["events"], tags), path.name
+        assert got["counters"][:4] == plain["counters"][:4]
+        if link != "raw":
+            macs = [dict(zip(PACKET_FIELDS, f, strict=True)) for k, f in plain["events"] if k == "packet"]
+            linked = [dict(zip(PACKET_FIELDS, f, strict=True)) for k, f in got["events"] if k == "packet"]
+            assert [p["src_mac"] for p in linked] == [p["src_mac"] for p in macs]
+            assert all(p["dst_mac"] == ("NoneType", None) for p in linked)
+        decoded.clear()
+    assert inline > records / 2  # most records were read inline
