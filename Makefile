@@ -63,6 +63,7 @@ bench: $(STAMP)
 		--big 3000000 --big 10000000 --two-captures
 	$(PY) bench/bench_analyze.py --profile many-hosts --packets 1300000 --skip-tshark
 	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --repeat 3 --vlan 10 --pcapng
+	$(PY) bench/bench_analyze.py --profile many-findings --packets 1000000 --repeat 3 --link sll
 
 # watch's highest zero-drop rate and its kernel drop counter above it: tcpreplay into namespaces (root).
 bench-live: $(STAMP)

@@ -2,7 +2,7 @@
 
     python bench/bench_analyze.py [--packets 1000000] [--big 3000000 --big 10000000] [--skip-tshark]
                                   [--profile lan|many-findings|many-hosts] [--two-captures] [--repeat N]
-                                  [--vlan ID] [--pcapng] [--results bench/RESULTS.md]
+                                  [--vlan ID] [--pcapng] [--link sll|sll2|raw] [--results bench/RESULTS.md]
 
 Generates the capture(s) under /tmp with scripts/make_bench_pcap.py when missing. Each tool runs as its
 own subprocess under a small wrapper (measure_child.py) that reports wall time, the largest process's peak
@@ -32,10 +32,16 @@ MEASURE = str(Path(__file__).resolve().with_name("measure_child.py"))
 
 
 def ensure_capture(
-    packets: int, profile: str = "lan", seed: int = 1, vlan: int | None = None, pcapng: bool = False
+    packets: int,
+    profile: str = "lan",
+    seed: int = 1,
+    vlan: int | None = None,
+    pcapng: bool = False,
+    link: str = "ethernet",
 ) -> Path:
     stem = {"lan": "hikscan_bench", "many-findings": "hikscan_many"}.get(profile, "hikscan_hosts")
     variant = ("" if seed == 1 else f"_s{seed}") + ("" if vlan is None else f"_v{vlan}")
+    variant += "" if link == "ethernet" else f"_{link}"
     path = Path(f"/tmp/{stem}_{packets}{variant}.{'pcapng' if pcapng else 'pcap'}")
     if not path.exists():
         print(f"generating {path} ({packets} packets, {profile})…", file=sys.stderr)
@@ -43,6 +49,7 @@ def ensure_capture(
         cmd = [PY, script, str(path), "--packets", str(packets), "--profile", profile, "--seed", str(seed)]
         cmd += [] if vlan is None else ["--vlan", str(vlan)]
         cmd += ["--pcapng"] if pcapng else []
+        cmd += [] if link == "ethernet" else ["--link", link]
         subprocess.run(cmd, check=True)
     return path
 
@@ -239,17 +246,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--two-captures", action="store_true")
     ap.add_argument("--vlan", type=int, help="the captures with this 802.1Q VLAN ID on every frame")
     ap.add_argument("--pcapng", action="store_true", help="the captures written as pcapng")
+    ap.add_argument("--link", choices=("ethernet", "sll", "sll2", "raw"), default="ethernet",
+                    help="the captures' link layer (sll: what tcpdump -i any writes)")  # fmt: skip
     ap.add_argument("--json", type=Path, help="write the rows here as well")
     ap.add_argument("--results", type=Path, help="append the rows to this Markdown file")
     args = ap.parse_args(argv)
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
-    main_file = ensure_capture(args.packets, args.profile, vlan=args.vlan, pcapng=args.pcapng)
+    main_file = ensure_capture(args.packets, args.profile, vlan=args.vlan, pcapng=args.pcapng, link=args.link)
     rows = run_table(main_file, args.packets, args.skip_tshark, repeat=args.repeat)
     for big in args.big:
         print(f"\nmemory flatness, {args.profile} (tshark and Suricata skipped on the big files):")
         rows += run_table(
-            ensure_capture(big, args.profile, vlan=args.vlan, pcapng=args.pcapng), big, True, big=True
+            ensure_capture(big, args.profile, vlan=args.vlan, pcapng=args.pcapng, link=args.link),
+            big,
+            True,
+            big=True,
         )
     if args.two_captures:
         rows += two_captures(args.packets, args.profile)

@@ -2,6 +2,7 @@
 
     python scripts/make_bench_pcap.py OUT --packets 1000000 [--seed 1]
                                       [--profile lan|many-findings|many-hosts] [--vlan ID] [--pcapng]
+                                      [--link ethernet|sll|sll2|raw]
 
 `lan` (the default): a /16 of LAN hosts (a third of them cameras with the Hikvision OUI 58:50:ed), TCP
 and UDP flows, DNS queries and answers, TLS ClientHellos with SNI, RTSP on 554, HTTP, and some flows to
@@ -15,6 +16,8 @@ server, closed with a FIN — then, after two minutes of quiet (they time out), 
 Frames are built once per flow as templates, then replayed with rising timestamps, so a million packets
 take a few seconds. `--vlan ID` puts an 802.1Q tag on every frame (a trunk port's SPAN); `--pcapng` writes
 pcapng (one Ethernet interface, µs, an Enhanced Packet Block per frame), as Wireshark and dumpcap do.
+`--link sll|sll2|raw` writes the same packets as `tcpdump -i any` records them (Linux cooked capture v1 or
+v2: the sender's MAC, no receiver's) or as a raw-IP interface does (no link header, no VLAN tag).
 """
 
 from __future__ import annotations
@@ -222,17 +225,25 @@ def lan_crowd(hosts: int = 60_000) -> list[bytes]:
     return frames
 
 
-def _record_writer(vlan: int | None, pcapng: bool) -> tuple[bytes, Callable[[int, int, bytes], bytes]]:
-    """The file's header and a function (seconds, microseconds, frame) -> its record."""
-    tag = b"" if vlan is None else b"\x81\x00" + struct.pack("!H", vlan & 0x0FFF)
+LINKTYPES = {"ethernet": 1, "sll": capwrite.LINKTYPE_LINUX_SLL, "sll2": capwrite.LINKTYPE_LINUX_SLL2,
+             "raw": capwrite.LINKTYPE_RAW}  # fmt: skip
 
-    def tagged(frame: bytes) -> bytes:
-        return frame[:12] + tag + frame[12:] if tag else frame
+
+def _record_writer(
+    vlan: int | None, pcapng: bool, link: str = "ethernet"
+) -> tuple[bytes, Callable[[int, int, bytes], bytes]]:
+    """The file's header and a function (seconds, microseconds, Ethernet frame) -> its record."""
+    tag = b"" if vlan is None else b"\x81\x00" + struct.pack("!H", vlan & 0x0FFF)
+    linktype = LINKTYPES[link]
+
+    def framed(frame: bytes) -> bytes:
+        return capwrite.relinked(frame[:12] + tag + frame[12:] if tag else frame, linktype)
 
     if pcapng:
-        header = capwrite.shb() + capwrite.idb(1)
-        return header, lambda sec, usec, frame: capwrite.epb(0, sec * 1_000_000 + usec, tagged(frame))
-    return capwrite.pcap_header(), lambda sec, usec, frame: capwrite.pcap_record(sec, usec, tagged(frame))
+        header = capwrite.shb() + capwrite.idb(linktype)
+        return header, lambda sec, usec, frame: capwrite.epb(0, sec * 1_000_000 + usec, framed(frame))
+    header = capwrite.pcap_header(linktype)
+    return header, lambda sec, usec, frame: capwrite.pcap_record(sec, usec, framed(frame))
 
 
 def write_capture(
@@ -242,6 +253,7 @@ def write_capture(
     profile: str = "lan",
     vlan: int | None = None,
     pcapng: bool = False,
+    link: str = "ethernet",
 ) -> int:
     """Write `packets` records to `out`; returns the file size."""
     rng = random.Random(seed)
@@ -254,7 +266,7 @@ def write_capture(
     cursor = [0] * len(flows)
     weights = [rng.paretovariate(1.2) for _ in flows]
     ts_us = 1_700_000_000 * 1_000_000
-    header, pack = _record_writer(vlan, pcapng)
+    header, pack = _record_writer(vlan, pcapng, link)
     with out.open("wb") as fh:
         fh.write(header)
         stamps = (ts_us + 200 * k for k in range(1, len(crowd) + 1))  # 200 µs apart
@@ -289,8 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", choices=("lan", "many-findings", "many-hosts"), default="lan")
     ap.add_argument("--vlan", type=int, help="an 802.1Q tag with this VLAN ID on every frame")
     ap.add_argument("--pcapng", action="store_true", help="write pcapng instead of classic pcap")
+    ap.add_argument("--link", choices=sorted(LINKTYPES), default="ethernet", help="the link layer written")
     args = ap.parse_args(argv)
-    size = write_capture(args.out, args.packets, args.seed, args.profile, args.vlan, args.pcapng)
+    size = write_capture(args.out, args.packets, args.seed, args.profile, args.vlan, args.pcapng, args.link)
     print(f"wrote {args.packets} packets, {size / 2**20:.1f} MiB to {args.out}", file=sys.stderr)
     return 0
 
