@@ -59,7 +59,7 @@ def pcap_ethernet_loop(
     For speed, an inline-decoded packet of a flow already in the table is counted straight from the
     buffer (FlowTable.add's updates), found by its direction's addresses and ports as they sit in the
     buffer; a Packet object is built only when the packet starts a flow or has a payload for
-    on_payload. `gate` is not used here (see _pcap_ethernet_loop_c).
+    on_payload. `gate` is not used here (see pipeline._pcap_loop_c).
     """
     hdr = struct.Struct(reader.endian + "IIII").unpack_from
     ports = _PORTS
