@@ -601,6 +601,12 @@ static PyObject *slice(const Rec *r, Py_ssize_t a, Py_ssize_t b)
     return PySequence_GetSlice(r->buf, a, b);
 }
 
+/* The 6-byte MAC at `off` in the record (classify's smac or dmac), or None where it has none. */
+static PyObject *mac_at(const Rec *r, Py_ssize_t off)
+{
+    return off < 0 ? Py_NewRef(Py_None) : slice(r, off, off + 6);
+}
+
 static int warn(Loop *L, const char *fmt, Py_ssize_t pos, unsigned long x, unsigned long y)
 {
     PyObject *base = PyObject_GetAttr(L->reader, s_base), *at = NULL, *here = NULL, *msg = NULL, *r = NULL;
@@ -668,8 +674,8 @@ static PyObject *make_packet(Loop *L, const Rec *r)
     PyObject *pkt = NULL;
     Py_ssize_t ipo = r->ipo;
     args[0] = Py_NewRef(r->ts_obj);
-    args[1] = r->smac < 0 ? Py_NewRef(Py_None) : slice(r, r->smac, r->smac + 6);
-    args[2] = r->dmac < 0 ? Py_NewRef(Py_None) : slice(r, r->dmac, r->dmac + 6);
+    args[1] = mac_at(r, r->smac);
+    args[2] = mac_at(r, r->dmac);
     args[3] = vlans_of(L, r);
     args[4] = PyLong_FromLong(4);
     args[5] = slice(r, ipo + 12, ipo + 16);
@@ -805,7 +811,7 @@ static int count_known(Loop *L, PyObject *flow, int c2s, const Rec *r)
     if (res < 0)
         return -1;
     if (res && r->smac >= 0) { /* FlowTable.add: a MAC is set when the packet has one */
-        PyObject *v = slice(r, r->smac, r->smac + 6);
+        PyObject *v = mac_at(r, r->smac);
         if (v == NULL)
             return -1;
         res = field_set(L, flow, mac, v);
@@ -882,8 +888,7 @@ static PyObject *open_flow(Loop *L, const Rec *r, PyObject *key)
     int flags = r->flags, sport = r->sport, dport = r->dport; /* flows._client_is_src: */
     int from_client = (flags & 0x12) == 0x12 ? 0 : (flags & 0x02) ? 1 : !(sport < 1024 && 1024 <= dport);
     PyObject *src = slice(r, r->ipo + 12, r->ipo + 16), *dst = slice(r, r->ipo + 16, r->ipo + 20);
-    PyObject *src_mac = r->smac < 0 ? Py_NewRef(Py_None) : slice(r, r->smac, r->smac + 6);
-    PyObject *dst_mac = r->dmac < 0 ? Py_NewRef(Py_None) : slice(r, r->dmac, r->dmac + 6), *flow = NULL;
+    PyObject *src_mac = mac_at(r, r->smac), *dst_mac = mac_at(r, r->dmac), *flow = NULL;
     PyObject *vlans = vlans_of(L, r);
     PyTypeObject *type = (PyTypeObject *)L->flow_cls;
     if (src == NULL || dst == NULL || src_mac == NULL || dst_mac == NULL || vlans == NULL ||

@@ -430,34 +430,78 @@ def _pcap_records(path: Path) -> tuple[bytes, struct.Struct, Iterator[tuple[int,
     return data[:24], record, records()
 
 
+def _rewritten(
+    path: Path, out: Path, frame_of: Callable[[bytes], bytes], linktype: int | None = None
+) -> None:
+    """A copy of a classic pcap with each record's frame rewritten by `frame_of` (its lengths to match),
+    and the file's link type set to `linktype` if given. Each record stays a record."""
+    header, record, records = _pcap_records(path)
+    if linktype is not None:
+        header = header[:20] + struct.pack(record.format[0] + "I", linktype)
+    parts = [header]
+    for sec, frac, caplen, wirelen, frame in records:
+        data = frame_of(frame)
+        parts.append(record.pack(sec, frac, len(data), max(0, wirelen + len(data) - caplen)) + data)
+    out.write_bytes(b"".join(parts))
+
+
 def _tagged(path: Path, out: Path, tags: bytes) -> None:
     """A copy of a classic pcap Ethernet capture with `tags` (802.1Q/802.1ad headers) after each frame's
     MAC addresses: the same traffic as a trunk port's SPAN shows it."""
-    header, record, records = _pcap_records(path)
-    parts = [header]
-    for sec, frac, caplen, wirelen, frame in records:
-        if len(frame) >= 14:
-            frame = frame[:12] + tags + frame[12:]
-        parts.append(record.pack(sec, frac, len(frame), wirelen + len(frame) - caplen) + frame)
-    out.write_bytes(b"".join(parts))
+    _rewritten(path, out, lambda frame: frame[:12] + tags + frame[12:] if len(frame) >= 14 else frame)
+
+
+BYTE_COUNTS = ("wirelen", "bytes_c2s", "bytes_s2c", "folded_bytes")  # a longer or shorter header changes them
+
+
+def _rows(events: list[tuple[str, tuple[Any, ...]]], left_out: tuple[str, ...]) -> list[Any]:
+    """Events as (kind, {field: value}) without the fields `left_out`, and a beat log's (time, bytes so
+    far) pairs as its times."""
+    out = []
+    for kind, fields in events:
+        row = dict(zip(PACKET_FIELDS if kind == "packet" else FLOW_FIELDS, fields, strict=True))
+        for name in left_out:
+            row.pop(name, None)
+        if row.get("beat_log", (None,))[0] == "array":
+            row["beat_log"] = row["beat_log"][2][::2]
+        out.append((kind, row))
+    return out
 
 
 def _untagged(events: list[tuple[str, tuple[Any, ...]]], tags: tuple[int, ...]) -> list[Any]:
     """Events with each packet's and flow's outer VLAN IDs checked to be `tags` and taken out, and the byte
     counts (which the tags lengthen: wire lengths, flow totals, the beat log's) left out."""
-    out = []
-    for kind, fields in events:
-        names = PACKET_FIELDS if kind == "packet" else FLOW_FIELDS
-        row = dict(zip(names, fields, strict=True))
+    rows = _rows(events, BYTE_COUNTS)
+    for _kind, row in rows:
         kind_of, vlans = row["vlans"]
         assert kind_of == "tuple" and vlans[: len(tags)] == tags  # the outer tags: the copy's
         row["vlans"] = vlans[len(tags) :]
-        for counted in ("wirelen", "bytes_c2s", "bytes_s2c", "folded_bytes"):
-            row.pop(counted, None)
-        if row.get("beat_log", (None,))[0] == "array":  # (time, bytes so far) pairs: the times
-            row["beat_log"] = row["beat_log"][2][::2]
-        out.append((kind, row))
-    return out
+    return rows
+
+
+def _ethernet_reals() -> list[Path]:
+    """The committed real captures that are classic pcap of Ethernet frames."""
+    reals = [
+        p for p in sorted((ROOT / "pcaps" / "real").glob("*.pcap")) if p.read_bytes()[20:24] == b"\x01\0\0\0"
+    ]
+    assert len(reals) >= 10
+    return reals
+
+
+def _c_loop_decoding(path: Path) -> tuple[dict[str, Any], int]:
+    """The C loop's observation of one capture, and how many records it handed to Decoder.decode_frame."""
+    calls = 0
+    real_decode = Decoder.decode_frame
+
+    def counting(self: Decoder, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real_decode(self, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Decoder, "decode_frame", counting)
+        seen = observe([path], "c")
+    return seen, calls
 
 
 @pytest.mark.parametrize(
@@ -471,32 +515,16 @@ def test_tagged_frames_are_read_inline_with_their_vlans(
     """A trunk port's SPAN (every frame of the real captures with one or two VLAN tags) is read by the
     inline path of both loops, as the untagged frames are: Decoder.decode_frame sees no more frames than
     untagged, every Packet and Flow carries the tags' VLAN IDs, and otherwise nothing changes."""
-    reals = [
-        p for p in sorted((ROOT / "pcaps" / "real").glob("*.pcap")) if p.read_bytes()[20:24] == b"\x01\0\0\0"
-    ]
-    assert len(reals) >= 10
-    decoded: dict[str, int] = {}
-    real_decode = Decoder.decode_frame
-
-    def counting(self: Decoder, *args: Any) -> Any:
-        decoded[current] = decoded.get(current, 0) + 1
-        return real_decode(self, *args)
-
-    for path in reals:
+    for path in _ethernet_reals():
         tagged = tmp_path / path.name
         _tagged(path, tagged, tags)
         plain_run = same([path])
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(Decoder, "decode_frame", counting)
-            current = "plain"
-            observe([path], "c")
-            current = "tagged"
-            observe([tagged], "c")
+        _, plain_calls = _c_loop_decoding(path)
+        _, tagged_calls = _c_loop_decoding(tagged)
         tagged_run = same([tagged])
-        assert decoded.get("tagged", 0) == decoded.get("plain", 0), path.name
+        assert tagged_calls == plain_calls, path.name
         assert _untagged(tagged_run["events"], ids) == _untagged(plain_run["events"], ())
         assert tagged_run["counters"] == plain_run["counters"]
-        decoded.clear()
 
 
 def test_beats_and_handshakes_same(tmp_path: Path) -> None:
@@ -866,28 +894,14 @@ LINKS = {
 def _relinked_file(path: Path, out: Path, linktype: int) -> None:
     """A copy of a classic pcap Ethernet capture as `linktype` writes the same packets (capwrite.relinked):
     what `tcpdump -i any` (SLL, SLL2) or a tunnel interface (raw IP) records. Each record stays a record."""
-    header, record, records = _pcap_records(path)
-    endian = "<" if record.format.startswith("<") else ">"
-    parts = [header[:20] + struct.pack(endian + "I", linktype)]
-    for sec, frac, caplen, wirelen, frame in records:
-        data = capwrite.relinked(frame, linktype)
-        parts.append(record.pack(sec, frac, len(data), max(0, wirelen + len(data) - caplen)) + data)
-    out.write_bytes(b"".join(parts))
+    _rewritten(path, out, lambda frame: capwrite.relinked(frame, linktype), linktype)
 
 
 def _linkless(events: list[tuple[str, tuple[Any, ...]]], vlans: bool = True) -> list[Any]:
     """Events without what the link layer decides: MACs (SLL has the sender's alone, raw IP none), the
     byte counts its header lengthens or shortens, and `vlans=False` the VLAN IDs (none on raw IP)."""
-    out = []
-    for kind, fields in events:
-        row = dict(zip(PACKET_FIELDS if kind == "packet" else FLOW_FIELDS, fields, strict=True))
-        linked = ["src_mac", "dst_mac", "client_mac", "server_mac", "wirelen", "bytes_c2s", "bytes_s2c"]
-        for name in [*linked, "folded_bytes", *([] if vlans else ["vlans"])]:
-            row.pop(name, None)
-        if row.get("beat_log", (None,))[0] == "array":
-            row["beat_log"] = row["beat_log"][2][::2]
-        out.append((kind, row))
-    return out
+    macs = ("src_mac", "dst_mac", "client_mac", "server_mac")
+    return _rows(events, (*macs, *BYTE_COUNTS, *(() if vlans else ("vlans",))))
 
 
 @pytest.mark.parametrize("link", sorted(LINKS))
@@ -897,33 +911,18 @@ def test_linux_cooked_and_raw_ip_captures_are_read_inline(tmp_path: Path, link: 
     the same as the generic loop, to the field; packets and flows are those of the Ethernet original but for
     the MACs and byte counts, and each SLL packet's source MAC is the frame's."""
     linktype = LINKS[link]
-    reals = [
-        p for p in sorted((ROOT / "pcaps" / "real").glob("*.pcap")) if p.read_bytes()[20:24] == b"\x01\0\0\0"
-    ]
-    assert len(reals) >= 10
-    decoded: dict[str, int] = {}
-    real_decode = Decoder.decode_frame
-
-    def counting(self: Decoder, *args: Any) -> Any:
-        decoded[current] = decoded.get(current, 0) + 1
-        return real_decode(self, *args)
-
     inline = records = 0
-    for path in reals:
+    for path in _ethernet_reals():
         copy = tmp_path / path.name
         _relinked_file(path, copy, linktype)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(Decoder, "decode_frame", counting)
-            current = "ethernet"
-            plain = observe([path], "c")
-            current = link
-            observe([copy], "c")
+        plain, plain_calls = _c_loop_decoding(path)
+        _, copy_calls = _c_loop_decoding(copy)
         got = same([copy])  # the C loop against the generic loop
-        assert decoded.get(link, 0) <= decoded.get("ethernet", 0), path.name  # raw: non-IP frames fewer
+        assert copy_calls <= plain_calls, path.name  # raw: non-IP frames fewer
         if link != "raw":
-            assert decoded.get(link, 0) == decoded.get("ethernet", 0), path.name
+            assert copy_calls == plain_calls, path.name
         records += plain["stats"]["packets"]
-        inline += plain["stats"]["packets"] - decoded.get(link, 0)
+        inline += plain["stats"]["packets"] - copy_calls
         tags = link != "raw"
         assert _linkless(got["events"], tags) == _linkless(plain["events"], tags), path.name
         assert got["counters"][:4] == plain["counters"][:4]
@@ -932,5 +931,4 @@ def test_linux_cooked_and_raw_ip_captures_are_read_inline(tmp_path: Path, link: 
             linked = [dict(zip(PACKET_FIELDS, f, strict=True)) for k, f in got["events"] if k == "packet"]
             assert [p["src_mac"] for p in linked] == [p["src_mac"] for p in macs]
             assert all(p["dst_mac"] == ("NoneType", None) for p in linked)
-        decoded.clear()
     assert inline > records / 2  # most records were read inline
