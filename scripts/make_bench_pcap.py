@@ -12,7 +12,9 @@ findings, the case where the report, not the packet loop, decides memory; every 
 50,000 new flows and 100 new remotes, so memory flatness is tested on a growing flow and contact count.
 `many-hosts`: a large flat LAN first — 60,000 hosts that each open one short HTTP connection to a LAN
 server, closed with a FIN — then, after two minutes of quiet (they time out), many-findings traffic of
-400 hosts and 65,000 flows: the evidence, name, flow and contact tables all full at once.
+400 hosts and 65,000 flows: the evidence, flow and contact tables all full at once (the intranet server's
+name is not kept: names are kept for external servers only, so the crowd no longer fills the name table
+and hides the fleet's cloud names, as it did before).
 Frames are built once per flow as templates, then replayed with rising timestamps, so a million packets
 take a few seconds. `--vlan ID` puts an 802.1Q tag on every frame (a trunk port's SPAN); `--pcapng` writes
 pcapng (one Ethernet interface, µs, an Enhanced Packet Block per frame), as Wireshark and dumpcap do.

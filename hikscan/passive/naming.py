@@ -9,12 +9,16 @@ Everything the payloads told about one (client, server) pair is one interned "ce
 source, the cloud signature its bytes matched, and how many of its hellos and requests were parsed.
 Pairs are many (hundreds of thousands on a large capture) and cells few (most pairs share one), so a
 pair costs one slot of its client's dict, and every address and name string is held once.
+
+Only names of external servers are kept (`NameBook.external`, which the Inspector sets): the report asks
+for no other, and a large flat LAN (tens of thousands of hosts, each fetching a page from an intranet
+server) would otherwise fill the byte bound with names nobody reads, and crowd out the flow table.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 MAX_ENTRIES = 500_000  # (client, server) pairs, and servers
@@ -63,6 +67,8 @@ class NameBook:
         self.bytes = 0  # an upper estimate of what the tables hold
         self._strings: dict[str, str] = {}  # one str per distinct address or name
         self._cells: dict[Cell, Cell] = {}  # one tuple per distinct cell
+        # Which servers' names are kept (None: every server's); the Inspector keeps external ones only
+        self.external: Callable[[str], bool] | None = None
 
     # -- the cells --------------------------------------------------------------------------------
     def _cost(self, text: str) -> int:
@@ -104,7 +110,12 @@ class NameBook:
         servers = self.pairs.get(client)
         return servers.get(server) if servers is not None else None
 
+    def _keeps(self, server: str) -> bool:
+        return self.external is None or self.external(server)
+
     def _put(self, client: str, server: str, field: int, name: str) -> None:
+        if not self._keeps(server):
+            return
         name = name.rstrip(".").lower()
         if not name or len(name) > MAX_NAME:
             self.dropped += 1
@@ -120,6 +131,8 @@ class NameBook:
             self._intern(name)
 
     def _put_server(self, server: str, name: str) -> None:
+        if not self._keeps(server):
+            return
         name = name.rstrip(".").lower()
         if not name or len(name) > MAX_NAME:
             self.dropped += 1
@@ -154,6 +167,8 @@ class NameBook:
     # -- names ------------------------------------------------------------------------------------
     def holds_dns_answer(self, client: str, asked: str, server: str) -> bool:
         """True when add_dns_answer(client, asked, server) would change nothing (now or later)."""
+        if not self._keeps(server):
+            return True
         cell = self.cell(client, server)
         return self._holds(cell[DNS] if cell is not None and cell[DNS] else None, asked) and self._holds(
             self.by_server.get(server), asked
@@ -187,7 +202,7 @@ class NameBook:
     def add_signature(self, client: str, server: str, signature: str) -> None:
         """The first cloud signature the pair's bytes matched (later ones are not kept)."""
         cell = self.cell(client, server)
-        if cell is not None and cell[SIGNATURE] is not None:
+        if (cell is not None and cell[SIGNATURE] is not None) or not self._keeps(server):
             return
         cost = self._cost(signature)
         if self._store(

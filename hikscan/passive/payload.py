@@ -49,6 +49,7 @@ class Inspector:
         self.attribution = attribution
         self.policy = rules.policy
         self.locality = Locality(rules.policy, local_nets)
+        names.external = lambda server: not self.is_internal(server)  # the report names external servers only
         self._learnt_prefixes = self.locality.prefixes  # the same set, filled as addresses are learnt
         self.malformed: dict[str, int] = {}
         self._text: dict[bytes, str] = {}
@@ -113,8 +114,9 @@ class Inspector:
             self._internal_packed.clear()
 
     def worth_parsing(self, a: bytes, b: bytes, kind: str) -> bool:
-        """True for the first PARSES_PER_HOST payloads of `kind` from a (to b, when b is given)."""
-        if b:
+        """True for the first PARSES_PER_HOST payloads of `kind` from a (to b, when b is given and external:
+        the count lives in the pair's NameBook cell; to an internal b, whose names are not kept, per a)."""
+        if b and not self.is_internal_packed(b):
             return self.names.count_parse(self.text(a), self.text(b), kind, PARSES_PER_HOST)
         counts = self._parses.get(kind)
         if counts is None:

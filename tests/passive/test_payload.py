@@ -115,9 +115,10 @@ def test_rtsp_requests_are_not_malformed_http_nor_spend_the_pairs_http_budget() 
         ins.on_payload(p)
     assert ins.malformed == {}
     first = options[0]
-    get = b"GET /ISAPI/System/deviceInfo HTTP/1.1\r\nHost: cam.example\r\n\r\n"
+    # both ends are internal (10.1.1.10 → 10.2.2.2): the GET is still parsed, its client's User-Agent kept
+    get = b"GET /ISAPI/System/deviceInfo HTTP/1.1\r\nHost: cam.example\r\nUser-Agent: probe/1\r\n\r\n"
     ins.on_payload(Packet(0.0, None, None, (), 4, first.src, first.dst, 6, first.sport, 80, 0, 100, get, 0))
-    assert ins.names.names_for(ins.text(first.src), ins.text(first.dst)) == [("cam.example", "http-host")]
+    assert [e.value for e in ins.attribution.evidence[ins.text(first.src)]] == ["probe/1"]
 
 
 def test_a_camera_server_pair_costs_the_inspector_one_name_cell_slot() -> None:
@@ -167,3 +168,35 @@ def test_an_ipv6_dns_packet_never_passes_as_an_ipv4_one_already_settled() -> Non
     assert ins.malformed == {}
     ins.on_payload(v6)  # the tail of a message is no DNS message: inspected, it is counted malformed
     assert ins.malformed == {"dns": 1}
+
+
+def test_an_intranet_crowd_spends_nothing_of_the_name_book() -> None:
+    """Names are kept for external servers only (the report asks for no other): 3,000 LAN hosts fetching a
+    page from an intranet server, with a Host header, a ClientHello and a DNS answer for it, leave the
+    NameBook empty; each host's requests are still parsed (its User-Agent), at most PARSES_PER_HOST per
+    host. A LAN host's request to an external server keeps its name as before."""
+    from samples import client_hello
+
+    from hikscan.passive.payload import PARSES_PER_HOST
+
+    ins = inspector()
+    intranet = "10.8.0.1"
+    hello = client_hello("intranet.example")
+    for i in range(3_000):
+        host = f"10.9.{i // 250}.{i % 250 + 1}"
+        get = f"GET / HTTP/1.1\r\nHost: intranet\r\nUser-Agent: agent/{i}\r\n\r\n".encode()
+        ins.on_payload(pkt(host, intranet, 6, 40_000, 80, get))
+        ins.on_payload(pkt(host, intranet, 6, 40_001, 443, hello))
+    query = dns.message.make_query("intranet.example", "A")
+    response = dns.message.make_response(query)
+    response.answer.append(dns.rrset.from_text("intranet.example.", 60, "IN", "A", intranet))
+    ins.on_payload(pkt(RESOLVER, CAMERA, 17, 53, 5353, response.to_wire()))
+    assert (ins.names.bytes, ins.names.pair_count, ins.names.by_server) == (0, 0, {})
+    assert ins.attribution.evidence["10.9.11.250"][0].value == "agent/2999"
+    for n in range(20):  # one host, 20 internal servers: its first PARSES_PER_HOST requests are parsed
+        get = f"GET /{n} HTTP/1.1\r\nHost: intranet\r\nUser-Agent: many/{n}\r\n\r\n".encode()
+        ins.on_payload(pkt(CAMERA, f"10.8.0.{n + 2}", 6, 40_000, 80, get))
+    agents = [e.value for e in ins.attribution.evidence[CAMERA]]
+    assert agents == [f"many/{n}" for n in range(PARSES_PER_HOST)]
+    ins.on_payload(pkt(CAMERA, CHINA, 6, 40_000, 80, b"GET / HTTP/1.1\r\nHost: dev.hik-connect.com\r\n\r\n"))
+    assert ins.names.names_for(CAMERA, CHINA) == [("dev.hik-connect.com", "http-host")]
